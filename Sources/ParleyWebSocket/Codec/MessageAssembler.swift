@@ -1,0 +1,99 @@
+/// Turns frames into messages and control events (RFC 6455 5.4–5.6). Pure: no I/O.
+///
+/// Checks the rules that span frames: continuation frames need a message in progress, a new
+/// data message may not start inside another, text is valid UTF-8 (validated fragment by
+/// fragment, so it fails fast), the assembled message stays within `maxMessageSize`, and close
+/// payloads carry a valid code and UTF-8 reason.
+public struct MessageAssembler: Sendable {
+    /// What a frame amounts to.
+    public enum Event: Sendable, Equatable {
+        case message(WebSocketMessage)
+        case ping([UInt8])
+        case pong([UInt8])
+        /// A close frame: its code (nil when the payload was empty, i.e. 1005) and reason.
+        case close(code: CloseCode?, reason: String)
+    }
+
+    /// The largest message, in bytes, summed over its fragments.
+    public let maxMessageSize: Int
+    /// The opcode of the fragmented message in progress, if any.
+    private var fragmentOpcode: Opcode?
+    private var fragments: [UInt8] = []
+    private var utf8 = UTF8Validator()
+
+    /// - Parameter maxMessageSize: messages longer than this fail with ``WebSocketError/messageTooBig(limit:)``.
+    public init(maxMessageSize: Int) {
+        self.maxMessageSize = maxMessageSize
+    }
+
+    /// Bytes held for a fragmented message in progress.
+    public var bufferedByteCount: Int { fragments.count }
+
+    /// Takes one frame; returns the event it completes, or nil for a non-final fragment.
+    /// - Throws: ``WebSocketError`` when the frame breaks a rule.
+    public mutating func receive(_ frame: Frame) throws -> Event? {
+        switch frame.opcode {
+        case .text, .binary:
+            // RFC 6455 5.4: a data frame may not start while a fragmented message is in progress.
+            guard fragmentOpcode == nil else { throw WebSocketError.protocolViolation("new data frame inside a fragmented message") }
+            if frame.fin {
+                guard frame.payload.count <= maxMessageSize else { throw WebSocketError.messageTooBig(limit: maxMessageSize) }
+                return .message(try Self.message(frame.opcode, frame.payload))
+            }
+            try append(frame.payload, opcode: frame.opcode)
+            fragmentOpcode = frame.opcode
+            return nil
+        case .continuation:
+            // RFC 6455 5.4: a continuation frame needs a fragmented message in progress.
+            guard let opcode = fragmentOpcode else { throw WebSocketError.protocolViolation("continuation frame without a message") }
+            try append(frame.payload, opcode: opcode)
+            guard frame.fin else { return nil }
+            defer {
+                fragmentOpcode = nil
+                fragments = []
+                utf8 = UTF8Validator()
+            }
+            if opcode == .text {
+                guard utf8.isComplete else { throw WebSocketError.invalidUTF8 }
+                return .message(.text(String(decoding: fragments, as: UTF8.self)))
+            }
+            return .message(.binary(fragments))
+        case .ping:
+            return .ping(Array(frame.payload))
+        case .pong:
+            return .pong(Array(frame.payload))
+        case .close:
+            return try Self.close(frame.payload)
+        }
+    }
+
+    private mutating func append(_ payload: UnsafeRawBufferPointer, opcode: Opcode) throws {
+        guard fragments.count + payload.count <= maxMessageSize else { throw WebSocketError.messageTooBig(limit: maxMessageSize) }
+        // RFC 6455 8.1: fail as soon as the text cannot be valid UTF-8.
+        if opcode == .text && !utf8.consume(payload) { throw WebSocketError.invalidUTF8 }
+        fragments.append(contentsOf: payload)
+    }
+
+    /// A single-frame message.
+    private static func message(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) throws -> WebSocketMessage {
+        if opcode == .binary { return .binary(Array(payload)) }
+        guard let text = String(validating: payload.assumingMemoryBound(to: UInt8.self), as: UTF8.self) else {
+            throw WebSocketError.invalidUTF8
+        }
+        return .text(text)
+    }
+
+    /// Decodes a close payload (RFC 6455 5.5.1, 7.4).
+    private static func close(_ payload: UnsafeRawBufferPointer) throws -> Event {
+        if payload.isEmpty { return .close(code: nil, reason: "") }
+        // RFC 6455 5.5.1: a close body starts with a 2-byte code, so 1 byte is malformed.
+        guard payload.count >= 2 else { throw WebSocketError.protocolViolation("close payload of 1 byte") }
+        let code = CloseCode(UInt16(payload[0]) << 8 | UInt16(payload[1]))
+        // RFC 6455 7.4: reserved or unassigned codes MUST NOT appear on the wire.
+        guard code.isValidOnWire else { throw WebSocketError.protocolViolation("invalid close code \(code.rawValue)") }
+        let reasonBytes = UnsafeRawBufferPointer(rebasing: payload[2...])
+        // RFC 6455 5.5.1: the close reason is UTF-8.
+        guard UTF8Validator.isValid(reasonBytes) else { throw WebSocketError.invalidUTF8 }
+        return .close(code: code, reason: String(decoding: reasonBytes, as: UTF8.self))
+    }
+}

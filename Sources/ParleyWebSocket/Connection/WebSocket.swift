@@ -1,0 +1,486 @@
+import CParleySystem
+import Glibc
+import Synchronization
+
+/// One open WebSocket connection, server or client side.
+///
+/// A connection lives on one ``EventLoop``: its frames are read, its handlers called and its
+/// writes made on that loop's thread, in order. ``send(_:)``, ``close(code:reason:)`` and the
+/// handler setters may be called from any thread; off the loop they are handed to it.
+///
+/// ```swift
+/// socket.onMessage { socket, message in socket.send(message) }   // echo
+/// socket.onClose { _, code, reason in print("closed", code, reason) }
+/// ```
+///
+/// **Slow consumers.** Outgoing frames wait in a queue bounded by
+/// ``Configuration/maxBufferedBytes``. A *volatile* send (``send(_:volatile:)``) is dropped
+/// when the socket is not writable (the kernel buffer is full). A send that would take the
+/// queue past its bound discards the queue and closes the connection with 1008 ("send queue
+/// full"): a peer that does not read cannot make the server hold unbounded memory.
+///
+/// `@unchecked Sendable`: all `var` state is touched only on `loop`'s thread; the public
+/// methods that may be called elsewhere hop to the loop first. `bufferedAmount` is atomic.
+public final class WebSocket: @unchecked Sendable, Selectable {
+    /// Which end of the connection this is.
+    public enum Role: Sendable { case server, client }
+
+    /// The outcome of a send.
+    public enum SendResult: Sendable, Equatable {
+        /// Queued for writing on this iteration of the loop.
+        case enqueued
+        /// Called off the loop: handed to the loop, which decides there.
+        case scheduled
+        /// A volatile send skipped because the socket is not writable.
+        case dropped
+        /// The connection is closing or closed.
+        case closed
+    }
+
+    /// Limits and timers of a connection. Every default is explained where it is declared.
+    public struct Configuration: Sendable {
+        /// Largest frame payload accepted. 1 MiB: room for any event payload, while 1,000
+        /// clients cannot make the server buffer more than a GiB between them.
+        public var maxFrameSize = 1 << 20
+        /// Largest message, summed over fragments; the same reasoning as `maxFrameSize`.
+        public var maxMessageSize = 1 << 20
+        /// Bound of the outgoing queue. 4 MiB: four maximum-size messages; a peer this far
+        /// behind is not reading, and is disconnected (see the type's slow-consumer note).
+        public var maxBufferedBytes = 4 << 20
+        /// How often a server pings an idle peer; nil disables pings. 25 s, as Socket.IO: under
+        /// the 30–60 s idle timeouts of common proxies and NATs.
+        public var pingInterval: Duration? = .seconds(25)
+        /// How long after a ping the peer has to send anything back. 20 s, as Socket.IO.
+        public var pingTimeout: Duration = .seconds(20)
+        /// How long to wait for the peer's close frame or TCP close once closing. 5 s: enough for
+        /// a busy peer on a slow link, short enough that a vanished peer frees its slot soon.
+        public var closeTimeout: Duration = .seconds(5)
+
+        public init() {}
+    }
+
+    /// The loop this connection lives on.
+    public let loop: EventLoop
+    public let role: Role
+    /// The subprotocol negotiated in the handshake, if any.
+    public let subprotocol: String?
+    let fd: Int32
+    private let configuration: Configuration
+
+    private var parser: FrameParser
+    private var assembler: MessageAssembler
+    private var closing: CloseHandshake
+    private var keepAlive = KeepAlive()
+    private var queue: [ByteChunk] = []
+    /// Bytes of `queue[0]` already written.
+    private var queueHead = 0
+    /// `queue.last` was allocated by this connection, so more frames may be appended to it.
+    private var lastChunkOwned = false
+    private var flushScheduled = false
+    /// The kernel send buffer is full; EPOLLOUT is armed.
+    private var awaitingWritable = false
+    /// Once the queue is empty: stop writing (and half-close when `shutdownAfterFlush`).
+    private var finishAfterFlush = false
+    private var shutdownAfterFlush = false
+    /// Reads are discarded while waiting for the peer's TCP close.
+    private var draining = false
+    private var isFinalized = false
+    private var timer: TimerID?
+    private var closeTimer: TimerID?
+    private let buffered = Atomic<Int>(0)
+
+    private var messageHandler: (@Sendable (WebSocket, WebSocketMessage) -> Void)?
+    private var closeHandler: (@Sendable (WebSocket, CloseCode, String) -> Void)?
+    /// Called once when the connection is gone, after `closeHandler` (the server frees its slot).
+    var finalizeHook: (@Sendable () -> Void)?
+
+    init(fd: Int32, loop: EventLoop, role: Role, subprotocol: String?, configuration: Configuration) {
+        self.fd = fd
+        self.loop = loop
+        self.role = role
+        self.subprotocol = subprotocol
+        self.configuration = configuration
+        parser = FrameParser(expectMasked: role == .server, maxFrameSize: configuration.maxFrameSize)
+        assembler = MessageAssembler(maxMessageSize: configuration.maxMessageSize)
+        closing = CloseHandshake(isServer: role == .server)
+    }
+
+    /// Bytes queued for sending and not yet handed to the kernel. Readable from any thread.
+    public var bufferedAmount: Int { buffered.load(ordering: .relaxed) }
+
+    /// Sets the handler of incoming messages, called on the loop in arrival order.
+    public func onMessage(_ handler: @escaping @Sendable (WebSocket, WebSocketMessage) -> Void) {
+        onLoop { $0.messageHandler = handler }
+    }
+
+    /// Sets the handler called once when the connection has closed, with the close code and
+    /// reason (1005 when the peer's close frame had none, 1006 when the connection dropped).
+    public func onClose(_ handler: @escaping @Sendable (WebSocket, CloseCode, String) -> Void) {
+        onLoop { $0.closeHandler = handler }
+    }
+
+    // MARK: Sending
+
+    /// Sends a message.
+    /// - Returns: see ``SendResult``.
+    @discardableResult
+    public func send(_ message: WebSocketMessage) -> SendResult {
+        switch message {
+        case .text(let text): return send(text: text)
+        case .binary(let bytes): return send(binary: bytes)
+        }
+    }
+
+    /// Sends a text message.
+    @discardableResult
+    public func send(text: String) -> SendResult {
+        guard loop.inEventLoop else {
+            loop.execute { [self] in send(text: text) }
+            return .scheduled
+        }
+        var text = text
+        return text.withUTF8 { enqueueData(.text, UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Sends a binary message.
+    @discardableResult
+    public func send(binary: [UInt8]) -> SendResult {
+        guard loop.inEventLoop else {
+            loop.execute { [self] in send(binary: binary) }
+            return .scheduled
+        }
+        return binary.withUnsafeBytes { enqueueData(.binary, $0) }
+    }
+
+    /// Sends a frame encoded once for many connections (a broadcast).
+    /// - Parameters:
+    ///   - frame: the shared frame; a client connection re-encodes it, since client frames are masked.
+    ///   - volatile: drop the frame instead of queueing it when the socket is not writable.
+    @discardableResult
+    public func send(_ frame: EncodedFrame, volatile: Bool = false) -> SendResult {
+        guard loop.inEventLoop else {
+            loop.execute { [self] in send(frame, volatile: volatile) }
+            return .scheduled
+        }
+        if volatile && awaitingWritable && closing.canSend { return .dropped }
+        if role == .client { return enqueueData(frame.opcode, frame.payload) }
+        // Small frames are copied into the connection's current chunk (one iovec for many
+        // frames); large ones are queued by reference, the same bytes for every target.
+        if frame.chunk.count <= Self.copyThreshold { return enqueueData(frame.opcode, frame.payload) }
+        guard closing.canSend, !isFinalized else { return .closed }
+        guard admit(frame.chunk.count) else { return .closed }
+        queue.append(frame.chunk)
+        lastChunkOwned = false  // shared bytes are never appended to
+        didEnqueue(frame.chunk.count)
+        return .enqueued
+    }
+
+    /// Frames up to this size are copied rather than shared: a copy of a few hundred bytes is
+    /// cheaper than one more iovec and a reference count touched from many threads.
+    static let copyThreshold = 1024
+    /// Capacity of a fresh outgoing chunk: many small frames share one allocation and one iovec.
+    static let chunkCapacity = 4096
+
+    /// Sends a ping with up to 125 bytes of payload.
+    public func ping(_ payload: [UInt8] = []) {
+        onLoop { socket in
+            guard socket.closing.canSend else { return }
+            payload.prefix(125).withUnsafeBytes { socket.enqueueControl(.ping, $0) }
+        }
+    }
+
+    /// Starts the closing handshake (RFC 6455 7.1.2). `onClose` runs once the peer answers
+    /// and TCP is closed, or after ``Configuration/closeTimeout``.
+    /// - Parameters:
+    ///   - code: the close code; must be valid on the wire (``CloseCode/isValidOnWire``).
+    ///   - reason: UTF-8 text, cut to fit the 125-byte control frame.
+    public func close(code: CloseCode = .normalClosure, reason: String = "") {
+        onLoop { $0.apply($0.closing.localClose(code: code.isValidOnWire ? code : .normalClosure, reason: reason)) }
+    }
+
+    /// Closes the TCP connection at once, without a closing handshake (reported as 1006).
+    public func terminate(reason: String = "terminated") {
+        onLoop { $0.finalize(code: .abnormalClosure, reason: reason) }
+    }
+
+    private func onLoop(_ body: @escaping @Sendable (WebSocket) -> Void) {
+        if loop.inEventLoop { body(self) } else { loop.execute { [self] in body(self) } }
+    }
+
+    /// Whether `count` more bytes fit the queue; if not, applies the slow-consumer policy.
+    private func admit(_ count: Int) -> Bool {
+        guard bufferedAmount + count > configuration.maxBufferedBytes else { return true }
+        queue.removeAll()
+        queueHead = 0
+        buffered.store(0, ordering: .relaxed)
+        apply(closing.localClose(code: .policyViolation, reason: "send queue full"))
+        return false
+    }
+
+    private func enqueueData(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> SendResult {
+        guard closing.canSend, !isFinalized else { return .closed }
+        let size = FrameEncoder.headerSize(payloadCount: payload.count, masked: role == .client) + payload.count
+        guard admit(size) else { return .closed }
+        appendFrame(opcode, payload, size: size)
+        return .enqueued
+    }
+
+    /// Control frames (pong, close) bypass the bound: they are tiny and must go out.
+    private func enqueueControl(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) {
+        guard !isFinalized else { return }
+        appendFrame(opcode, payload, size: FrameEncoder.headerSize(payloadCount: payload.count, masked: role == .client) + payload.count)
+    }
+
+    private func appendFrame(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer, size: Int) {
+        let mask = role == .client ? loop.nextMaskKey() : nil
+        if lastChunkOwned, let last = queue.last, last.freeSpace >= size {
+            last.appendFrame(opcode: opcode, payload: payload, maskKey: mask)
+        } else {
+            let chunk = ByteChunk(capacity: max(size, Self.chunkCapacity))
+            chunk.appendFrame(opcode: opcode, payload: payload, maskKey: mask)
+            queue.append(chunk)
+            lastChunkOwned = true
+        }
+        didEnqueue(size)
+    }
+
+    /// Queues raw bytes (the handshake response) ahead of any frame.
+    func enqueueRaw(_ bytes: [UInt8]) {
+        let chunk = ByteChunk(capacity: bytes.count)
+        bytes.withUnsafeBytes { chunk.append($0) }
+        queue.append(chunk)
+        lastChunkOwned = false
+        didEnqueue(bytes.count)
+    }
+
+    private func didEnqueue(_ count: Int) {
+        buffered.add(count, ordering: .relaxed)
+        if !flushScheduled && !awaitingWritable {
+            flushScheduled = true
+            loop.pendingFlush.append(self)
+        }
+    }
+
+    // MARK: Loop side
+
+    /// Starts the ping timer; the server and client call it once the connection is open.
+    func start() {
+        schedulePing()
+    }
+
+    func handleEvents(_ events: UInt32) {
+        if events & (CPS_EPOLLIN | CPS_EPOLLHUP | CPS_EPOLLERR) != 0 {
+            readAvailable()
+        }
+        if events & CPS_EPOLLOUT != 0 && !isFinalized && awaitingWritable {
+            awaitingWritable = false
+            flush()
+            // Drained: stop watching for writability (flush re-arms it if the kernel is full again).
+            if !awaitingWritable && !isFinalized { loop.modify(fd, events: CPS_EPOLLIN) }
+        }
+    }
+
+    /// Reads what the kernel has, a bounded number of times so one busy peer cannot starve the
+    /// loop's other connections (epoll is level-triggered: the rest is reported again).
+    private func readAvailable() {
+        let buffer = loop.readBuffer
+        for _ in 0..<4 {
+            let n = recv(fd, buffer.baseAddress, buffer.count, 0)
+            if n > 0 {
+                if draining { continue }
+                process(UnsafeMutableRawBufferPointer(start: buffer.baseAddress, count: n))
+                if isFinalized || n < buffer.count { return }
+            } else if n == 0 {
+                peerClosedTCP()
+                return
+            } else {
+                let code = errno
+                if code == EINTR { continue }
+                if code == EAGAIN || code == EWOULDBLOCK { return }
+                finalize(code: closing.code ?? .abnormalClosure, reason: closing.code == nil ? "read failed: errno \(code)" : closing.reason)
+                return
+            }
+        }
+    }
+
+    /// Parses and handles bytes read from the peer (or left over from the handshake).
+    func process(_ bytes: UnsafeMutableRawBufferPointer) {
+        guard closing.isReading else { return }
+        do {
+            try parser.parse(bytes) { frame in
+                guard let event = try assembler.receive(frame) else { return }
+                try handle(event)
+            }
+        } catch let error as WebSocketError {
+            apply(closing.fail(error))
+        } catch {
+            // StopReading: a close frame ended the stream of frames.
+        }
+    }
+
+    private struct StopReading: Error {}
+
+    private func handle(_ event: MessageAssembler.Event) throws {
+        guard !isFinalized else { throw StopReading() }
+        keepAlive.frameReceived()
+        switch event {
+        case .message(let message):
+            messageHandler?(self, message)
+        case .ping(let payload):
+            // RFC 6455 5.5.2: answer a ping with a pong carrying the same payload.
+            if closing.canSend { payload.withUnsafeBytes { enqueueControl(.pong, $0) } }
+        case .pong:
+            break
+        case .close(let code, let reason):
+            apply(closing.peerClose(code: code, reason: reason))
+            throw StopReading()
+        }
+        if !closing.isReading { throw StopReading() }
+    }
+
+    /// Carries out the closing handshake's actions.
+    private func apply(_ actions: [CloseHandshake.Action]) {
+        for action in actions {
+            switch action {
+            case .sendClose(let payload):
+                payload.withUnsafeBytes { enqueueControl(.close, $0) }
+            case .awaitReply:
+                armCloseTimer()
+            case .finish(let shutdownWrite):
+                finishAfterFlush = true
+                shutdownAfterFlush = shutdownWrite
+                armCloseTimer()
+                if queue.isEmpty { finishWriting() }
+            }
+        }
+    }
+
+    private func armCloseTimer() {
+        guard closeTimer == nil, !isFinalized else { return }
+        closeTimer = loop.schedule(after: configuration.closeTimeout) { [weak self] in
+            guard let self else { return }
+            self.closeTimer = nil
+            // The peer did not finish the handshake in time: report 1006 unless a close frame arrived.
+            let code = self.closing.receivedClose ? (self.closing.code ?? .abnormalClosure) : .abnormalClosure
+            self.finalize(code: code, reason: self.closing.receivedClose ? self.closing.reason : "close timeout")
+        }
+    }
+
+    private func peerClosedTCP() {
+        if closing.receivedClose {
+            finalize(code: closing.code ?? .abnormalClosure, reason: closing.reason)
+        } else {
+            finalize(code: .abnormalClosure, reason: "connection lost")
+        }
+    }
+
+    /// Writes the queue with one `writev`-style `sendmsg` per batch of up to 64 chunks.
+    func flush() {
+        flushScheduled = false
+        guard !isFinalized, !awaitingWritable else { return }
+        while !queue.isEmpty {
+            let written: Int = withUnsafeTemporaryAllocation(of: iovec.self, capacity: 64) { vectors in
+                var count = 0
+                for chunk in queue.prefix(64) {
+                    let offset = count == 0 ? queueHead : 0
+                    vectors[count] = iovec(iov_base: chunk.base + offset, iov_len: chunk.count - offset)
+                    count += 1
+                }
+                var message = msghdr()
+                message.msg_iov = vectors.baseAddress
+                message.msg_iovlen = count
+                return sendmsg(fd, &message, Int32(MSG_NOSIGNAL))
+            }
+            if written < 0 {
+                let code = errno
+                if code == EINTR { continue }
+                if code == EAGAIN || code == EWOULDBLOCK {
+                    awaitingWritable = true
+                    loop.modify(fd, events: CPS_EPOLLIN | CPS_EPOLLOUT)
+                    return
+                }
+                finalize(code: .abnormalClosure, reason: "write failed: errno \(code)")
+                return
+            }
+            consume(written)
+        }
+        if awaitingWritable == false, finishAfterFlush { finishWriting() }
+    }
+
+    /// Drops `count` written bytes from the front of the queue.
+    private func consume(_ count: Int) {
+        buffered.subtract(count, ordering: .relaxed)
+        var remaining = count
+        var drop = 0
+        for chunk in queue {
+            let available = chunk.count - (drop == 0 ? queueHead : 0)
+            if remaining >= available {
+                remaining -= available
+                drop += 1
+                if drop == 1 { queueHead = 0 }
+            } else {
+                queueHead = (drop == 0 ? queueHead : 0) + remaining
+                break
+            }
+        }
+        if drop == queue.count {
+            queue.removeAll(keepingCapacity: queue.count <= 4)
+            queueHead = 0
+            lastChunkOwned = false
+        } else if drop > 0 {
+            queue.removeFirst(drop)
+        }
+    }
+
+    /// After the last frame: half-close if asked, then wait for the peer's TCP close.
+    private func finishWriting() {
+        guard !draining, !isFinalized else { return }
+        draining = true
+        if shutdownAfterFlush { shutdown(fd, Int32(SHUT_WR)) }
+    }
+
+    /// Closes the socket and reports the close once.
+    func finalize(code: CloseCode, reason: String) {
+        guard !isFinalized else { return }
+        isFinalized = true
+        if let timer { loop.cancel(timer) }
+        if let closeTimer { loop.cancel(closeTimer) }
+        timer = nil
+        closeTimer = nil
+        loop.deregister(fd)
+        Glibc.close(fd)
+        queue.removeAll()
+        buffered.store(0, ordering: .relaxed)
+        let handler = closeHandler
+        messageHandler = nil
+        closeHandler = nil
+        handler?(self, code, reason)
+        finalizeHook?()
+        finalizeHook = nil
+    }
+
+    // MARK: Liveness
+
+    private func schedulePing(after delay: Duration? = nil) {
+        guard let interval = configuration.pingInterval, !isFinalized else { return }
+        timer = loop.schedule(after: delay ?? interval) { [weak self] in self?.pingTimerFired() }
+    }
+
+    private func pingTimerFired() {
+        guard closing.canSend, !isFinalized else { return }
+        _ = keepAlive.pingDue()
+        enqueueControl(.ping, UnsafeRawBufferPointer(start: nil, count: 0))
+        timer = loop.schedule(after: configuration.pingTimeout) { [weak self] in self?.pingDeadlineFired() }
+    }
+
+    private func pingDeadlineFired() {
+        switch keepAlive.deadlineDue() {
+        case .timedOut:
+            finalize(code: .abnormalClosure, reason: "ping timeout")
+        default:
+            let interval = configuration.pingInterval ?? .zero
+            let rest = interval > configuration.pingTimeout ? interval - configuration.pingTimeout : .zero
+            schedulePing(after: rest)
+        }
+    }
+}

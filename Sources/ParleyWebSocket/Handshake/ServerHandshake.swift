@@ -1,0 +1,88 @@
+import Foundation
+
+/// The server side of the opening handshake (RFC 6455 4.2), as a pure decision.
+///
+/// Given a parsed request head, it answers with a `101` and the negotiated subprotocol, a plain
+/// HTTP response for a registered route, or a refusal with the status that says why.
+public struct ServerHandshake: Sendable {
+    /// The answer to one request.
+    public enum Decision: Sendable, Equatable {
+        /// Upgrade: send `response` (a `101`), then speak WebSocket.
+        case upgrade(response: HTTPResponse, subprotocol: String?)
+        /// Answer with `response` and close; `includeBody` is false for `HEAD`.
+        case respond(HTTPResponse, includeBody: Bool)
+    }
+
+    /// The path WebSocket upgrades are accepted on, e.g. `/` or `/parley`.
+    public var path: String
+    /// Allowed `Origin` values; `*` allows every origin. Requests without `Origin` are allowed.
+    public var allowedOrigins: [String]
+    /// Subprotocols the server speaks, in the server's order of preference.
+    public var subprotocols: [String]
+    /// Plain HTTP resources served on GET and HEAD, by path.
+    public var routes: [String: HTTPResponse]
+
+    public init(path: String, allowedOrigins: [String], subprotocols: [String], routes: [String: HTTPResponse]) {
+        self.path = path
+        self.allowedOrigins = allowedOrigins
+        self.subprotocols = subprotocols
+        self.routes = routes
+    }
+
+    /// The GUID of RFC 6455 1.3, appended to the client's key before hashing.
+    static let acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    /// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key` (RFC 6455 4.2.2): base64(SHA-1(key + GUID)).
+    public static func acceptValue(forKey key: String) -> String {
+        Data(SHA1.hash(Array((key + acceptGUID).utf8))).base64EncodedString()
+    }
+
+    /// Decides the answer to `request`. `hasCapacity` is false when the client limit is reached.
+    public func decide(_ request: HTTPRequestHead, hasCapacity: Bool) -> Decision {
+        let requestPath = request.path
+        guard requestPath == path else {
+            if let resource = routes[requestPath] {
+                switch request.method {
+                case "GET": return .respond(resource, includeBody: true)
+                case "HEAD": return .respond(resource, includeBody: false)
+                default: return .respond(.plain(405, extraHeaders: [("Allow", "GET, HEAD")]), includeBody: true)
+                }
+            }
+            return .respond(.plain(404), includeBody: request.method != "HEAD")
+        }
+        // RFC 6455 4.2.1: the upgrade request MUST be a GET of HTTP/1.1 or higher.
+        guard request.method == "GET" else {
+            return .respond(.plain(405, extraHeaders: [("Allow", "GET")]), includeBody: request.method != "HEAD")
+        }
+        // RFC 6455 4.2.1: `Upgrade: websocket` and a `Connection` that includes `Upgrade`.
+        guard request.tokens("Upgrade").contains("websocket") else {
+            return .respond(.plain(426, extraHeaders: [("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")]), includeBody: true)
+        }
+        guard request.version != "HTTP/1.0", request.tokens("Connection").contains("upgrade") else {
+            return .respond(.plain(400), includeBody: true)
+        }
+        // RFC 6455 4.2.2: an unsupported version gets 426 and the versions the server speaks.
+        guard request["Sec-WebSocket-Version"]?.trimmingHTTPWhitespace() == "13" else {
+            return .respond(.plain(426, extraHeaders: [("Sec-WebSocket-Version", "13")]), includeBody: true)
+        }
+        // RFC 6455 4.2.1: the key is base64 of 16 bytes.
+        guard let key = request["Sec-WebSocket-Key"], Data(base64Encoded: key)?.count == 16 else {
+            return .respond(.plain(400), includeBody: true)
+        }
+        // RFC 6455 10.2: browsers send Origin; a server may refuse origins it does not trust.
+        if let origin = request["Origin"], !allowedOrigins.contains("*"),
+           !allowedOrigins.contains(where: { $0.caseInsensitiveEquals(origin) }) {
+            return .respond(.plain(403), includeBody: true)
+        }
+        guard hasCapacity else { return .respond(.plain(503, extraHeaders: [("Retry-After", "1")]), includeBody: true) }
+        // RFC 6455 4.2.2: pick at most one of the client's subprotocols; extensions such as
+        // permessage-deflate are declined by leaving Sec-WebSocket-Extensions out.
+        let offered = request.tokens("Sec-WebSocket-Protocol", lowercased: false)
+        let chosen = subprotocols.first { offered.contains($0) }
+        var headers: [(name: String, value: String)] = [
+            ("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", Self.acceptValue(forKey: key)),
+        ]
+        if let chosen { headers.append(("Sec-WebSocket-Protocol", chosen)) }
+        return .upgrade(response: HTTPResponse(status: 101, headers: headers), subprotocol: chosen)
+    }
+}

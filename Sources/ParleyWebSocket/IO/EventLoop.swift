@@ -1,0 +1,212 @@
+import CParleySystem
+import Foundation
+import Glibc
+import Synchronization
+
+/// Something that receives readiness events from an ``EventLoop``. Called on the loop's thread.
+protocol Selectable: AnyObject {
+    /// `events` is a mask of `CPS_EPOLLIN`, `CPS_EPOLLOUT`, `CPS_EPOLLERR`, `CPS_EPOLLHUP`.
+    func handleEvents(_ events: UInt32)
+}
+
+/// One thread, one epoll instance: every socket registered here is read and written only on
+/// this thread, so its state needs no lock.
+///
+/// Other threads hand work over with ``execute(_:)``: a locked queue plus an eventfd wake-up,
+/// coalesced so a burst of hand-offs costs one wake-up. Timers run on the loop too.
+///
+/// `@unchecked Sendable`: every stored `var` is touched only on the loop thread, except
+/// `tasks` and `wakeupArmed`, which are synchronised (`Mutex`, `Atomic`).
+public final class EventLoop: @unchecked Sendable {
+    private struct Registration {
+        var handler: Selectable
+        var generation: UInt32
+    }
+
+    /// Size of the receive buffer the loop shares among all its connections. 64 KiB: a few
+    /// dozen frames per read under load, and idle connections hold no buffer of their own.
+    static let readBufferSize = 64 * 1024
+
+    let epollFD: Int32
+    private let wakeFD: Int32
+    private let tasks = Mutex<[@Sendable () -> Void]>([])
+    private let wakeupArmed = Atomic<Bool>(false)
+    private let threadID = Atomic<UInt>(0)
+    private let finished = DispatchSemaphore(value: 0)
+
+    private var registrations: [Registration?] = []
+    private var nextGeneration: UInt32 = 1
+    private var timers = TimerQueue()
+    private var running = true
+    /// Connections with queued bytes to write at the end of this loop iteration.
+    var pendingFlush: [WebSocket] = []
+    /// The shared receive buffer (see ``readBufferSize``).
+    let readBuffer: UnsafeMutableRawBufferPointer
+
+    /// Random bytes for client masking keys, refilled from the kernel 4 KiB at a time
+    /// (RFC 6455 10.3: keys must be unpredictable; one getrandom per 1,024 frames).
+    private var randomPool = [UInt8](repeating: 0, count: 4096)
+    private var randomOffset = 4096
+
+    /// The token of the eventfd; never a valid (fd, generation) pair since generations start at 1.
+    private static let wakeToken: UInt64 = 0
+
+    /// Creates a loop and starts its thread.
+    /// - Parameter name: the thread name, for debuggers and `top -H`.
+    init(name: String) {
+        epollFD = cps_epoll_create()
+        wakeFD = cps_eventfd()
+        readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readBufferSize, alignment: 16)
+        _ = cps_epoll_ctl(epollFD, 0, wakeFD, CPS_EPOLLIN, Self.wakeToken)
+        let thread = Thread { [self] in run() }
+        thread.name = name
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    deinit {
+        readBuffer.deallocate()
+        close(epollFD)
+        close(wakeFD)
+    }
+
+    /// Whether the caller is running on this loop's thread.
+    public var inEventLoop: Bool {
+        pthread_equal(pthread_self(), pthread_t(threadID.load(ordering: .acquiring))) != 0
+    }
+
+    /// Runs `task` on the loop thread, after the events being handled now.
+    public func execute(_ task: @escaping @Sendable () -> Void) {
+        tasks.withLock { $0.append(task) }
+        if !wakeupArmed.exchange(true, ordering: .acquiringAndReleasing) {
+            _ = cps_eventfd_signal(wakeFD)
+        }
+    }
+
+    /// Runs `body` on the loop thread after `delay`. Call on the loop thread.
+    @discardableResult
+    func schedule(after delay: Duration, _ body: @escaping () -> Void) -> TimerID {
+        timers.schedule(at: monotonicNanoseconds() &+ delay.nanoseconds, body)
+    }
+
+    /// Cancels a timer that has not fired. Call on the loop thread.
+    func cancel(_ timer: TimerID) {
+        timers.cancel(timer)
+    }
+
+    /// A fresh masking key for a client frame. Call on the loop thread.
+    func nextMaskKey() -> (UInt8, UInt8, UInt8, UInt8) {
+        if randomOffset + 4 > randomPool.count {
+            randomPool.withUnsafeMutableBytes { _ = cps_random_bytes($0.baseAddress, $0.count) }
+            randomOffset = 0
+        }
+        defer { randomOffset += 4 }
+        return (randomPool[randomOffset], randomPool[randomOffset + 1], randomPool[randomOffset + 2], randomPool[randomOffset + 3])
+    }
+
+    /// Registers `fd` for `events`; the loop then calls `handler` with its readiness.
+    func register(_ fd: Int32, events: UInt32, handler: Selectable) -> Bool {
+        let index = Int(fd)
+        if index >= registrations.count {
+            registrations.append(contentsOf: repeatElement(nil, count: max(index + 1 - registrations.count, registrations.count)))
+        }
+        let generation = nextGeneration
+        nextGeneration = nextGeneration == .max ? 1 : nextGeneration + 1
+        registrations[index] = Registration(handler: handler, generation: generation)
+        return cps_epoll_ctl(epollFD, 0, fd, events, Self.token(fd, generation)) == 0
+    }
+
+    /// Hands `fd` to another handler without touching epoll (e.g. handshake -> WebSocket).
+    func replaceHandler(_ fd: Int32, with handler: Selectable) {
+        registrations[Int(fd)]?.handler = handler
+    }
+
+    /// Changes the events `fd` is watched for.
+    func modify(_ fd: Int32, events: UInt32) {
+        guard let registration = registrations[Int(fd)] else { return }
+        _ = cps_epoll_ctl(epollFD, 1, fd, events, Self.token(fd, registration.generation))
+    }
+
+    /// Stops watching `fd` (before it is closed).
+    func deregister(_ fd: Int32) {
+        guard Int(fd) < registrations.count else { return }
+        registrations[Int(fd)] = nil
+        _ = cps_epoll_ctl(epollFD, 2, fd, 0, 0)
+    }
+
+    /// Every handler registered on this loop. Call on the loop thread.
+    var handlers: [Selectable] { registrations.compactMap { $0?.handler } }
+
+    /// Asks the loop to finish: it stops after the current iteration. Thread-safe.
+    func stop() {
+        execute { [self] in running = false }
+    }
+
+    /// Waits until the loop thread has finished. Call after ``stop()``, from another thread.
+    func join() {
+        finished.wait()
+    }
+
+    private static func token(_ fd: Int32, _ generation: UInt32) -> UInt64 {
+        UInt64(generation) << 32 | UInt64(UInt32(bitPattern: fd))
+    }
+
+    private func run() {
+        threadID.store(UInt(pthread_self()), ordering: .releasing)
+        let events = UnsafeMutablePointer<cps_event>.allocate(capacity: 256)
+        defer {
+            events.deallocate()
+            finished.signal()
+        }
+        while running {
+            var timeout: Int32 = -1
+            if !pendingFlush.isEmpty {
+                timeout = 0
+            } else if let deadline = timers.nextDeadline() {
+                let now = monotonicNanoseconds()
+                // Round up to the next millisecond so a timer never fires early and spins.
+                timeout = deadline <= now ? 0 : Int32(clamping: (deadline - now + 999_999) / 1_000_000)
+            }
+            let count = cps_epoll_wait(epollFD, events, 256, timeout)
+            if count > 0 {
+                for i in 0..<Int(count) {
+                    let event = events[i]
+                    if event.token == Self.wakeToken {
+                        _ = cps_eventfd_drain(wakeFD)
+                        continue
+                    }
+                    let fd = Int(UInt32(truncatingIfNeeded: event.token))
+                    // A stale event for a closed (and maybe reused) fd has an old generation: skip it.
+                    guard fd < registrations.count, let registration = registrations[fd],
+                          registration.generation == UInt32(truncatingIfNeeded: event.token >> 32) else { continue }
+                    registration.handler.handleEvents(event.events)
+                }
+            }
+            runTasks()
+            if timers.nextDeadline().map({ $0 <= monotonicNanoseconds() }) ?? false {
+                for body in timers.popExpired(now: monotonicNanoseconds()) { body() }
+            }
+            flushPending()
+        }
+    }
+
+    private func runTasks() {
+        wakeupArmed.store(false, ordering: .releasing)
+        let batch = tasks.withLock { queue -> [@Sendable () -> Void] in
+            let taken = queue
+            queue.removeAll(keepingCapacity: true)
+            return taken
+        }
+        for task in batch { task() }
+    }
+
+    /// Writes every connection's queued frames: one `writev` each, however many frames were
+    /// queued while handling this iteration's events.
+    private func flushPending() {
+        while !pendingFlush.isEmpty {
+            let batch = pendingFlush
+            pendingFlush.removeAll(keepingCapacity: true)
+            for connection in batch { connection.flush() }
+        }
+    }
+}

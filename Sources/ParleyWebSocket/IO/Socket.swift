@@ -1,0 +1,109 @@
+import CParleySystem
+import Glibc
+
+/// Thin wrappers over the socket calls Parley makes; every function returns errno on failure
+/// instead of throwing, so the loop can decide what each error means.
+/// An errno value as an Error, for `Result`.
+struct Errno: Error {
+    let code: Int32
+    init(_ code: Int32) { self.code = code }
+}
+
+enum Socket {
+    /// Ignores SIGPIPE process-wide: a peer that vanishes mid-write must cost an EPIPE, not the
+    /// process. (Writes also pass MSG_NOSIGNAL; this covers any other write path.)
+    static func ignoreSIGPIPE() {
+        _ = signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// Raises the open-file soft limit to the hard limit, so a server can hold as many
+    /// connections as the system allows. Returns the new soft limit.
+    @discardableResult
+    static func raiseOpenFileLimit() -> UInt64 {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        return UInt64(limit.rlim_cur)
+    }
+
+    /// Resolves `host` (a name such as `localhost`, or a literal address) to socket addresses.
+    static func resolve(host: String, port: Int, passive: Bool = false) -> Result<[sockaddr_storage], Errno> {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = passive ? AI_PASSIVE : AI_ADDRCONFIG
+        var list: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host.isEmpty ? nil : host, String(port), &hints, &list)
+        guard status == 0, let first = list else { return .failure(Errno(status == EAI_SYSTEM ? errno : EHOSTUNREACH)) }
+        defer { freeaddrinfo(first) }
+        var addresses: [sockaddr_storage] = []
+        var cursor: UnsafeMutablePointer<addrinfo>? = first
+        while let info = cursor {
+            if let address = info.pointee.ai_addr {
+                var storage = sockaddr_storage()
+                withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: UnsafeRawBufferPointer(start: address, count: Int(info.pointee.ai_addrlen))) }
+                addresses.append(storage)
+            }
+            cursor = info.pointee.ai_next
+        }
+        return addresses.isEmpty ? .failure(Errno(EHOSTUNREACH)) : .success(addresses)
+    }
+
+    static func length(of address: sockaddr_storage) -> socklen_t {
+        socklen_t(Int32(address.ss_family) == AF_INET6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
+    }
+
+    /// The port of a bound or connected socket.
+    static func localPort(_ fd: Int32) -> Int {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return withUnsafeBytes(of: &storage) { raw in
+            // sin_port and sin6_port sit at the same offset, in network byte order.
+            Int(UInt16(raw[2]) << 8 | UInt16(raw[3]))
+        }
+    }
+
+    /// A listening, non-blocking socket with SO_REUSEADDR. An IPv6 wildcard (`::`) also
+    /// accepts IPv4. Returns the fd and the bound port (useful with port 0).
+    static func listen(host: String, port: Int, backlog: Int32) -> Result<(fd: Int32, port: Int), Errno> {
+        let addresses: [sockaddr_storage]
+        switch resolve(host: host, port: port, passive: true) {
+        case .success(let found): addresses = found
+        case .failure(let code): return .failure(code)
+        }
+        var lastError: Int32 = EADDRNOTAVAIL
+        for var address in addresses {
+            let fd = cps_socket_stream(Int32(address.ss_family))
+            guard fd >= 0 else { lastError = errno; continue }
+            setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
+            if Int32(address.ss_family) == AF_INET6 { setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 0) }
+            let addressLength = length(of: address)
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, addressLength) }
+            }
+            guard bound == 0, Glibc.listen(fd, backlog) == 0 else {
+                lastError = errno
+                close(fd)
+                continue
+            }
+            return .success((fd, localPort(fd)))
+        }
+        return .failure(Errno(lastError))
+    }
+
+    static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) {
+        var value = value
+        _ = setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// Disables Nagle's algorithm: frames are small and latency matters more than packets.
+    static func setNoDelay(_ fd: Int32) {
+        setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+    }
+}

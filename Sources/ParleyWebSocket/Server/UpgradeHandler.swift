@@ -1,0 +1,142 @@
+import CParleySystem
+import Glibc
+
+/// Owns an accepted socket until its request head is answered: reads the head (bounded in size
+/// and time), then either upgrades it to a ``WebSocket`` or sends an HTTP response and closes.
+final class UpgradeHandler: Selectable {
+    let fd: Int32
+    unowned let loop: EventLoop
+    let context: WebSocketServer.Context
+    private var parser: HTTPHeadParser
+    private var deadline: TimerID?
+    /// An HTTP response still being written, then a lingering close.
+    private var pending: [UInt8] = []
+    private var pendingOffset = 0
+    private var responding = false
+    private var closed = false
+
+    /// How long to keep reading after an HTTP error response before closing, so the client
+    /// receives the response instead of a reset caused by its unread request bytes.
+    static let lingerTime: Duration = .seconds(2)
+
+    init(fd: Int32, loop: EventLoop, context: WebSocketServer.Context) {
+        self.fd = fd
+        self.loop = loop
+        self.context = context
+        parser = HTTPHeadParser(maxBytes: context.configuration.maxHeaderBytes)
+    }
+
+    func start() {
+        guard loop.register(fd, events: CPS_EPOLLIN, handler: self) else {
+            Glibc.close(fd)
+            return
+        }
+        // Slowloris: a head not complete in time gets no answer, just a closed connection.
+        deadline = loop.schedule(after: context.configuration.handshakeTimeout) { [weak self] in
+            self?.deadline = nil
+            self?.drop()
+        }
+    }
+
+    func handleEvents(_ events: UInt32) {
+        if events & CPS_EPOLLOUT != 0 && responding { writePending() }
+        guard events & (CPS_EPOLLIN | CPS_EPOLLHUP | CPS_EPOLLERR) != 0, !closed else { return }
+        let buffer = loop.readBuffer
+        let n = recv(fd, buffer.baseAddress, buffer.count, 0)
+        if n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR && errno != EWOULDBLOCK) {
+            drop()
+            return
+        }
+        guard n > 0, !responding else { return }  // while responding, request bytes are discarded
+        do {
+            switch try parser.feed(UnsafeRawBufferPointer(start: buffer.baseAddress, count: n)) {
+            case .needMore: return
+            case .complete(let lines, let remainder):
+                let request = try HTTPHeadParser.request(lines)
+                answer(request, remainder: remainder)
+            }
+        } catch {
+            respond(.plain(error.status), includeBody: true)
+        }
+    }
+
+    private func answer(_ request: HTTPRequestHead, remainder: [UInt8]) {
+        let hasCapacity = context.clientCount.load(ordering: .relaxed) < context.configuration.maxClients
+        switch context.handshake.decide(request, hasCapacity: hasCapacity) {
+        case .respond(let response, let includeBody):
+            respond(response, includeBody: includeBody)
+        case .upgrade(let response, let subprotocol):
+            guard context.reserveSlot() else {
+                respond(.plain(503, extraHeaders: [("Retry-After", "1")]), includeBody: true)
+                return
+            }
+            upgrade(request: request, response: response, subprotocol: subprotocol, remainder: remainder)
+        }
+    }
+
+    private func upgrade(request: HTTPRequestHead, response: HTTPResponse, subprotocol: String?, remainder: [UInt8]) {
+        cancelDeadline()
+        closed = true
+        let socket = WebSocket(fd: fd, loop: loop, role: .server, subprotocol: subprotocol,
+                               configuration: context.configuration.webSocket)
+        let context = self.context
+        socket.finalizeHook = { context.releaseSlot() }
+        loop.replaceHandler(fd, with: socket)
+        socket.enqueueRaw(response.encoded())
+        context.onConnection(socket, request)
+        socket.start()
+        if !remainder.isEmpty {
+            var bytes = remainder
+            bytes.withUnsafeMutableBytes { socket.process($0) }
+        }
+    }
+
+    private func respond(_ response: HTTPResponse, includeBody: Bool) {
+        cancelDeadline()
+        responding = true
+        pending = response.encoded(includeBody: includeBody)
+        pendingOffset = 0
+        writePending()
+    }
+
+    private func writePending() {
+        while pendingOffset < pending.count {
+            let n = pending.withUnsafeBytes { bytes in
+                send(fd, bytes.baseAddress.map { $0 + pendingOffset }, bytes.count - pendingOffset, Int32(MSG_NOSIGNAL))
+            }
+            if n > 0 {
+                pendingOffset += n
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                loop.modify(fd, events: CPS_EPOLLIN | CPS_EPOLLOUT)
+                return
+            } else {
+                drop()
+                return
+            }
+        }
+        // Written: half-close and linger, discarding input until the client closes or time is up.
+        loop.modify(fd, events: CPS_EPOLLIN)
+        shutdown(fd, Int32(SHUT_WR))
+        pending = []
+        deadline = loop.schedule(after: Self.lingerTime) { [weak self] in
+            self?.deadline = nil
+            self?.drop()
+        }
+    }
+
+    private func cancelDeadline() {
+        if let deadline { loop.cancel(deadline) }
+        deadline = nil
+    }
+
+    /// Closes the connection without an answer (timeout, server shutdown, peer gone).
+    func drop() {
+        guard !closed else { return }
+        closed = true
+        cancelDeadline()
+        loop.deregister(fd)
+        Glibc.close(fd)
+    }
+}

@@ -1,0 +1,174 @@
+import CParleySystem
+import Foundation
+import Glibc
+import Synchronization
+
+/// A dependency-free RFC 6455 server: epoll loops, the HTTP/1.1 upgrade, and ``WebSocket``
+/// connections, plus a few static HTTP resources.
+///
+/// ```swift
+/// var configuration = WebSocketServer.Configuration(port: 0, path: "/")
+/// let server = WebSocketServer(configuration: configuration) { socket, request in
+///     socket.onMessage { socket, message in socket.send(message) }
+/// }
+/// let port = try server.start()
+/// // ...
+/// await server.shutdown()
+/// ```
+public final class WebSocketServer: Sendable {
+    /// Where and how the server listens. Every default is explained where it is declared.
+    public struct Configuration: Sendable {
+        /// Address to bind: `127.0.0.1`, `::` (every IPv6 and IPv4 address), `0.0.0.0`, a name.
+        /// Default loopback: exposing a server is a decision, not an accident.
+        public var host = "127.0.0.1"
+        /// TCP port; 0 picks a free one (read it from ``WebSocketServer/port``).
+        public var port = 8887
+        /// The path WebSocket upgrades are accepted on; other paths get 404 (or a route).
+        public var path = "/"
+        /// Allowed `Origin` values, e.g. `["https://chat.example.com"]`; `*` allows all.
+        /// Requests without `Origin` (non-browser clients) are always allowed. Default `*`: a
+        /// WebSocket server is open to any page unless told otherwise, like `ws` and Socket.IO.
+        public var allowedOrigins = ["*"]
+        /// Most WebSocket clients at once; more get 503 until one leaves. 10,000: what the
+        /// default 1 MiB message limit and a few GiB of memory can serve safely.
+        public var maxClients = 10_000
+        /// Subprotocols the server speaks, in order of preference.
+        public var subprotocols: [String] = []
+        /// A request head must be complete within this time, or the connection is dropped
+        /// (slowloris). 10 s: a slow mobile link sends a 1 KB head in well under a second.
+        public var handshakeTimeout: Duration = .seconds(10)
+        /// Largest request head; larger gets 431. 16 KiB: browsers' own limits are 8–16 KiB.
+        public var maxHeaderBytes = 16 * 1024
+        /// The listen backlog. 511: the common server default (nginx, Redis); the kernel caps
+        /// it at `net.core.somaxconn`.
+        public var backlog: Int32 = 511
+        /// Event loop threads; default one per core.
+        public var loopCount = EventLoopGroup.coreCount
+        /// Plain HTTP resources answered on GET and HEAD, by path.
+        public var routes: [String: HTTPResponse] = [:]
+        /// Frame, message, queue and timer limits of every connection.
+        public var webSocket = WebSocket.Configuration()
+
+        public init(host: String = "127.0.0.1", port: Int = 8887, path: String = "/") {
+            self.host = host
+            self.port = port
+            self.path = path
+        }
+    }
+
+    /// What every loop's acceptor and handshake handler share.
+    final class Context: Sendable {
+        let configuration: Configuration
+        let handshake: ServerHandshake
+        let onConnection: @Sendable (WebSocket, HTTPRequestHead) -> Void
+        let clientCount = Atomic<Int>(0)
+        let accepting = Atomic<Bool>(true)
+        let lastDescriptorWarning = Atomic<UInt64>(0)
+
+        init(configuration: Configuration, onConnection: @escaping @Sendable (WebSocket, HTTPRequestHead) -> Void) {
+            self.configuration = configuration
+            self.onConnection = onConnection
+            handshake = ServerHandshake(path: configuration.path, allowedOrigins: configuration.allowedOrigins,
+                                        subprotocols: configuration.subprotocols, routes: configuration.routes)
+        }
+
+        /// Takes a client slot; false when `maxClients` are connected.
+        func reserveSlot() -> Bool {
+            var current = clientCount.load(ordering: .relaxed)
+            while current < configuration.maxClients {
+                let (exchanged, actual) = clientCount.compareExchange(expected: current, desired: current + 1, ordering: .acquiringAndReleasing)
+                if exchanged { return true }
+                current = actual
+            }
+            return false
+        }
+
+        func releaseSlot() {
+            clientCount.subtract(1, ordering: .acquiringAndReleasing)
+        }
+    }
+
+    private let context: Context
+    private let state = Mutex<(group: EventLoopGroup?, listenFD: Int32, port: Int)>((nil, -1, 0))
+
+    /// - Parameters:
+    ///   - configuration: where to listen and the limits.
+    ///   - onConnection: called on the connection's loop for every upgraded connection, with
+    ///     the upgrade request (path, query, headers). Set the socket's handlers here: frames
+    ///     are read only after it returns.
+    public init(configuration: Configuration,
+                onConnection: @escaping @Sendable (_ socket: WebSocket, _ request: HTTPRequestHead) -> Void) {
+        context = Context(configuration: configuration, onConnection: onConnection)
+    }
+
+    /// The bound port (useful with port 0); 0 before ``start()``.
+    public var port: Int { state.withLock { $0.port } }
+
+    /// WebSocket clients connected now.
+    public var connectionCount: Int { context.clientCount.load(ordering: .relaxed) }
+
+    /// Binds, listens and starts the event loops.
+    ///
+    /// Also ignores SIGPIPE and raises the open-file soft limit to the hard limit.
+    /// - Returns: the bound port.
+    /// - Throws: ``WebSocketError/bindFailed(host:port:errno:)``.
+    @discardableResult
+    public func start() throws -> Int {
+        Socket.ignoreSIGPIPE()
+        Socket.raiseOpenFileLimit()
+        let configuration = context.configuration
+        let listener: (fd: Int32, port: Int)
+        switch Socket.listen(host: configuration.host, port: configuration.port, backlog: configuration.backlog) {
+        case .success(let bound): listener = bound
+        case .failure(let error):
+            throw WebSocketError.bindFailed(host: configuration.host, port: configuration.port, errno: error.code)
+        }
+        let group = EventLoopGroup(loopCount: configuration.loopCount, name: "parley-server")
+        for loop in group.loops {
+            let context = self.context
+            loop.execute {
+                Acceptor(listenFD: listener.fd, loop: loop, context: context).register()
+            }
+        }
+        state.withLock { $0 = (group, listener.fd, listener.port) }
+        return listener.port
+    }
+
+    /// Stops accepting, closes every connection with 1001 ("server shutting down"), waits up
+    /// to `gracePeriod` for the closing handshakes, drops what is left, and stops the loops.
+    public func shutdown(gracePeriod: Duration = .seconds(5)) async {
+        let (group, listenFD) = state.withLock { state in
+            defer { state.group = nil; state.listenFD = -1 }
+            return (state.group, state.listenFD)
+        }
+        guard let group else { return }
+        context.accepting.store(false, ordering: .releasing)
+        for loop in group.loops {
+            loop.execute {
+                for handler in loop.handlers {
+                    if let acceptor = handler as? Acceptor { acceptor.deregister() }
+                    if let socket = handler as? WebSocket { socket.close(code: .goingAway, reason: "server shutting down") }
+                    if let upgrade = handler as? UpgradeHandler { upgrade.drop() }
+                }
+            }
+        }
+        let deadline = ContinuousClock.now + gracePeriod
+        while context.clientCount.load(ordering: .acquiring) > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        for loop in group.loops {
+            loop.execute {
+                for handler in loop.handlers {
+                    if let socket = handler as? WebSocket { socket.terminate(reason: "server shut down") }
+                }
+            }
+        }
+        close(listenFD)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                group.shutdown()
+                continuation.resume()
+            }
+        }
+    }
+}

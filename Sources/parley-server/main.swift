@@ -1,0 +1,79 @@
+import Foundation
+import ParleyWebSocket
+
+/// `parley-server`: the reference server. For now it runs the raw WebSocket echo mode.
+let usage = """
+    usage: parley-server --raw-echo [--host H] [--port P] [--path /] [--loops N]
+
+      --raw-echo   echo every text and binary message back to its sender
+      --host H     address to bind (default 127.0.0.1; :: for every address)
+      --port P     TCP port (default 8887; 0 picks a free one)
+      --path P     WebSocket path (default /)
+      --loops N    event loop threads (default: one per core)
+    """
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("parley-server: \(message)\n".utf8))
+    exit(2)
+}
+
+/// Parses the command line into a server configuration; exits 2 on a usage error.
+func parseArguments(_ arguments: [String]) -> WebSocketServer.Configuration {
+    var configuration = WebSocketServer.Configuration()
+    var rawEcho = false
+    var rest = arguments[...]
+    func value(_ flag: String) -> String {
+        guard let next = rest.popFirst() else { fail("\(flag) needs a value\n\(usage)") }
+        return next
+    }
+    while let argument = rest.popFirst() {
+        switch argument {
+        case "--raw-echo": rawEcho = true
+        case "--host": configuration.host = value(argument)
+        case "--port":
+            guard let port = Int(value(argument)), (0...65535).contains(port) else { fail("--port takes 0...65535") }
+            configuration.port = port
+        case "--path":
+            configuration.path = value(argument)
+            guard configuration.path.hasPrefix("/") else { fail("--path must start with /") }
+        case "--loops":
+            guard let loops = Int(value(argument)), loops > 0 else { fail("--loops takes a positive number") }
+            configuration.loopCount = loops
+        case "-h", "--help":
+            print(usage)
+            exit(0)
+        default: fail("unknown option \(argument)\n\(usage)")
+        }
+    }
+    guard rawEcho else { fail("choose a mode\n\(usage)") }
+    return configuration
+}
+
+let configuration = parseArguments(Array(CommandLine.arguments.dropFirst()))
+let server = WebSocketServer(configuration: configuration) { socket, _ in
+    socket.onMessage { socket, message in socket.send(message) }
+}
+do {
+    let port = try server.start()
+    let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+    print("parley-server: raw echo on ws://\(host):\(port)\(configuration.path)")
+    fflush(nil)
+} catch {
+    FileHandle.standardError.write(Data("parley-server: \(error)\n".utf8))
+    exit(1)
+}
+
+// SIGINT / SIGTERM: close every connection with 1001, then exit.
+signal(SIGINT, SIG_IGN)
+signal(SIGTERM, SIG_IGN)
+let stopSignals = [SIGINT, SIGTERM].map { DispatchSource.makeSignalSource(signal: $0, queue: .main) }
+for source in stopSignals {
+    source.setEventHandler {
+        Task {
+            await server.shutdown(gracePeriod: .seconds(2))
+            exit(0)
+        }
+    }
+    source.resume()
+}
+dispatchMain()
