@@ -1,0 +1,234 @@
+import CParleySystem
+import Glibc
+
+/// Opens client connections: `ws://` URLs, the opening handshake, then the same ``WebSocket``
+/// (codec, close handshake, queue) the server uses, with masked frames.
+///
+/// ```swift
+/// let socket = try await WebSocketClient.connect(to: "ws://localhost:8887/chat?token=abc") { socket in
+///     socket.onMessage { _, message in print(message) }
+/// }
+/// socket.send(text: "hello")
+/// ```
+public enum WebSocketClient {
+    /// Options of a client connection. Every default is explained where it is declared.
+    public struct Configuration: Sendable {
+        /// Extra request headers, e.g. `Origin` or `Authorization`.
+        public var headers: [(name: String, value: String)] = []
+        /// Subprotocols offered, in order of preference.
+        public var subprotocols: [String] = []
+        /// TCP connect plus opening handshake must finish within this. 10 s: a slow network
+        /// still connects; a dead address fails while the user is still waiting.
+        public var connectTimeout: Duration = .seconds(10)
+        /// Largest response head accepted. 16 KiB, as the server's request limit.
+        public var maxHeaderBytes = 16 * 1024
+        /// Limits and timers of the connection. Clients answer pings but do not send them by
+        /// default (the server watches liveness); set `pingInterval` to watch the server too.
+        public var webSocket: WebSocket.Configuration = {
+            var configuration = WebSocket.Configuration()
+            configuration.pingInterval = nil
+            return configuration
+        }()
+
+        public init() {}
+    }
+
+    /// Connects and completes the opening handshake.
+    /// - Parameters:
+    ///   - url: `ws://host[:port]/path[?query]`; `host` may be a name (`localhost`) or a literal.
+    ///   - configuration: headers, subprotocols, timeouts and limits.
+    ///   - group: the loops to run on; by default a shared one-loop group.
+    ///   - onOpen: called on the connection's loop before any frame is read: set handlers here
+    ///     so that no message is missed.
+    /// - Returns: the open connection.
+    /// - Throws: ``WebSocketError/invalidURL(_:)`` (also for `wss://`, not supported yet),
+    ///   ``WebSocketError/connectFailed(host:port:errno:)``, ``WebSocketError/connectTimeout``,
+    ///   ``WebSocketError/handshakeRejected(status:reason:)`` and
+    ///   ``WebSocketError/invalidHandshakeResponse(_:)``.
+    public static func connect(to url: String, configuration: Configuration = Configuration(),
+                               group: EventLoopGroup = .shared,
+                               onOpen: @escaping @Sendable (WebSocket) -> Void = { _ in }) async throws -> WebSocket {
+        Socket.ignoreSIGPIPE()
+        let target = try ClientHandshake.Target(url: url)
+        let addresses: [sockaddr_storage]
+        switch Socket.resolve(host: target.host, port: target.port) {
+        case .success(let found): addresses = found
+        case .failure(let error): throw WebSocketError.connectFailed(host: target.host, port: target.port, errno: error.code)
+        }
+        let handshake = ClientHandshake(target: target, subprotocols: configuration.subprotocols, extraHeaders: configuration.headers)
+        let loop = group.next()
+        return try await withCheckedThrowingContinuation { continuation in
+            loop.execute {
+                Connector(loop: loop, handshake: handshake, addresses: addresses, configuration: configuration, onOpen: onOpen) { result in
+                    continuation.resume(with: result)
+                }.start()
+            }
+        }
+    }
+}
+
+/// Drives one client connection from TCP connect to the `101`: tries each resolved address in
+/// turn, writes the request, and checks the response.
+final class Connector: Selectable {
+    private unowned let loop: EventLoop
+    private let handshake: ClientHandshake
+    private var addresses: ArraySlice<sockaddr_storage>
+    private let configuration: WebSocketClient.Configuration
+    private let onOpen: @Sendable (WebSocket) -> Void
+    private var completion: ((Result<WebSocket, WebSocketError>) -> Void)?
+    private var fd: Int32 = -1
+    private var connected = false
+    private var request: [UInt8]
+    private var requestOffset = 0
+    private var parser: HTTPHeadParser
+    private var deadline: TimerID?
+    private var lastErrno: Int32 = ECONNREFUSED
+
+    init(loop: EventLoop, handshake: ClientHandshake, addresses: [sockaddr_storage], configuration: WebSocketClient.Configuration,
+         onOpen: @escaping @Sendable (WebSocket) -> Void, completion: @escaping (Result<WebSocket, WebSocketError>) -> Void) {
+        self.loop = loop
+        self.handshake = handshake
+        self.addresses = addresses[...]
+        self.configuration = configuration
+        self.onOpen = onOpen
+        self.completion = completion
+        request = handshake.request()
+        parser = HTTPHeadParser(maxBytes: configuration.maxHeaderBytes)
+    }
+
+    func start() {
+        deadline = loop.schedule(after: configuration.connectTimeout) { [self] in
+            deadline = nil
+            fail(.connectTimeout)
+        }
+        tryNextAddress()
+    }
+
+    private func tryNextAddress() {
+        guard completion != nil else { return }
+        guard var address = addresses.popFirst() else {
+            fail(.connectFailed(host: handshake.target.host, port: handshake.target.port, errno: lastErrno))
+            return
+        }
+        fd = cps_socket_stream(Int32(address.ss_family))
+        guard fd >= 0 else {
+            lastErrno = errno
+            tryNextAddress()
+            return
+        }
+        Socket.setNoDelay(fd)
+        let length = Socket.length(of: address)
+        let status = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
+        }
+        if status != 0 && errno != EINPROGRESS {
+            lastErrno = errno
+            Glibc.close(fd)
+            fd = -1
+            tryNextAddress()
+            return
+        }
+        guard loop.register(fd, events: CPS_EPOLLOUT, handler: self) else {
+            lastErrno = errno
+            Glibc.close(fd)
+            fd = -1
+            tryNextAddress()
+            return
+        }
+    }
+
+    func handleEvents(_ events: UInt32) {
+        guard completion != nil else { return }
+        if !connected {
+            var error: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+            if error != 0 || events & (CPS_EPOLLERR | CPS_EPOLLHUP) != 0 {
+                lastErrno = error != 0 ? error : ECONNREFUSED
+                loop.deregister(fd)
+                Glibc.close(fd)
+                fd = -1
+                tryNextAddress()
+                return
+            }
+            connected = true
+        }
+        if requestOffset < request.count {
+            writeRequest()
+            return
+        }
+        guard events & (CPS_EPOLLIN | CPS_EPOLLHUP | CPS_EPOLLERR) != 0 else { return }
+        readResponse()
+    }
+
+    private func writeRequest() {
+        while requestOffset < request.count {
+            let n = request.withUnsafeBytes { bytes in
+                send(fd, bytes.baseAddress.map { $0 + requestOffset }, bytes.count - requestOffset, Int32(MSG_NOSIGNAL))
+            }
+            if n > 0 { requestOffset += n; continue }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
+            fail(.connectFailed(host: handshake.target.host, port: handshake.target.port, errno: errno))
+            return
+        }
+        loop.modify(fd, events: CPS_EPOLLIN)
+    }
+
+    private func readResponse() {
+        let buffer = loop.readBuffer
+        let n = recv(fd, buffer.baseAddress, buffer.count, 0)
+        if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) { return }
+        guard n > 0 else {
+            fail(.invalidHandshakeResponse("connection closed before the handshake response"))
+            return
+        }
+        let lines: [String]
+        let remainder: [UInt8]
+        do {
+            switch try parser.feed(UnsafeRawBufferPointer(start: buffer.baseAddress, count: n)) {
+            case .needMore: return
+            case .complete(let headLines, let rest): (lines, remainder) = (headLines, rest)
+            }
+        } catch {
+            fail(.invalidHandshakeResponse(error.reason))
+            return
+        }
+        let subprotocol: String?
+        do { subprotocol = try handshake.validate(responseLines: lines) } catch {
+            fail(error)
+            return
+        }
+        open(subprotocol: subprotocol, remainder: remainder)
+    }
+
+    private func open(subprotocol: String?, remainder: [UInt8]) {
+        if let deadline { loop.cancel(deadline) }
+        deadline = nil
+        let socket = WebSocket(fd: fd, loop: loop, role: .client, subprotocol: subprotocol, configuration: configuration.webSocket)
+        loop.replaceHandler(fd, with: socket)
+        fd = -1
+        onOpen(socket)
+        socket.start()
+        let done = completion
+        completion = nil
+        done?(.success(socket))
+        if !remainder.isEmpty {
+            var bytes = remainder
+            bytes.withUnsafeMutableBytes { socket.process($0) }
+        }
+    }
+
+    private func fail(_ error: WebSocketError) {
+        guard let done = completion else { return }
+        completion = nil
+        if let deadline { loop.cancel(deadline) }
+        deadline = nil
+        if fd >= 0 {
+            loop.deregister(fd)
+            Glibc.close(fd)
+            fd = -1
+        }
+        done(.failure(error))
+    }
+}
