@@ -10,6 +10,9 @@ let usage = """
       --port P     TCP port (default 8887; 0 picks a free one)
       --path P     WebSocket path (default /)
       --loops N    event loop threads (default: one per core)
+      --max-message BYTES
+                   largest frame and message accepted (default 1048576); the send
+                   queue bound grows to four such messages
     """
 
 func fail(_ message: String) -> Never {
@@ -39,6 +42,11 @@ func parseArguments(_ arguments: [String]) -> WebSocketServer.Configuration {
         case "--loops":
             guard let loops = Int(value(argument)), loops > 0 else { fail("--loops takes a positive number") }
             configuration.loopCount = loops
+        case "--max-message":
+            guard let bytes = Int(value(argument)), bytes > 0 else { fail("--max-message takes a positive number of bytes") }
+            configuration.webSocket.maxFrameSize = bytes
+            configuration.webSocket.maxMessageSize = bytes
+            configuration.webSocket.maxBufferedBytes = max(configuration.webSocket.maxBufferedBytes, 4 * bytes)
         case "-h", "--help":
             print(usage)
             exit(0)

@@ -22,7 +22,11 @@ public struct ClientHandshake: Sendable {
             case "wss": throw .invalidURL("wss:// (TLS) is not supported yet; use ws://")
             default: throw .invalidURL("scheme \(scheme):// is not a WebSocket scheme; use ws://")
             }
-            guard let host = components.host, !host.isEmpty else { throw .invalidURL("no host in \(url)") }
+            guard var host = components.host else { throw .invalidURL("no host in \(url)") }
+            // URLComponents keeps the brackets of an IPv6 literal on Linux (not on Darwin); the
+            // resolver wants the bare address, and request() adds the brackets back for Host.
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            guard !host.isEmpty else { throw .invalidURL("no host in \(url)") }
             let port = components.port ?? 80
             guard (1...65535).contains(port) else { throw .invalidURL("port \(port) out of range") }
             self.host = host
