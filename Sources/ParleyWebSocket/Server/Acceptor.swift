@@ -55,6 +55,7 @@ final class Acceptor: Selectable {
     private func pauseAccepting(errno code: Int32) {
         guard !paused else { return }
         paused = true
+        context.descriptorPauses.add(1, ordering: .relaxed)
         loop.deregister(listenFD)
         let now = monotonicNanoseconds()
         let last = context.lastDescriptorWarning.load(ordering: .relaxed)

@@ -64,6 +64,8 @@ public final class WebSocketServer: Sendable {
         let clientCount = Atomic<Int>(0)
         let accepting = Atomic<Bool>(true)
         let lastDescriptorWarning = Atomic<UInt64>(0)
+        /// How often accepting paused for lack of descriptors (for tests and diagnostics).
+        let descriptorPauses = Atomic<Int>(0)
 
         init(configuration: Configuration, onConnection: @escaping @Sendable (WebSocket, HTTPRequestHead) -> Void) {
             self.configuration = configuration
@@ -88,7 +90,7 @@ public final class WebSocketServer: Sendable {
         }
     }
 
-    private let context: Context
+    let context: Context
     private let state = Mutex<(group: EventLoopGroup?, listenFD: Int32, port: Int)>((nil, -1, 0))
 
     /// - Parameters:

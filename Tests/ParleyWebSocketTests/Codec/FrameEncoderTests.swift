@@ -111,6 +111,9 @@ final class FrameEncoderTests: XCTestCase {
     func test_frameEncoder_closePayload_truncatesASCIIReasonTo125Bytes() {
         let payload = FrameEncoder.closePayload(code: .normalClosure, reason: String(repeating: "x", count: 300))
         XCTAssertEqual(payload, bytes("03 E8") + Array(repeating: UInt8(ascii: "x"), count: 123))
+        // One byte over the limit is enough to cut.
+        let justOver = FrameEncoder.closePayload(code: .normalClosure, reason: String(repeating: "y", count: 124))
+        XCTAssertEqual(justOver, bytes("03 E8") + Array(repeating: UInt8(ascii: "y"), count: 123))
     }
 
     func test_frameEncoder_closePayload_truncatesOnCharacterBoundary() {
@@ -125,7 +128,7 @@ final class FrameEncoderTests: XCTestCase {
     func test_frameEncoder_closePayload_isLongestValidPrefix_forEveryAlignment() {
         for padding in 0..<4 {
             for character in ["é", "€", "🎉"] {
-                let reason = String(repeating: "a", count: padding) + String(repeating: character, count: 60)
+                let reason = String(repeating: "a", count: padding) + String(repeating: character, count: 100)
                 let reasonBytes = Array(reason.utf8)
                 let payload = FrameEncoder.closePayload(code: .normalClosure, reason: reason)
                 let kept = Array(payload.dropFirst(2))

@@ -63,7 +63,10 @@ final class FrameParserTests: XCTestCase {
         let input = bytes("81 05 48 65 6c 6c 6f  82 02 01 02")
         var parser = FrameParser(expectMasked: false, maxFrameSize: 100)
         var frames: [ParsedFrame] = []
-        try feed(&parser, input[..<9], into: &frames)  // first frame and 2 bytes of the second
+        try feed(&parser, input[..<3], into: &frames)
+        XCTAssertEqual(frames, [])
+        XCTAssertEqual(parser.bufferedByteCount, 3)
+        try feed(&parser, input[3..<9], into: &frames)  // the rest of the first frame and 2 bytes of the second
         XCTAssertEqual(frames, [ParsedFrame(true, .text, hello)])
         XCTAssertEqual(parser.bufferedByteCount, 2)
         try feed(&parser, input[9..<10], into: &frames)
