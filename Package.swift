@@ -16,6 +16,8 @@ let package = Package(
         .executableTarget(name: "parley-server", dependencies: ["ParleyWebSocket"]),
         // Drives the Autobahn|Testsuite fuzzing server with the ParleyWebSocket client.
         .executableTarget(name: "parley-autobahn-client", dependencies: ["ParleyWebSocket"]),
+        // Examples: small programs that show the libraries in use.
+        .executableTarget(name: "parley-echo-client", dependencies: ["ParleyWebSocket"], path: "Examples/EchoClient"),
         .testTarget(name: "ParleyWebSocketTests", dependencies: ["ParleyWebSocket", "CParleySystem"]),
     ],
     swiftLanguageModes: [.v6]
