@@ -184,8 +184,10 @@ public final class WebSocket: @unchecked Sendable, Selectable {
     /// Sends a ping with up to 125 bytes of payload.
     public func ping(_ payload: [UInt8] = []) {
         onLoop { socket in
-            guard socket.closing.canSend else { return }
-            payload.prefix(125).withUnsafeBytes { socket.enqueueControl(.ping, $0) }
+            let payload = Array(payload.prefix(125))
+            guard socket.closing.canSend, !socket.isFinalized,
+                  socket.admit(FrameEncoder.headerSize(payloadCount: payload.count, masked: socket.role == .client) + payload.count) else { return }
+            payload.withUnsafeBytes { socket.enqueueControl(.ping, $0) }
         }
     }
 
@@ -210,9 +212,13 @@ public final class WebSocket: @unchecked Sendable, Selectable {
     /// Whether `count` more bytes fit the queue; if not, applies the slow-consumer policy.
     private func admit(_ count: Int) -> Bool {
         guard bufferedAmount + count > configuration.maxBufferedBytes else { return true }
-        queue.removeAll()
-        queueHead = 0
-        buffered.store(0, ordering: .relaxed)
+        // Keep the head chunk: it may be partly written (cutting it would corrupt the stream)
+        // or hold the 101. It holds whole frames only, so the close frame can follow it.
+        if let head = queue.first {
+            queue.removeSubrange(1...)
+            buffered.store(head.count - queueHead, ordering: .relaxed)
+        }
+        lastChunkOwned = false
         apply(closing.localClose(code: .policyViolation, reason: "send queue full"))
         return false
     }
@@ -327,8 +333,11 @@ public final class WebSocket: @unchecked Sendable, Selectable {
         case .message(let message):
             messageHandler?(self, message)
         case .ping(let payload):
-            // RFC 6455 5.5.2: answer a ping with a pong carrying the same payload.
-            if closing.canSend { payload.withUnsafeBytes { enqueueControl(.pong, $0) } }
+            // RFC 6455 5.5.2: answer a ping with a pong carrying the same payload. Pongs count
+            // against the queue bound, so a peer that pings without reading cannot grow it.
+            if closing.canSend, admit(FrameEncoder.headerSize(payloadCount: payload.count, masked: role == .client) + payload.count) {
+                payload.withUnsafeBytes { enqueueControl(.pong, $0) }
+            }
         case .pong:
             break
         case .close(let code, let reason):
@@ -360,9 +369,11 @@ public final class WebSocket: @unchecked Sendable, Selectable {
         closeTimer = loop.schedule(after: configuration.closeTimeout) { [weak self] in
             guard let self else { return }
             self.closeTimer = nil
-            // The peer did not finish the handshake in time: report 1006 unless a close frame arrived.
+            // The peer did not answer: 1006, with the reason of our own close kept for the record.
             let code = self.closing.receivedClose ? (self.closing.code ?? .abnormalClosure) : .abnormalClosure
-            self.finalize(code: code, reason: self.closing.receivedClose ? self.closing.reason : "close timeout")
+            let reason = self.closing.receivedClose ? self.closing.reason
+                : (self.closing.reason.isEmpty ? "close timeout" : "close timeout (\(self.closing.reason))")
+            self.finalize(code: code, reason: reason)
         }
     }
 
@@ -454,9 +465,10 @@ public final class WebSocket: @unchecked Sendable, Selectable {
         let handler = closeHandler
         messageHandler = nil
         closeHandler = nil
-        handler?(self, code, reason)
+        // Free the server slot first, so `connectionCount` is already current inside onClose.
         finalizeHook?()
         finalizeHook = nil
+        handler?(self, code, reason)
     }
 
     // MARK: Liveness
