@@ -61,6 +61,14 @@ let configuration = parseArguments(Array(CommandLine.arguments.dropFirst()))
 let server = WebSocketServer(configuration: configuration) { socket, _ in
     socket.onMessage { socket, message in socket.send(message) }
 }
+// SIGINT / SIGTERM are blocked in every thread (the loop threads inherit this mask) and taken
+// by the main thread with sigwait. No Dispatch machinery is involved: it would open its own
+// descriptors lazily and crash if clients had taken them all.
+var stopSignals = sigset_t()
+sigemptyset(&stopSignals)
+sigaddset(&stopSignals, SIGINT)
+sigaddset(&stopSignals, SIGTERM)
+pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
 do {
     let port = try server.start()
     let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
@@ -71,17 +79,13 @@ do {
     exit(1)
 }
 
-// SIGINT / SIGTERM: close every connection with 1001, then exit.
-signal(SIGINT, SIG_IGN)
-signal(SIGTERM, SIG_IGN)
-let stopSignals = [SIGINT, SIGTERM].map { DispatchSource.makeSignalSource(signal: $0, queue: .main) }
-for source in stopSignals {
-    source.setEventHandler {
-        Task {
-            await server.shutdown(gracePeriod: .seconds(2))
-            exit(0)
-        }
-    }
-    source.resume()
+// Wait for SIGINT or SIGTERM, then close every connection with 1001 and exit.
+var received: Int32 = 0
+sigwait(&stopSignals, &received)
+let stopped = DispatchSemaphore(value: 0)
+Task.detached {
+    await server.shutdown(gracePeriod: .seconds(2))
+    stopped.signal()
 }
-dispatchMain()
+stopped.wait()
+exit(0)

@@ -231,7 +231,8 @@ public final class WebSocket: @unchecked Sendable, Selectable {
         return .enqueued
     }
 
-    /// Control frames (pong, close) bypass the bound: they are tiny and must go out.
+    /// Queues a control frame without the bound check: callers admit pings and pongs
+    /// themselves, and the close frame must always go out.
     private func enqueueControl(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) {
         guard !isFinalized else { return }
         appendFrame(opcode, payload, size: FrameEncoder.headerSize(payloadCount: payload.count, masked: role == .client) + payload.count)

@@ -1,102 +1,114 @@
+import Foundation
 import Glibc
 import XCTest
 @testable import ParleyWebSocket
 
 /// Running out of file descriptors on `accept` must neither spin a core nor stop the server
 /// for good: accepting pauses and resumes once descriptors are free again.
+///
+/// The server runs as a child process (`parley-server --raw-echo`) under `ulimit -n 32`, so
+/// the test process itself never runs short of descriptors.
 final class AcceptorDescriptorTests: XCTestCase {
-    func test_acceptor_outOfDescriptors_pausesWithoutSpinningAndResumes() async throws {
-        var configuration = WebSocketServer.Configuration(port: 0)
-        configuration.loopCount = 1
-        let server = WebSocketServer(configuration: configuration) { socket, _ in
-            socket.onMessage { socket, message in socket.send(message) }
-        }
-        let port = try server.start()
+    func test_acceptor_outOfDescriptors_pausesWithoutSpinningAndResumes() throws {
+        let server = try ChildServer(descriptorLimit: 32)
+        defer { server.stop() }
 
-        // Client sockets are created first: connect() needs no new descriptor afterwards.
-        let clients = (0..<24).map { _ in socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0) }
-        XCTAssertTrue(clients.allSatisfy { $0 >= 0 })
-        var saved = rlimit()
-        XCTAssertEqual(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &saved), 0)
-        // Fill the holes below the highest open descriptor, so the limit below leaves room for
-        // exactly four more descriptors.
-        var fillers: [Int32] = []
-        let highest = highestOpenDescriptor()
-        while true {
-            let fd = open("/dev/null", O_RDONLY)
-            guard fd >= 0, fd < highest else { if fd >= 0 { close(fd) }; break }
-            fillers.append(fd)
-        }
-        var lowered = saved
-        lowered.rlim_cur = rlim_t(highest + 1 + 4)
-        XCTAssertEqual(setrlimit(Int32(RLIMIT_NOFILE.rawValue), &lowered), 0)
-        var restored = false
-        defer {
-            if !restored { _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &saved) }
-            for fd in clients + fillers { close(fd) }
-        }
+        // More clients than the server has descriptors for; each asks to upgrade.
+        let clients = try (0..<40).map { _ in try RawClient(port: server.port, timeout: .seconds(5)) }
+        for client in clients { try client.send(RawClient.upgradeRequest()) }
+        XCTAssertTrue(server.awaitStderr(containing: "pausing accepts", timeout: .seconds(10)),
+                      "the server never reported running out of descriptors")
 
-        for fd in clients { XCTAssertEqual(connectLoopback(fd, port: port), 0) }
-        try await waitUntil("accepting paused for lack of descriptors") {
-            server.context.descriptorPauses.load(ordering: .relaxed) > 0
-        }
+        // With connections waiting that it cannot accept, the server must idle, not spin:
+        // over a 300 ms observation window it may use only a small share of one core.
+        let before = server.cpuTime()
+        var pause = timespec(tv_sec: 0, tv_nsec: 300_000_000)
+        nanosleep(&pause, nil)
+        let used = server.cpuTime() - before
+        XCTAssertLessThan(used, 0.15, "the server used \(used) s of CPU in 0.3 s: accept is spinning")
 
-        // While the backlog holds connections it cannot accept, the server must idle, not spin:
-        // over an observation window of 300 ms it may use only a small share of one core.
-        let cpuBefore = processCPUNanoseconds()
-        try await Task.sleep(for: .milliseconds(300))
-        let cpuUsed = processCPUNanoseconds() - cpuBefore
-        XCTAssertLessThan(cpuUsed, 150_000_000, "the process used \(cpuUsed / 1_000_000) ms of CPU in 300 ms: accept is spinning")
-
-        XCTAssertEqual(setrlimit(Int32(RLIMIT_NOFILE.rawValue), &saved), 0)
-        restored = true
-        // Every queued connection is accepted once descriptors are back: each completes a handshake.
-        for fd in clients {
-            XCTAssertEqual(try handshakeStatus(fd), 101)
+        // Free descriptors: the first 30 clients leave. The other 10, still waiting in the
+        // backlog, are accepted once the server resumes, and each gets its 101.
+        for client in clients.prefix(30) { client.close() }
+        for (index, client) in clients.suffix(10).enumerated() {
+            let head = client.readHead()
+            XCTAssertEqual(head?.status, 101, "client \(30 + index) was not accepted after the pause (eof: \(client.sawEOF), errno \(errno))")
         }
-        await server.shutdown(gracePeriod: .milliseconds(500))
+        server.stop()
+        XCTAssertEqual(server.exitStatus, 0, "parley-server exited abnormally")
+    }
+}
+
+/// `parley-server --raw-echo` on port 0 in a child process with a descriptor limit.
+private final class ChildServer {
+    let process = Process()
+    let port: Int
+    private let stderr = Pipe()
+    private var stderrText = ""
+
+    init(descriptorLimit: Int) throws {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("parley-server").path
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw XCTSkip("parley-server is not built next to the test bundle (\(binary))")
+        }
+        let stdout = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        // ulimit -n sets the hard limit too, so the server's raise to the hard limit changes nothing.
+        process.arguments = ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" --raw-echo --port 0 --loops 1", binary]
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        // The server prints its URL once it listens: "parley-server: raw echo on ws://127.0.0.1:PORT/".
+        var line = ""
+        let handle = stdout.fileHandleForReading
+        while !line.contains("\n") {
+            let data = handle.availableData
+            if data.isEmpty { break }
+            line += String(decoding: data, as: UTF8.self)
+        }
+        guard let range = line.range(of: "127.0.0.1:"), let port = Int(line[range.upperBound...].prefix { $0.isNumber }) else {
+            process.terminate()
+            throw RawSocketError(description: "parley-server did not report a port: \(line)")
+        }
+        self.port = port
     }
 
-    private func highestOpenDescriptor() -> Int {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        return entries.compactMap(Int.init).max() ?? 64
-    }
-
-    private func processCPUNanoseconds() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
-
-    private func connectLoopback(_ fd: Int32, port: Int) -> Int32 {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-    }
-
-    /// Sends an upgrade request on a connected blocking socket and returns the status code.
-    private func handshakeStatus(_ fd: Int32) throws -> Int {
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let request = "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        _ = request.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
-        var buffer = [UInt8](repeating: 0, count: 512)
-        let n = recv(fd, &buffer, buffer.count, 0)
-        guard n > 12 else { throw WebSocketError.invalidHandshakeResponse("no response (recv \(n), errno \(errno))") }
-        return Int(String(decoding: buffer[9..<12], as: UTF8.self)) ?? -1
-    }
-
-    private func waitUntil(_ what: String, timeout: Duration = .seconds(5), _ condition: () -> Bool) async throws {
+    /// Reads the child's standard error until `text` appears or the time is up.
+    func awaitStderr(containing text: String, timeout: Duration) -> Bool {
+        let fd = stderr.fileHandleForReading.fileDescriptor
         let deadline = ContinuousClock.now + timeout
-        while !condition() {
-            guard ContinuousClock.now < deadline else { return XCTFail("timed out waiting until \(what)") }
-            await Task.yield()
-            try await Task.sleep(for: .milliseconds(5))
+        while !stderrText.contains(text) {
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else { return false }
+            var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let millis = Int32(remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000)
+            guard poll(&entry, 1, max(millis, 1)) > 0 else { continue }
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let n = read(fd, &buffer, buffer.count)
+            guard n > 0 else { return false }
+            stderrText += String(decoding: buffer[..<n], as: UTF8.self)
+        }
+        return true
+    }
+
+    /// User plus system CPU seconds the child has used, from /proc.
+    func cpuTime() -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+              let afterName = stat.range(of: ") ") else { return 0 }
+        let fields = stat[afterName.upperBound...].split(separator: " ")
+        // Fields 14 and 15 of stat (utime, stime) are at 11 and 12 after the command name.
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// Stops the child with SIGTERM (a graceful shutdown) and waits for it.
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
         }
     }
+
+    var exitStatus: Int32 { process.isRunning ? -1 : process.terminationStatus }
 }
