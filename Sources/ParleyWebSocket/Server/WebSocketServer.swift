@@ -86,7 +86,31 @@ public final class WebSocketServer: Sendable {
         }
 
         func releaseSlot() {
-            clientCount.subtract(1, ordering: .acquiringAndReleasing)
+            let remaining = clientCount.subtract(1, ordering: .acquiringAndReleasing).newValue
+            if remaining == 0 { resumeDrainWaiter() }
+        }
+
+        /// The shutdown waiting for the last client to leave.
+        private let drainWaiter = Mutex<CheckedContinuation<Void, Never>?>(nil)
+
+        /// Returns once no WebSocket client is connected (or ``resumeDrainWaiter()`` is called).
+        func waitUntilDrained() async {
+            await withCheckedContinuation { continuation in
+                let resumeNow = drainWaiter.withLock { waiter -> Bool in
+                    if clientCount.load(ordering: .acquiring) == 0 { return true }
+                    waiter = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        }
+
+        func resumeDrainWaiter() {
+            drainWaiter.withLock { waiter in
+                let taken = waiter
+                waiter = nil
+                return taken
+            }?.resume()
         }
     }
 
@@ -154,9 +178,14 @@ public final class WebSocketServer: Sendable {
                 }
             }
         }
-        let deadline = ContinuousClock.now + gracePeriod
-        while context.clientCount.load(ordering: .acquiring) > 0 && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
+        // Whichever comes first: the last client leaves, or the grace period ends.
+        let context = self.context
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await context.waitUntilDrained() }
+            group.addTask { try? await Task.sleep(for: gracePeriod) }
+            await group.next()
+            group.cancelAll()
+            context.resumeDrainWaiter()
         }
         for loop in group.loops {
             loop.execute {
