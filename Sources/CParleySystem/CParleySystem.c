@@ -75,3 +75,7 @@ int cps_random_bytes(void *buffer, size_t count) {
     }
     return 0;
 }
+
+static __thread void *cps_loop_of_thread = 0;
+void cps_set_current_loop(void *loop) { cps_loop_of_thread = loop; }
+void *cps_current_loop(void) { return cps_loop_of_thread; }

@@ -41,4 +41,8 @@ int cps_cpu_count(void);
 /// Fills `buffer` from the kernel CSPRNG (getrandom); 0 on success.
 int cps_random_bytes(void *buffer, size_t count);
 
+/// The event loop running on this thread (thread-local), or NULL.
+void cps_set_current_loop(void *loop);
+void *cps_current_loop(void);
+
 #endif

@@ -77,10 +77,10 @@ public struct MessageAssembler: Sendable {
     /// A single-frame message.
     private static func message(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) throws -> WebSocketMessage {
         if opcode == .binary { return .binary(Array(payload)) }
-        guard let text = String(validating: payload.assumingMemoryBound(to: UInt8.self), as: UTF8.self) else {
-            throw WebSocketError.invalidUTF8
-        }
-        return .text(text)
+        // Validate with the incremental validator (ASCII runs 8 bytes at a time); decoding
+        // valid UTF-8 then never repairs anything.
+        guard UTF8Validator.isValid(payload) else { throw WebSocketError.invalidUTF8 }
+        return .text(String(decoding: payload.assumingMemoryBound(to: UInt8.self), as: UTF8.self))
     }
 
     /// Decodes a close payload (RFC 6455 5.5.1, 7.4).

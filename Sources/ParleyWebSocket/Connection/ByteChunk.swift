@@ -18,6 +18,9 @@ final class ByteChunk: @unchecked Sendable {
 
     var freeSpace: Int { capacity - count }
 
+    /// Empties the chunk for reuse.
+    func reset() { count = 0 }
+
     /// Appends a frame; the caller checked ``freeSpace``.
     func appendFrame(opcode: Opcode, payload: UnsafeRawBufferPointer, maskKey: (UInt8, UInt8, UInt8, UInt8)?) {
         let written = FrameEncoder.write(opcode: opcode, payload: payload, maskKey: maskKey, to: base + count)

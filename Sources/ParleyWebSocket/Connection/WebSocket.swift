@@ -87,7 +87,8 @@ public final class WebSocket: @unchecked Sendable, Selectable {
     private var isFinalized = false
     private var timer: TimerID?
     private var closeTimer: TimerID?
-    private let buffered = Atomic<Int>(0)
+    /// Bytes queued and not yet handed to the kernel.
+    private var queuedBytes = 0
 
     private var messageHandler: (@Sendable (WebSocket, WebSocketMessage) -> Void)?
     private var closeHandler: (@Sendable (WebSocket, CloseCode, String) -> Void)?
@@ -105,8 +106,9 @@ public final class WebSocket: @unchecked Sendable, Selectable {
         closing = CloseHandshake(isServer: role == .server)
     }
 
-    /// Bytes queued for sending and not yet handed to the kernel. Readable from any thread.
-    public var bufferedAmount: Int { buffered.load(ordering: .relaxed) }
+    /// Bytes queued for sending and not yet handed to the kernel. Read it on the connection's
+    /// loop (in a handler), where it is exact; elsewhere it is a racy snapshot.
+    public var bufferedAmount: Int { queuedBytes }
 
     /// Sets the handler of incoming messages, called on the loop in arrival order.
     public func onMessage(_ handler: @escaping @Sendable (WebSocket, WebSocketMessage) -> Void) {
@@ -216,7 +218,7 @@ public final class WebSocket: @unchecked Sendable, Selectable {
         // or hold the 101. It holds whole frames only, so the close frame can follow it.
         if let head = queue.first {
             queue.removeSubrange(1...)
-            buffered.store(head.count - queueHead, ordering: .relaxed)
+            queuedBytes = head.count - queueHead
         }
         lastChunkOwned = false
         apply(closing.localClose(code: .policyViolation, reason: "send queue full"))
@@ -243,7 +245,7 @@ public final class WebSocket: @unchecked Sendable, Selectable {
         if lastChunkOwned, let last = queue.last, last.freeSpace >= size {
             last.appendFrame(opcode: opcode, payload: payload, maskKey: mask)
         } else {
-            let chunk = ByteChunk(capacity: max(size, Self.chunkCapacity))
+            let chunk = size <= Self.chunkCapacity ? loop.takeChunk() : ByteChunk(capacity: size)
             chunk.appendFrame(opcode: opcode, payload: payload, maskKey: mask)
             queue.append(chunk)
             lastChunkOwned = true
@@ -261,7 +263,7 @@ public final class WebSocket: @unchecked Sendable, Selectable {
     }
 
     private func didEnqueue(_ count: Int) {
-        buffered.add(count, ordering: .relaxed)
+        queuedBytes += count
         if !flushScheduled && !awaitingWritable {
             flushScheduled = true
             loop.pendingFlush.append(self)
@@ -367,8 +369,9 @@ public final class WebSocket: @unchecked Sendable, Selectable {
 
     private func armCloseTimer() {
         guard closeTimer == nil, !isFinalized else { return }
-        closeTimer = loop.schedule(after: configuration.closeTimeout) { [weak self] in
-            guard let self else { return }
+        // Timers hold the connection strongly (a weak reference would move its reference count
+        // to a side table and slow every retain); finalize cancels them, ending the cycle.
+        closeTimer = loop.schedule(after: configuration.closeTimeout) { [self] in
             self.closeTimer = nil
             // The peer did not answer: 1006, with the reason of our own close kept for the record.
             let code = self.closing.receivedClose ? (self.closing.code ?? .abnormalClosure) : .abnormalClosure
@@ -419,27 +422,32 @@ public final class WebSocket: @unchecked Sendable, Selectable {
         if awaitingWritable == false, finishAfterFlush { finishWriting() }
     }
 
-    /// Drops `count` written bytes from the front of the queue.
+    /// Drops `count` written bytes from the front of the queue, recycling chunks this
+    /// connection owned.
     private func consume(_ count: Int) {
-        buffered.subtract(count, ordering: .relaxed)
+        queuedBytes -= count
         var remaining = count
         var drop = 0
         for chunk in queue {
             let available = chunk.count - (drop == 0 ? queueHead : 0)
-            if remaining >= available {
-                remaining -= available
-                drop += 1
-                if drop == 1 { queueHead = 0 }
-            } else {
+            guard remaining >= available else {
                 queueHead = (drop == 0 ? queueHead : 0) + remaining
                 break
             }
+            remaining -= available
+            drop += 1
+            if drop == 1 { queueHead = 0 }
+        }
+        guard drop > 0 else { return }
+        if drop == queue.count { lastChunkOwned = false }
+        for index in 0..<drop where queue[index].capacity == Self.chunkCapacity {
+            // Only chunks from the pool have this capacity; a shared frame never does
+            // (`EncodedFrame` sizes its chunk to the frame), but check the reference anyway.
+            if isKnownUniquelyReferenced(&queue[index]) { loop.recycle(queue[index]) }
         }
         if drop == queue.count {
-            queue.removeAll(keepingCapacity: queue.count <= 4)
-            queueHead = 0
-            lastChunkOwned = false
-        } else if drop > 0 {
+            while !queue.isEmpty { queue.removeLast() }
+        } else {
             queue.removeFirst(drop)
         }
     }
@@ -462,7 +470,7 @@ public final class WebSocket: @unchecked Sendable, Selectable {
         loop.deregister(fd)
         Glibc.close(fd)
         queue.removeAll()
-        buffered.store(0, ordering: .relaxed)
+        queuedBytes = 0
         let handler = closeHandler
         messageHandler = nil
         closeHandler = nil
@@ -476,14 +484,14 @@ public final class WebSocket: @unchecked Sendable, Selectable {
 
     private func schedulePing(after delay: Duration? = nil) {
         guard let interval = configuration.pingInterval, !isFinalized else { return }
-        timer = loop.schedule(after: delay ?? interval) { [weak self] in self?.pingTimerFired() }
+        timer = loop.schedule(after: delay ?? interval) { [self] in pingTimerFired() }
     }
 
     private func pingTimerFired() {
         guard closing.canSend, !isFinalized else { return }
         _ = keepAlive.pingDue()
         enqueueControl(.ping, UnsafeRawBufferPointer(start: nil, count: 0))
-        timer = loop.schedule(after: configuration.pingTimeout) { [weak self] in self?.pingDeadlineFired() }
+        timer = loop.schedule(after: configuration.pingTimeout) { [self] in pingDeadlineFired() }
     }
 
     private func pingDeadlineFired() {

@@ -31,7 +31,6 @@ public final class EventLoop: @unchecked Sendable {
     private let wakeFD: Int32
     private let tasks = Mutex<[@Sendable () -> Void]>([])
     private let wakeupArmed = Atomic<Bool>(false)
-    private let threadID = Atomic<UInt>(0)
     private let finished = DispatchSemaphore(value: 0)
 
     private var registrations: [Registration?] = []
@@ -40,6 +39,10 @@ public final class EventLoop: @unchecked Sendable {
     private var running = true
     /// Connections with queued bytes to write at the end of this loop iteration.
     var pendingFlush: [WebSocket] = []
+    /// Written-out send chunks kept for reuse, so a busy connection does not allocate per frame.
+    private var chunkPool: [ByteChunk] = []
+    /// Chunks kept in the pool at most: 64 × 4 KiB = 256 KiB per loop.
+    static let chunkPoolLimit = 64
     /// The shared receive buffer (see ``readBufferSize``).
     let readBuffer: UnsafeMutableRawBufferPointer
 
@@ -72,7 +75,8 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Whether the caller is running on this loop's thread.
     public var inEventLoop: Bool {
-        pthread_equal(pthread_self(), pthread_t(threadID.load(ordering: .acquiring))) != 0
+        // A thread-local pointer set by the loop thread itself: no lock, no atomic.
+        cps_current_loop() == Unmanaged.passUnretained(self).toOpaque()
     }
 
     /// Runs `task` on the loop thread, after the events being handled now.
@@ -92,6 +96,20 @@ public final class EventLoop: @unchecked Sendable {
     /// Cancels a timer that has not fired. Call on the loop thread.
     func cancel(_ timer: TimerID) {
         timers.cancel(timer)
+    }
+
+    /// A send chunk of ``WebSocket/chunkCapacity`` bytes, empty, from the pool if one is free.
+    func takeChunk() -> ByteChunk {
+        if let chunk = chunkPool.popLast() {
+            chunk.reset()
+            return chunk
+        }
+        return ByteChunk(capacity: WebSocket.chunkCapacity)
+    }
+
+    /// Returns a written-out chunk to the pool (callers pass only chunks no one else holds).
+    func recycle(_ chunk: ByteChunk) {
+        if chunkPool.count < Self.chunkPoolLimit { chunkPool.append(chunk) }
     }
 
     /// A fresh masking key for a client frame. Call on the loop thread.
@@ -152,7 +170,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func run() {
-        threadID.store(UInt(pthread_self()), ordering: .releasing)
+        cps_set_current_loop(Unmanaged.passUnretained(self).toOpaque())
         let events = UnsafeMutablePointer<cps_event>.allocate(capacity: 256)
         defer {
             events.deallocate()
