@@ -5,6 +5,8 @@ import PackageDescription
 let package = Package(
     name: "Parley",
     products: [
+        .library(name: "Parley", targets: ["Parley"]),
+        .library(name: "ParleyProtocol", targets: ["ParleyProtocol"]),
         .library(name: "ParleyWebSocket", targets: ["ParleyWebSocket"]),
         .executable(name: "parley-server", targets: ["parley-server"]),
     ],
@@ -13,12 +15,18 @@ let package = Package(
         // epoll, eventfd and accept4: Linux headers that Glibc's module does not expose.
         .target(name: "CParleySystem"),
         .target(name: "ParleyWebSocket", dependencies: ["CParleySystem"]),
-        .executableTarget(name: "parley-server", dependencies: ["ParleyWebSocket"]),
+        // The envelope model and codec: pure, no I/O.
+        .target(name: "ParleyProtocol"),
+        // The Socket.IO-style server: namespaces, sockets, rooms, acks, middleware.
+        .target(name: "Parley", dependencies: ["ParleyProtocol", "ParleyWebSocket"]),
+        .executableTarget(name: "parley-server", dependencies: ["Parley", "ParleyWebSocket"]),
         // Drives the Autobahn|Testsuite fuzzing server with the ParleyWebSocket client.
         .executableTarget(name: "parley-autobahn-client", dependencies: ["ParleyWebSocket"]),
         // Examples: small programs that show the libraries in use.
         .executableTarget(name: "parley-echo-client", dependencies: ["ParleyWebSocket"], path: "Examples/EchoClient"),
         .testTarget(name: "ParleyWebSocketTests", dependencies: ["ParleyWebSocket", "CParleySystem"]),
+        .testTarget(name: "ParleyProtocolTests", dependencies: ["ParleyProtocol"]),
+        .testTarget(name: "ParleyTests", dependencies: ["Parley", "ParleyProtocol", "ParleyWebSocket"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,18 +1,34 @@
 import Foundation
+import Glibc
+import Parley
+import ParleyProtocol
 import ParleyWebSocket
 
-/// `parley-server`: the reference server. For now it runs the raw WebSocket echo mode.
+/// `parley-server`: the ready-to-run relay (a demo, and the benchmark target), or a raw
+/// WebSocket echo server with `--raw-echo`.
 let usage = """
-    usage: parley-server --raw-echo [--host H] [--port P] [--path /] [--loops N]
+    usage: parley-server [options]
 
-      --raw-echo   echo every text and binary message back to its sender
-      --host H     address to bind (default 127.0.0.1; :: for every address)
-      --port P     TCP port (default 8887; 0 picks a free one)
-      --path P     WebSocket path (default /)
-      --loops N    event loop threads (default: one per core)
-      --max-message BYTES
-                   largest frame and message accepted (default 1048576); the send
-                   queue bound grows to four such messages
+    Relay events between clients (the envelope of Protocol.md):
+      echo       sent back to the sender (answered as an ack instead when it has an "id")
+      broadcast  to everyone but the sender
+      all        to everyone
+      join/leave data: a room name; acked when asked
+      room       data {"room":R,...}: the whole data to R's members but the sender, as "room"
+
+    options:
+      --host H              address to bind (default 127.0.0.1; :: for every address)
+      --port P              TCP port (default 8887; 0 picks a free one)
+      --path P              WebSocket path (default /parley; / with --raw-echo)
+      --origins a,b|*       allowed Origin values (default *)
+      --max-clients N       most clients at once (default 10000)
+      --ping-interval MS    server ping interval (default 25000; 0 disables)
+      --ping-timeout MS     ping answer deadline (default 20000)
+      --token T             refuse clients whose query has no token=T (connect_error)
+      --max-payload BYTES   largest message (default 1000000)
+      --loops N             event loop threads (default: one per core)
+      --verbose             log connects, disconnects and refusals
+      --raw-echo            plain WebSocket echo of every text and binary message instead
     """
 
 func fail(_ message: String) -> Never {
@@ -20,47 +36,89 @@ func fail(_ message: String) -> Never {
     exit(2)
 }
 
-/// Parses the command line into a server configuration; exits 2 on a usage error.
-func parseArguments(_ arguments: [String]) -> WebSocketServer.Configuration {
-    var configuration = WebSocketServer.Configuration()
+struct Options {
+    var configuration = Server.Configuration()
+    var pathGiven = false
+    var token: String?
     var rawEcho = false
+}
+
+/// Parses the command line; exits 2 on a usage error.
+func parseArguments(_ arguments: [String]) -> Options {
+    var options = Options()
     var rest = arguments[...]
     func value(_ flag: String) -> String {
         guard let next = rest.popFirst() else { fail("\(flag) needs a value\n\(usage)") }
         return next
     }
+    func number(_ flag: String, _ range: ClosedRange<Int>) -> Int {
+        guard let parsed = Int(value(flag)), range.contains(parsed) else { fail("\(flag) takes \(range.lowerBound)...\(range.upperBound)") }
+        return parsed
+    }
     while let argument = rest.popFirst() {
         switch argument {
-        case "--raw-echo": rawEcho = true
-        case "--host": configuration.host = value(argument)
-        case "--port":
-            guard let port = Int(value(argument)), (0...65535).contains(port) else { fail("--port takes 0...65535") }
-            configuration.port = port
+        case "--host": options.configuration.host = value(argument)
+        case "--port": options.configuration.port = number(argument, 0...65535)
         case "--path":
-            configuration.path = value(argument)
-            guard configuration.path.hasPrefix("/") else { fail("--path must start with /") }
-        case "--loops":
-            guard let loops = Int(value(argument)), loops > 0 else { fail("--loops takes a positive number") }
-            configuration.loopCount = loops
-        case "--max-message":
-            guard let bytes = Int(value(argument)), bytes > 0 else { fail("--max-message takes a positive number of bytes") }
-            configuration.webSocket.maxFrameSize = bytes
-            configuration.webSocket.maxMessageSize = bytes
-            configuration.webSocket.maxBufferedBytes = max(configuration.webSocket.maxBufferedBytes, 4 * bytes)
+            options.configuration.path = value(argument)
+            options.pathGiven = true
+            guard options.configuration.path.hasPrefix("/") else { fail("--path must start with /") }
+        case "--origins":
+            options.configuration.origins = value(argument).split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) }
+        case "--max-clients": options.configuration.maxClients = number(argument, 1...10_000_000)
+        case "--ping-interval":
+            let milliseconds = number(argument, 0...86_400_000)
+            options.configuration.pingInterval = milliseconds == 0 ? nil : .milliseconds(milliseconds)
+        case "--ping-timeout": options.configuration.pingTimeout = .milliseconds(number(argument, 1...86_400_000))
+        case "--token": options.token = value(argument)
+        case "--max-payload", "--max-message": options.configuration.maxPayload = number(argument, 1...(1 << 30))
+        case "--loops": options.configuration.loopCount = number(argument, 1...1024)
+        case "--verbose": options.configuration.verbose = true
+        case "--raw-echo": options.rawEcho = true
         case "-h", "--help":
             print(usage)
             exit(0)
         default: fail("unknown option \(argument)\n\(usage)")
         }
     }
-    guard rawEcho else { fail("choose a mode\n\(usage)") }
-    return configuration
+    if options.rawEcho && !options.pathGiven { options.configuration.path = "/" }
+    return options
 }
 
-let configuration = parseArguments(Array(CommandLine.arguments.dropFirst()))
-let server = WebSocketServer(configuration: configuration) { socket, _ in
-    socket.onMessage { socket, message in socket.send(message) }
+/// Registers the relay events on `io`.
+func installRelay(on io: Server, token: String?) {
+    if let token {
+        io.use { handshake in
+            guard handshake.query["token"] == token else { throw ConnectError("unauthorized") }
+        }
+    }
+    io.onConnection { socket in
+        socket.on("echo") { (data: RawJSON, ack: Ack) in
+            if ack.isRequested { ack(data) } else { try? socket.emit("echo", data) }
+        }
+        socket.on("broadcast") { (data: RawJSON) in try? socket.broadcast.emit("broadcast", data) }
+        socket.on("all") { (data: RawJSON) in try? io.emit("all", data) }
+        socket.on("join") { (room: String, ack: Ack) in
+            socket.join(room)
+            ack()
+        }
+        socket.on("leave") { (room: String, ack: Ack) in
+            socket.leave(room)
+            ack()
+        }
+        socket.on("room") { (data: RawJSON, ack: Ack) in
+            struct Target: Decodable { let room: String }
+            guard let target = try? data.decode(Target.self) else {
+                return ack.fail("room needs data {\"room\":NAME,...}")
+            }
+            try? socket.to(target.room).emit("room", data)
+            ack()
+        }
+    }
 }
+
+let options = parseArguments(Array(CommandLine.arguments.dropFirst()))
+
 // SIGINT / SIGTERM are blocked in every thread (the loop threads inherit this mask) and taken
 // by the main thread with sigwait. No Dispatch machinery is involved: it would open its own
 // descriptors lazily and crash if clients had taken them all.
@@ -69,22 +127,44 @@ sigemptyset(&stopSignals)
 sigaddset(&stopSignals, SIGINT)
 sigaddset(&stopSignals, SIGTERM)
 pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+
+let configuration = options.configuration
+let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+let stop: @Sendable () async -> Void
 do {
-    let port = try server.start()
-    let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
-    print("parley-server: raw echo on ws://\(host):\(port)\(configuration.path)")
+    if options.rawEcho {
+        var raw = WebSocketServer.Configuration(host: configuration.host, port: configuration.port, path: configuration.path)
+        raw.loopCount = configuration.loopCount
+        raw.allowedOrigins = configuration.origins
+        raw.maxClients = configuration.maxClients
+        raw.webSocket.maxFrameSize = configuration.maxPayload
+        raw.webSocket.maxMessageSize = configuration.maxPayload
+        raw.webSocket.maxBufferedBytes = max(raw.webSocket.maxBufferedBytes, 4 * configuration.maxPayload)
+        let server = WebSocketServer(configuration: raw) { socket, _ in
+            socket.onMessage { socket, message in socket.send(message) }
+        }
+        let port = try server.start()
+        print("parley-server: raw echo on ws://\(host):\(port)\(configuration.path)")
+        stop = { await server.shutdown(gracePeriod: .seconds(2)) }
+    } else {
+        let io = Server(configuration)
+        installRelay(on: io, token: options.token)
+        let port = try io.start()
+        print("parley-server: relay on ws://\(host):\(port)\(configuration.path)")
+        stop = { await io.close(gracePeriod: .seconds(2)) }
+    }
     fflush(nil)
 } catch {
     FileHandle.standardError.write(Data("parley-server: \(error)\n".utf8))
     exit(1)
 }
 
-// Wait for SIGINT or SIGTERM, then close every connection with 1001 and exit.
+// Wait for SIGINT or SIGTERM, then close every connection (1001) and exit.
 var received: Int32 = 0
 sigwait(&stopSignals, &received)
 let stopped = DispatchSemaphore(value: 0)
 Task.detached {
-    await server.shutdown(gracePeriod: .seconds(2))
+    await stop()
     stopped.signal()
 }
 stopped.wait()

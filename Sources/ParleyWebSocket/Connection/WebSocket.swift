@@ -106,6 +106,9 @@ public final class WebSocket: @unchecked Sendable, Selectable {
         closing = CloseHandshake(isServer: role == .server)
     }
 
+    /// The peer's address as `ip:port` (`[ip]:port` for IPv6), or "" once closed.
+    public var remoteAddress: String { Socket.peerAddress(fd) }
+
     /// Bytes queued for sending and not yet handed to the kernel. Read it on the connection's
     /// loop (in a handler), where it is exact; elsewhere it is a racy snapshot.
     public var bufferedAmount: Int { queuedBytes }

@@ -87,6 +87,15 @@ public final class EventLoop: @unchecked Sendable {
         }
     }
 
+    /// Runs `task` on the loop thread after `delay`. Thread-safe.
+    public func execute(after delay: Duration, _ task: @escaping @Sendable () -> Void) {
+        if inEventLoop {
+            schedule(after: delay, task)
+        } else {
+            execute { [self] in schedule(after: delay, task) }
+        }
+    }
+
     /// Runs `body` on the loop thread after `delay`. Call on the loop thread.
     @discardableResult
     func schedule(after delay: Duration, _ body: @escaping () -> Void) -> TimerID {

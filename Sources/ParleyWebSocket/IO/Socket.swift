@@ -102,6 +102,27 @@ enum Socket {
         _ = setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size))
     }
 
+    /// The peer address of a connected socket, `ip:port` or `[ip]:port`; "" on failure.
+    static func peerAddress(_ fd: Int32) -> String {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let status = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) }
+        }
+        guard status == 0 else { return "" }
+        var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        var service = [CChar](repeating: 0, count: Int(NI_MAXSERV))
+        let resolved = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                getnameinfo($0, length, &host, socklen_t(host.count), &service, socklen_t(service.count), NI_NUMERICHOST | NI_NUMERICSERV)
+            }
+        }
+        guard resolved == 0 else { return "" }
+        let text = { (chars: [CChar]) in String(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        let (hostText, portText) = (text(host), text(service))
+        return Int32(storage.ss_family) == AF_INET6 ? "[\(hostText)]:\(portText)" : "\(hostText):\(portText)"
+    }
+
     /// Disables Nagle's algorithm: frames are small and latency matters more than packets.
     static func setNoDelay(_ fd: Int32) {
         setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)

@@ -1,0 +1,74 @@
+import ParleyWebSocket
+import Synchronization
+
+/// The rooms of one namespace on this server: rooms -> sockets and sockets -> rooms, as
+/// Socket.IO's in-memory adapter keeps them. Thread-safe.
+final class Adapter: Sendable {
+    private struct State {
+        var sockets: [String: Socket] = [:]
+        var rooms: [String: Set<String>] = [:]
+        var roomsOfSocket: [String: Set<String>] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    /// Adds a connected socket; it joins the room named by its id, as in Socket.IO.
+    func add(_ socket: Socket) {
+        state.withLock { state in
+            state.sockets[socket.id] = socket
+            state.rooms[socket.id, default: []].insert(socket.id)
+            state.roomsOfSocket[socket.id] = [socket.id]
+        }
+    }
+
+    /// Removes a socket from the namespace and every room.
+    func remove(_ id: String) {
+        state.withLock { state in
+            state.sockets[id] = nil
+            for room in state.roomsOfSocket.removeValue(forKey: id) ?? [] {
+                state.rooms[room]?.remove(id)
+                if state.rooms[room]?.isEmpty == true { state.rooms[room] = nil }
+            }
+        }
+    }
+
+    func join(_ id: String, _ rooms: some Sequence<String>) {
+        state.withLock { state in
+            guard state.sockets[id] != nil else { return }
+            for room in rooms {
+                state.rooms[room, default: []].insert(id)
+                state.roomsOfSocket[id, default: []].insert(room)
+            }
+        }
+    }
+
+    func leave(_ id: String, _ room: String) {
+        state.withLock { state in
+            state.rooms[room]?.remove(id)
+            if state.rooms[room]?.isEmpty == true { state.rooms[room] = nil }
+            state.roomsOfSocket[id]?.remove(room)
+        }
+    }
+
+    func rooms(of id: String) -> Set<String> {
+        state.withLock { $0.roomsOfSocket[id] ?? [] }
+    }
+
+    var count: Int { state.withLock { $0.sockets.count } }
+
+    /// The sockets in any of `rooms` (every socket when `rooms` is empty), minus those in any of
+    /// `except` and minus `exceptSocket`.
+    func sockets(in rooms: Set<String>, except: Set<String>, exceptSocket: String?) -> [Socket] {
+        state.withLock { state in
+            var excluded: Set<String> = []
+            for room in except { excluded.formUnion(state.rooms[room] ?? []) }
+            if let exceptSocket { excluded.insert(exceptSocket) }
+            if rooms.isEmpty {
+                return state.sockets.values.filter { !excluded.contains($0.id) }
+            }
+            var ids: Set<String> = []
+            for room in rooms { ids.formUnion(state.rooms[room] ?? []) }
+            return ids.subtracting(excluded).compactMap { state.sockets[$0] }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import ParleyProtocol
+import ParleyWebSocket
+
+/// Selects sockets of a namespace and emits to them. Immutable and chainable, like
+/// Socket.IO's broadcast operator: `to`/`except` return new values.
+///
+/// ```swift
+/// io.to("room1").to("room2").except("banned").emit("news", headline)
+/// socket.broadcast.volatile.emit("cursor", position)   // dropped for slow consumers
+/// ```
+public struct BroadcastOperator: Sendable {
+    let namespace: Namespace
+    var rooms: Set<String> = []
+    var exceptRooms: Set<String> = []
+    var exceptSocket: String?
+    var isVolatile = false
+
+    init(namespace: Namespace) {
+        self.namespace = namespace
+    }
+
+    /// Also targets members of `room` (targets are the union of the rooms given; none given
+    /// means everyone).
+    public func to(_ room: String) -> BroadcastOperator {
+        var copy = self
+        copy.rooms.insert(room)
+        return copy
+    }
+
+    /// Leaves out members of `room`.
+    public func except(_ room: String) -> BroadcastOperator {
+        var copy = self
+        copy.exceptRooms.insert(room)
+        return copy
+    }
+
+    func excluding(socket id: String) -> BroadcastOperator {
+        var copy = self
+        copy.exceptSocket = id
+        return copy
+    }
+
+    /// Emits that may be dropped for a client whose connection is not writable right now.
+    public var volatile: BroadcastOperator {
+        var copy = self
+        copy.isVolatile = true
+        return copy
+    }
+
+    /// Emits `event` with `data` to every selected socket: the envelope is encoded once and the
+    /// same frame bytes are written to every target.
+    /// - Throws: ``ParleyError/reservedEvent(_:)``, ``ParleyError/encodingFailed(_:)``.
+    public func emit<T: Encodable>(_ event: String, _ data: T) throws {
+        try emit(event, RawJSON.encoded(data))
+    }
+
+    /// Emits `event` with already-encoded JSON data (relayed as is).
+    public func emit(_ event: String, _ data: RawJSON?) throws {
+        try Namespace.checkEventName(event)
+        deliver(EnvelopeCodec.encode(.event(name: event, data: data, id: nil)))
+    }
+
+    /// Emits `event` without data.
+    public func emit(_ event: String) throws {
+        try emit(event, nil as RawJSON?)
+    }
+
+    /// The selected sockets.
+    public func fetchSockets() -> [Socket] {
+        namespace.adapter.sockets(in: rooms, except: exceptRooms, exceptSocket: exceptSocket)
+    }
+
+    /// Makes the selected sockets join `rooms`.
+    public func socketsJoin(_ rooms: String...) {
+        for socket in fetchSockets() { socket.join(rooms) }
+    }
+
+    /// Makes the selected sockets leave `room`.
+    public func socketsLeave(_ room: String) {
+        for socket in fetchSockets() { socket.leave(room) }
+    }
+
+    /// Disconnects the selected sockets (each gets `disconnect`, then close 1000).
+    public func disconnectSockets() {
+        for socket in fetchSockets() { socket.disconnect() }
+    }
+
+    /// Writes one encoded envelope to every selected socket: one frame, one hand-off per event
+    /// loop (sockets on the caller's own loop are written to directly).
+    func deliver(_ envelope: [UInt8]) {
+        let sockets = fetchSockets()
+        guard !sockets.isEmpty else { return }
+        let frame = envelope.withUnsafeBytes { EncodedFrame(opcode: .text, payload: $0) }
+        var groups: [(loop: EventLoop, connections: [WebSocket])] = []
+        for socket in sockets {
+            let loop = socket.connection.loop
+            if let index = groups.firstIndex(where: { $0.loop === loop }) {
+                groups[index].connections.append(socket.connection)
+            } else {
+                groups.append((loop, [socket.connection]))
+            }
+        }
+        let isVolatile = self.isVolatile
+        for (loop, connections) in groups {
+            if loop.inEventLoop {
+                for connection in connections { connection.send(frame, volatile: isVolatile) }
+            } else {
+                loop.execute { for connection in connections { connection.send(frame, volatile: isVolatile) } }
+            }
+        }
+    }
+}

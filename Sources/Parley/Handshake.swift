@@ -1,0 +1,49 @@
+import ParleyProtocol
+import ParleyWebSocket
+import Synchronization
+
+/// What a client presented when it connected: seen by middleware, kept on the socket.
+public final class Handshake: Sendable {
+    /// Query parameters of the connection URL, without `nsp`.
+    public let query: [String: String]
+    /// Request header fields, in arrival order.
+    public let headers: [(name: String, value: String)]
+    /// The client's address, `ip:port`.
+    public let address: String
+    /// The namespace asked for (query parameter `nsp`, default `/`).
+    public let namespace: String
+    /// When the connection was accepted.
+    public let issued: ContinuousClock.Instant
+    /// Data middleware attaches for the socket (e.g. the authenticated user); the same
+    /// storage is `socket.data`.
+    public let data = SocketData()
+
+    init(request: HTTPRequestHead, address: String) {
+        var query = request.query
+        namespace = query.removeValue(forKey: "nsp") ?? "/"
+        self.query = query
+        headers = request.headers
+        self.address = address
+        issued = .now
+    }
+
+    /// The first value of a header field, matched case-insensitively.
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+}
+
+/// Thread-safe per-socket storage for application data.
+///
+/// ```swift
+/// handshake.data["user"] = "ada"
+/// let user = socket.data["user"] as? String
+/// ```
+public final class SocketData: Sendable {
+    private let values = Mutex<[String: any Sendable]>([:])
+
+    public subscript(key: String) -> (any Sendable)? {
+        get { values.withLock { $0[key] } }
+        set { values.withLock { $0[key] = newValue } }
+    }
+}

@@ -1,0 +1,80 @@
+import ParleyProtocol
+import ParleyWebSocket
+import Synchronization
+
+/// A namespace: its own middleware, connection handlers, sockets and rooms. Clients choose it
+/// with the query parameter `nsp` when they connect (default `/`).
+///
+/// ```swift
+/// let admin = io.of("/admin")
+/// admin.use { handshake in
+///     guard handshake.query["role"] == "admin" else { throw ConnectError("forbidden") }
+/// }
+/// admin.onConnection { socket in try? socket.emit("welcome", "admin") }
+/// ```
+public final class Namespace: Sendable {
+    /// Connection middleware: runs before a client is accepted; throwing refuses it.
+    public typealias Middleware = @Sendable (Handshake) async throws -> Void
+
+    /// The namespace name, e.g. `/` or `/admin`.
+    public let name: String
+    let adapter = Adapter()
+    private let handlers = Mutex<(middleware: [Middleware], connection: [@Sendable (Socket) -> Void])>(([], []))
+    /// Writes a log line when the server is verbose.
+    let log: @Sendable (@autoclosure () -> String) -> Void
+
+    init(name: String, log: @escaping @Sendable (@autoclosure () -> String) -> Void) {
+        self.name = name
+        self.log = log
+    }
+
+    /// Adds connection middleware, run in the order added, after the server's own.
+    public func use(_ middleware: @escaping Middleware) {
+        handlers.withLock { $0.middleware.append(middleware) }
+    }
+
+    /// Adds a handler for newly connected sockets (after middleware accepted them and after
+    /// they received `connect`). Register the socket's event handlers here.
+    public func onConnection(_ handler: @escaping @Sendable (Socket) -> Void) {
+        handlers.withLock { $0.connection.append(handler) }
+    }
+
+    var middleware: [Middleware] { handlers.withLock { $0.middleware } }
+
+    func runConnectionHandlers(_ socket: Socket) {
+        for handler in handlers.withLock({ $0.connection }) { handler(socket) }
+    }
+
+    // MARK: Broadcast
+
+    /// Every socket of the namespace.
+    public var all: BroadcastOperator { BroadcastOperator(namespace: self) }
+
+    /// Emits to every socket of the namespace.
+    public func emit<T: Encodable>(_ event: String, _ data: T) throws { try all.emit(event, data) }
+    /// Emits already-encoded JSON to every socket of the namespace.
+    public func emit(_ event: String, _ data: RawJSON?) throws { try all.emit(event, data) }
+    /// Emits `event` without data to every socket of the namespace.
+    public func emit(_ event: String) throws { try all.emit(event) }
+    /// The members of `room`.
+    public func to(_ room: String) -> BroadcastOperator { all.to(room) }
+    /// Everyone but the members of `room`.
+    public func except(_ room: String) -> BroadcastOperator { all.except(room) }
+    /// Emits that may be dropped for slow consumers.
+    public var volatile: BroadcastOperator { all.volatile }
+    /// Every connected socket.
+    public func fetchSockets() -> [Socket] { all.fetchSockets() }
+    /// Makes every socket join `rooms`.
+    public func socketsJoin(_ rooms: String...) { for socket in fetchSockets() { socket.join(rooms) } }
+    /// Makes every socket leave `room`.
+    public func socketsLeave(_ room: String) { all.socketsLeave(room) }
+    /// Disconnects every socket.
+    public func disconnectSockets() { all.disconnectSockets() }
+    /// Connected sockets.
+    public var clientCount: Int { adapter.count }
+
+    /// Applications may not emit reserved names.
+    static func checkEventName(_ name: String) throws {
+        if ParleyError.reservedEvents.contains(name) { throw ParleyError.reservedEvent(name) }
+    }
+}

@@ -1,0 +1,251 @@
+import Foundation
+import ParleyProtocol
+import ParleyWebSocket
+import Synchronization
+
+/// A Parley server: namespaces of sockets speaking the JSON envelope of Protocol.md over
+/// WebSocket, with acknowledgements, rooms, broadcast and connection middleware.
+///
+/// ```swift
+/// let io = Server(.init(port: 8887, path: "/parley"))
+/// io.use { handshake in
+///     guard handshake.query["token"] == "secret" else { throw ConnectError("unauthorized") }
+/// }
+/// io.onConnection { socket in
+///     socket.on("chat") { (message: String) in try? socket.broadcast.emit("chat", message) }
+///     socket.on("whoami") { (ack: Ack) in ack(socket.id) }
+/// }
+/// try await io.run()
+/// ```
+public final class Server: Sendable {
+    /// Where the server listens and its limits. Every default is explained where it is declared.
+    public struct Configuration: Sendable {
+        /// Address to bind. Default loopback: exposing a server is a decision.
+        public var host = "127.0.0.1"
+        /// TCP port; 0 picks a free one (see ``Server/port``).
+        public var port = 8887
+        /// The WebSocket path. `/parley`, so the same origin can serve pages on other paths.
+        public var path = "/parley"
+        /// Allowed `Origin` values (others get HTTP 403); `*` allows every origin. Requests
+        /// without `Origin` (non-browser clients) are allowed.
+        public var origins = ["*"]
+        /// Most clients at once; more get HTTP 503. 10,000: see ``WebSocketServer/Configuration/maxClients``.
+        public var maxClients = 10_000
+        /// How often the server pings each client; nil disables pings. 25 s, as Socket.IO.
+        public var pingInterval: Duration? = .seconds(25)
+        /// How long a client has to answer a ping before it is dropped. 20 s, as Socket.IO.
+        public var pingTimeout: Duration = .seconds(20)
+        /// Largest message accepted (close 1009 beyond). 1 MB, Socket.IO's `maxHttpBufferSize`.
+        public var maxPayload = 1_000_000
+        /// The HTTP upgrade request must arrive within this. 10 s (slowloris).
+        public var handshakeTimeout: Duration = .seconds(10)
+        /// All middleware of one connection must finish within this, or the client gets
+        /// `connect_error` "middleware timeout". 10 s: room for a token lookup elsewhere.
+        public var middlewareTimeout: Duration = .seconds(10)
+        /// Log connects, disconnects and refusals to standard error.
+        public var verbose = false
+        /// Event loop threads; default one per core.
+        public var loopCount = EventLoopGroup.coreCount
+        /// Plain HTTP resources served on GET and HEAD (e.g. a page and its script).
+        public var routes: [String: HTTPResponse] = [:]
+
+        public init(host: String = "127.0.0.1", port: Int = 8887, path: String = "/parley") {
+            self.host = host
+            self.port = port
+            self.path = path
+        }
+
+        var webSocketConfiguration: WebSocketServer.Configuration {
+            var configuration = WebSocketServer.Configuration(host: host, port: port, path: path)
+            configuration.allowedOrigins = origins
+            configuration.maxClients = maxClients
+            configuration.handshakeTimeout = handshakeTimeout
+            configuration.loopCount = loopCount
+            configuration.routes = routes
+            configuration.webSocket.pingInterval = pingInterval
+            configuration.webSocket.pingTimeout = pingTimeout
+            configuration.webSocket.maxFrameSize = maxPayload
+            configuration.webSocket.maxMessageSize = maxPayload
+            configuration.webSocket.maxBufferedBytes = max(configuration.webSocket.maxBufferedBytes, 4 * maxPayload)
+            return configuration
+        }
+    }
+
+    /// Namespaces and server-wide middleware, shared with the connection callback.
+    final class Router: Sendable {
+        let configuration: Configuration
+        let namespaces = Mutex<[String: Namespace]>([:])
+        let middleware = Mutex<[Namespace.Middleware]>([])
+        let log: @Sendable (@autoclosure () -> String) -> Void
+        /// The main namespace, `/`.
+        let main: Namespace
+
+        init(configuration: Configuration) {
+            self.configuration = configuration
+            let verbose = configuration.verbose
+            let log: @Sendable (@autoclosure () -> String) -> Void = { message in
+                if verbose { FileHandle.standardError.write(Data((message() + "\n").utf8)) }
+            }
+            self.log = log
+            main = Namespace(name: "/", log: log)
+            namespaces.withLock { $0["/"] = main }
+        }
+
+        func namespace(_ name: String, create: Bool) -> Namespace? {
+            namespaces.withLock { namespaces in
+                if let existing = namespaces[name] { return existing }
+                guard create else { return nil }
+                let created = Namespace(name: name, log: log)
+                namespaces[name] = created
+                return created
+            }
+        }
+
+        /// A new WebSocket connection (on its loop): pick the namespace, run middleware, accept.
+        func connect(_ connection: WebSocket, _ request: HTTPRequestHead) {
+            let handshake = Handshake(request: request, address: connection.remoteAddress)
+            guard let namespace = namespace(handshake.namespace, create: false) else {
+                log("parley: refused \(handshake.address): invalid namespace \(handshake.namespace)")
+                var data: [UInt8] = Array(#"{"message":"Invalid namespace"}"#.utf8)
+                let envelope = EnvelopeCodec.encode(.event(name: "connect_error", data: RawJSON(unchecked: data), id: nil))
+                data = []
+                connection.send(envelope.withUnsafeBytes { EncodedFrame(opcode: .text, payload: $0) })
+                connection.close(code: .policyViolation, reason: "Invalid namespace")
+                return
+            }
+            let socket = Socket(connection: connection, handshake: handshake, namespace: namespace)
+            connection.onMessage { _, message in socket.receive(message) }
+            connection.onClose { _, code, reason in socket.connectionClosed(code: code, reason: reason) }
+            let chain = middleware.withLock { $0 } + namespace.middleware
+            let (interval, timeout) = (configuration.pingInterval, configuration.pingTimeout)
+            guard !chain.isEmpty else {
+                socket.accept(pingInterval: interval, pingTimeout: timeout)
+                return
+            }
+            let deadline = configuration.middlewareTimeout
+            let loop = connection.loop
+            // One task per connection (not per message): middleware may await a lookup.
+            Task {
+                do {
+                    try await Self.run(chain, handshake, deadline: deadline)
+                    loop.execute { socket.accept(pingInterval: interval, pingTimeout: timeout) }
+                } catch let error as ConnectError {
+                    loop.execute { socket.refuse(error) }
+                } catch {
+                    let refusal = ConnectError(error is MiddlewareTimeout ? "middleware timeout" : String(describing: error))
+                    loop.execute { socket.refuse(refusal) }
+                }
+            }
+        }
+
+        private struct MiddlewareTimeout: Error {}
+
+        private static func run(_ chain: [Namespace.Middleware], _ handshake: Handshake, deadline: Duration) async throws {
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    for middleware in chain { try await middleware(handshake) }
+                    return true
+                }
+                group.addTask {
+                    try await Task.sleep(for: deadline)
+                    return false
+                }
+                let finished = try await group.next() ?? false
+                group.cancelAll()
+                if !finished { throw MiddlewareTimeout() }
+            }
+        }
+    }
+
+    private let router: Router
+    private let webSocketServer: WebSocketServer
+    private let stopped = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    /// Creates a server; call ``start()`` or ``run()`` to listen.
+    public init(_ configuration: Configuration = Configuration()) {
+        let router = Router(configuration: configuration)
+        self.router = router
+        webSocketServer = WebSocketServer(configuration: configuration.webSocketConfiguration) { connection, request in
+            router.connect(connection, request)
+        }
+    }
+
+    /// The namespace `name` (created on first use). `/` is the main namespace.
+    public func of(_ name: String) -> Namespace {
+        router.namespace(name, create: true) ?? main
+    }
+
+    /// The main namespace, `/`.
+    public var main: Namespace { router.main }
+
+    /// Adds server-wide connection middleware: it runs for every client, whatever its
+    /// namespace, before the namespace's own. Throwing ``ConnectError`` refuses the client.
+    public func use(_ middleware: @escaping Namespace.Middleware) {
+        router.middleware.withLock { $0.append(middleware) }
+    }
+
+    /// Adds a connection handler to the main namespace.
+    public func onConnection(_ handler: @escaping @Sendable (Socket) -> Void) { main.onConnection(handler) }
+
+    /// Emits to every socket of the main namespace.
+    public func emit<T: Encodable>(_ event: String, _ data: T) throws { try main.emit(event, data) }
+    /// Emits already-encoded JSON to every socket of the main namespace.
+    public func emit(_ event: String, _ data: RawJSON?) throws { try main.emit(event, data) }
+    /// Emits `event` without data to every socket of the main namespace.
+    public func emit(_ event: String) throws { try main.emit(event) }
+    /// Members of `room` in the main namespace.
+    public func to(_ room: String) -> BroadcastOperator { main.to(room) }
+    /// Everyone in the main namespace but the members of `room`.
+    public func except(_ room: String) -> BroadcastOperator { main.except(room) }
+    /// Emits that may be dropped for slow consumers.
+    public var volatile: BroadcastOperator { main.volatile }
+    /// Sockets of the main namespace.
+    public func fetchSockets() -> [Socket] { main.fetchSockets() }
+    /// Makes every socket of the main namespace join `rooms`.
+    public func socketsJoin(_ rooms: String...) { for socket in main.fetchSockets() { socket.join(rooms) } }
+    /// Makes every socket of the main namespace leave `room`.
+    public func socketsLeave(_ room: String) { main.socketsLeave(room) }
+    /// Disconnects every socket of the main namespace.
+    public func disconnectSockets() { main.disconnectSockets() }
+    /// WebSocket clients connected to the server, all namespaces together.
+    public var clientCount: Int { webSocketServer.connectionCount }
+
+    /// The bound port (after ``start()``).
+    public var port: Int { webSocketServer.port }
+
+    /// Listens and starts the event loops.
+    /// - Returns: the bound port.
+    /// - Throws: ``WebSocketError/bindFailed(host:port:errno:)``.
+    @discardableResult
+    public func start() throws -> Int {
+        try webSocketServer.start()
+    }
+
+    /// Starts and returns once ``close(gracePeriod:)`` has finished.
+    public func run() async throws {
+        try start()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = stopped.withLock { state -> Bool in
+                if !state.done { state.waiters.append(continuation) }
+                return state.done
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    /// Graceful shutdown: stops accepting, tells every client (`disconnect` reason
+    /// `server shutting down`, close 1001), and returns when they are gone or `gracePeriod`
+    /// has passed.
+    public func close(gracePeriod: Duration = .seconds(5)) async {
+        for namespace in router.namespaces.withLock({ Array($0.values) }) {
+            for socket in namespace.fetchSockets() { socket.setReason(.serverShuttingDown) }
+        }
+        await webSocketServer.shutdown(gracePeriod: gracePeriod)
+        let waiters = stopped.withLock { state in
+            state.done = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}

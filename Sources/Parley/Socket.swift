@@ -1,0 +1,458 @@
+import Foundation
+import ParleyProtocol
+import ParleyWebSocket
+import Synchronization
+
+/// One client connected to a namespace.
+///
+/// Handlers run on the connection's event loop thread, one event at a time, in the order the
+/// client sent them. `emit` may be called from any thread; emits to one socket from one thread
+/// arrive in the order emitted.
+///
+/// ```swift
+/// io.onConnection { socket in
+///     socket.on("chat") { (message: ChatMessage) in try? socket.broadcast.emit("chat", message) }
+///     socket.on("join") { (room: String) in socket.join(room) }
+///     socket.on("whoami") { (ack: Ack) in ack(socket.id) }
+/// }
+/// ```
+public final class Socket: Sendable, Hashable {
+    /// Unique, unguessable id (128 random bits, base64url); also the name of a room holding only this socket.
+    public let id: String
+    /// What the client presented when it connected.
+    public let handshake: Handshake
+    /// The namespace this socket belongs to.
+    public let namespace: Namespace
+    let connection: WebSocket
+
+    typealias Handler = @Sendable (RawJSON?, Ack) -> Void
+
+    private enum Phase {
+        /// Middleware is running; messages wait in `early`.
+        case pending
+        case connected
+        case disconnected
+    }
+
+    private struct State {
+        var phase = Phase.pending
+        var early: [WebSocketMessage] = []
+        var handlers: [String: [(id: Int, once: Bool, handler: Handler)]] = [:]
+        var anyHandlers: [(id: Int, handler: @Sendable (String, RawJSON?) -> Void)] = []
+        var disconnectingHandlers: [@Sendable (DisconnectReason) -> Void] = []
+        var disconnectHandlers: [@Sendable (DisconnectReason) -> Void] = []
+        var nextHandlerID = 0
+        var nextAckID: UInt64 = 0
+        var pendingAcks: [UInt64: (event: String, continuation: CheckedContinuation<RawJSON?, any Error>)] = [:]
+        var reason: DisconnectReason?
+        var events: AsyncStream<SocketEvent>?
+        var eventsContinuation: AsyncStream<SocketEvent>.Continuation?
+    }
+
+    private let state = Mutex(State())
+
+    /// Messages a client may send before middleware has accepted it; more close the
+    /// connection (1008). 64: a client that waits for `connect` sends none.
+    static let maxEarlyMessages = 64
+    /// Events waiting in ``events`` for their consumer; more are refused with an error.
+    static let maxQueuedEvents = 1024
+    /// Acknowledgements this server may wait for on one socket at once.
+    static let maxPendingAcks = 1024
+
+    init(connection: WebSocket, handshake: Handshake, namespace: Namespace) {
+        self.connection = connection
+        self.handshake = handshake
+        self.namespace = namespace
+        var bytes = [UInt8](repeating: 0, count: 16)
+        var generator = SystemRandomNumberGenerator()
+        for i in bytes.indices { bytes[i] = generator.next() }
+        id = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    /// Application data for this socket; middleware may have set it (`handshake.data`).
+    public var data: SocketData { handshake.data }
+
+    /// Whether the socket is connected (accepted by middleware and not yet gone).
+    public var connected: Bool { state.withLock { $0.phase == .connected } }
+
+    public static func == (lhs: Socket, rhs: Socket) -> Bool { lhs === rhs }
+    public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
+
+    // MARK: Handlers
+
+    /// Handles `event`, decoding its data as `T` (use ``RawJSON`` to get it undecoded).
+    /// Data that does not decode never reaches the handler: the client gets an error ack (or an
+    /// `error` event when it asked for none).
+    /// - Returns: an id for ``off(_:_:)``.
+    @discardableResult
+    public func on<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T) -> Void) -> Int {
+        addHandler(event, once: false, typed(event) { value, _ in handler(value) })
+    }
+
+    /// Handles `event` and answers its acknowledgement.
+    @discardableResult
+    public func on<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T, Ack) -> Void) -> Int {
+        addHandler(event, once: false, typed(event, handler))
+    }
+
+    /// Handles `event` with its data as raw JSON (absent data is `null`), undecoded.
+    @discardableResult
+    public func on(_ event: String, _ handler: @escaping @Sendable (RawJSON) -> Void) -> Int {
+        addHandler(event, once: false) { data, _ in handler(data ?? .null) }
+    }
+
+    /// Handles `event` with its data as raw JSON, answering its acknowledgement.
+    @discardableResult
+    public func on(_ event: String, _ handler: @escaping @Sendable (RawJSON, Ack) -> Void) -> Int {
+        addHandler(event, once: false) { data, ack in handler(data ?? .null, ack) }
+    }
+
+    /// Handles `event` without looking at its data.
+    @discardableResult
+    public func on(_ event: String, _ handler: @escaping @Sendable () -> Void) -> Int {
+        addHandler(event, once: false) { _, _ in handler() }
+    }
+
+    /// Handles `event` without looking at its data, answering its acknowledgement.
+    @discardableResult
+    public func on(_ event: String, _ handler: @escaping @Sendable (Ack) -> Void) -> Int {
+        addHandler(event, once: false) { _, ack in handler(ack) }
+    }
+
+    /// Like ``on(_:_:)-(String,(T)->Void)``, removed after the first event.
+    @discardableResult
+    public func once<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T) -> Void) -> Int {
+        addHandler(event, once: true, typed(event) { value, _ in handler(value) })
+    }
+
+    /// Removes one handler (by the id `on` returned), or every handler of `event`.
+    public func off(_ event: String, _ handlerID: Int? = nil) {
+        state.withLock { state in
+            if let handlerID { state.handlers[event]?.removeAll { $0.id == handlerID } } else { state.handlers[event] = nil }
+        }
+    }
+
+    /// Called for every event, before its own handlers, with the name and raw data.
+    @discardableResult
+    public func onAny(_ handler: @escaping @Sendable (String, RawJSON?) -> Void) -> Int {
+        state.withLock { state in
+            state.nextHandlerID += 1
+            state.anyHandlers.append((state.nextHandlerID, handler))
+            return state.nextHandlerID
+        }
+    }
+
+    /// Called when the socket is about to leave: its rooms are still set.
+    public func onDisconnecting(_ handler: @escaping @Sendable (DisconnectReason) -> Void) {
+        state.withLock { $0.disconnectingHandlers.append(handler) }
+    }
+
+    /// Called once the socket has disconnected, with the reason.
+    public func onDisconnect(_ handler: @escaping @Sendable (DisconnectReason) -> Void) {
+        state.withLock { $0.disconnectHandlers.append(handler) }
+    }
+
+    /// Every event, in arrival order, for `for await` loops: an alternative to `on` that runs
+    /// async code per event without a `Task` per message. One consumer; at most
+    /// ``maxQueuedEvents`` wait (beyond, the client gets an error). Finishes on disconnect.
+    public var events: AsyncStream<SocketEvent> {
+        state.withLock { state in
+            if let events = state.events { return events }
+            let (stream, continuation) = AsyncStream<SocketEvent>.makeStream(bufferingPolicy: .bufferingOldest(Self.maxQueuedEvents))
+            if state.phase == .disconnected { continuation.finish() }
+            state.events = stream
+            state.eventsContinuation = continuation
+            return stream
+        }
+    }
+
+    private func addHandler(_ event: String, once: Bool, _ handler: @escaping Handler) -> Int {
+        state.withLock { state in
+            state.nextHandlerID += 1
+            state.handlers[event, default: []].append((state.nextHandlerID, once, handler))
+            return state.nextHandlerID
+        }
+    }
+
+    private func typed<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T, Ack) -> Void) -> Handler {
+        { [unowned self] data, ack in
+            let value: T
+            do {
+                value = try (data ?? .null).decode(T.self)
+            } catch {
+                let message = "invalid data for '\(event)': \(Self.describe(error))"
+                namespace.log("parley: socket \(id): \(message)")
+                if ack.isRequested { ack.fail(message) } else { sendError(message) }
+                return
+            }
+            handler(value, ack)
+        }
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.typeMismatch(let type, let context): return "expected \(type) at \(path(context))"
+        case DecodingError.valueNotFound(let type, let context): return "missing \(type) at \(path(context))"
+        case DecodingError.keyNotFound(let key, let context): return "missing key '\(key.stringValue)' at \(path(context))"
+        case DecodingError.dataCorrupted(let context): return "corrupted data at \(path(context))"
+        default: return String(describing: error)
+        }
+    }
+
+    private static func path(_ context: DecodingError.Context) -> String {
+        context.codingPath.isEmpty ? "top level" : context.codingPath.map(\.stringValue).joined(separator: ".")
+    }
+
+    // MARK: Emitting
+
+    /// Sends `event` with `data` to this client.
+    /// - Throws: ``ParleyError/reservedEvent(_:)``, ``ParleyError/encodingFailed(_:)``.
+    public func emit<T: Encodable>(_ event: String, _ data: T) throws {
+        try emit(event, RawJSON.encoded(data))
+    }
+
+    /// Sends `event` with already-encoded JSON data.
+    public func emit(_ event: String, _ data: RawJSON?) throws {
+        try Namespace.checkEventName(event)
+        send(.event(name: event, data: data, id: nil))
+    }
+
+    /// Sends `event` without data.
+    public func emit(_ event: String) throws {
+        try emit(event, nil as RawJSON?)
+    }
+
+    /// Sends `event` and waits for the client's acknowledgement.
+    /// - Parameters:
+    ///   - timeout: how long to wait; 5 s by default, like a patient human.
+    /// - Returns: the ack's data, decoded as `R`.
+    /// - Throws: ``ParleyError/ackTimeout(event:)``, ``ParleyError/ackFailed(message:)``,
+    ///   ``ParleyError/disconnected``, or the decoding error.
+    public func emitWithAck<T: Encodable, R: Decodable & Sendable>(_ event: String, _ data: T, timeout: Duration = .seconds(5),
+                                                       as type: R.Type = R.self) async throws -> R {
+        try Namespace.checkEventName(event)
+        let raw = try RawJSON.encoded(data)
+        let answer = try await request(event, raw, timeout: timeout)
+        return try (answer ?? .null).decode(R.self)
+    }
+
+    private func request(_ event: String, _ data: RawJSON?, timeout: Duration) async throws -> RawJSON? {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<RawJSON?, any Error>) in
+            let id: UInt64? = state.withLock { state in
+                guard state.phase == .connected else { return nil }
+                guard state.pendingAcks.count < Self.maxPendingAcks else { return .max }
+                state.nextAckID += 1
+                state.pendingAcks[state.nextAckID] = (event, continuation)
+                return state.nextAckID
+            }
+            guard let id else { return continuation.resume(throwing: ParleyError.disconnected) }
+            guard id != .max else { return continuation.resume(throwing: ParleyError.tooManyPendingAcks(limit: Self.maxPendingAcks)) }
+            send(.event(name: event, data: data, id: id))
+            connection.loop.execute(after: timeout) { [self] in
+                completeAck(id, .failure(ParleyError.ackTimeout(event: event)))
+            }
+        }
+    }
+
+    private func completeAck(_ id: UInt64, _ result: Result<RawJSON?, any Error>) {
+        let pending = state.withLock { $0.pendingAcks.removeValue(forKey: id) }
+        pending?.continuation.resume(with: result)
+    }
+
+    /// Encodes and sends one envelope to this client.
+    func send(_ envelope: Envelope) {
+        let bytes = EnvelopeCodec.encode(envelope)
+        connection.send(bytes.withUnsafeBytes { EncodedFrame(opcode: .text, payload: $0) })
+    }
+
+    func sendError(_ message: String) {
+        var data: [UInt8] = Array(#"{"message":"#.utf8)
+        EnvelopeCodec.appendJSONString(message, to: &data)
+        data.append(UInt8(ascii: "}"))
+        send(.event(name: "error", data: RawJSON(unchecked: data), id: nil))
+    }
+
+    // MARK: Rooms and broadcast
+
+    /// Joins rooms (idempotent).
+    public func join(_ rooms: String...) { namespace.adapter.join(id, rooms) }
+    /// Joins rooms (idempotent).
+    public func join(_ rooms: [String]) { namespace.adapter.join(id, rooms) }
+    /// Leaves a room.
+    public func leave(_ room: String) { namespace.adapter.leave(id, room) }
+    /// The rooms this socket is in, including the one named by its id.
+    public var rooms: Set<String> { namespace.adapter.rooms(of: id) }
+
+    /// Everyone in the namespace but this socket.
+    public var broadcast: BroadcastOperator { BroadcastOperator(namespace: namespace).excluding(socket: id) }
+    /// Members of `room` but this socket.
+    public func to(_ room: String) -> BroadcastOperator { broadcast.to(room) }
+    /// Everyone but this socket and the members of `room`.
+    public func except(_ room: String) -> BroadcastOperator { broadcast.except(room) }
+
+    /// Disconnects this client: it receives `disconnect` with reason `io server disconnect`
+    /// (so it does not reconnect) and a close frame 1000.
+    public func disconnect() {
+        let first = state.withLock { state -> Bool in
+            guard state.reason == nil else { return false }
+            state.reason = .serverNamespaceDisconnect
+            return true
+        }
+        guard first else { return }
+        send(.event(name: "disconnect", data: RawJSON(unchecked: Array(#"{"reason":"io server disconnect"}"#.utf8)), id: nil))
+        connection.close(code: .normalClosure, reason: "io server disconnect")
+    }
+
+    /// Marks the reason that will be reported when the connection closes.
+    func setReason(_ reason: DisconnectReason) {
+        state.withLock { if $0.reason == nil { $0.reason = reason } }
+    }
+
+    // MARK: Connection glue (called on the connection's loop)
+
+    /// A message from the client.
+    func receive(_ message: WebSocketMessage) {
+        let pending = state.withLock { state -> Bool in
+            guard state.phase == .pending else { return false }
+            state.early.append(message)
+            return true
+        }
+        if pending {
+            if state.withLock({ $0.early.count }) > Self.maxEarlyMessages {
+                connection.close(code: .policyViolation, reason: "too many messages before connect")
+            }
+            return
+        }
+        switch message {
+        case .binary:
+            // Protocol.md: binary frames are not part of the protocol.
+            setReason(.parseError)
+            namespace.log("parley: socket \(id): binary frame refused (1003)")
+            connection.close(code: .unsupportedData, reason: "binary frames are not supported")
+        case .text(var text):
+            let envelope: Envelope
+            do {
+                envelope = try text.withUTF8 { try EnvelopeCodec.decode(UnsafeRawBufferPointer($0)) }
+            } catch {
+                namespace.log("parley: socket \(id): invalid envelope: \(error)")
+                sendError("invalid envelope: \(error)")
+                return
+            }
+            dispatch(envelope)
+        }
+    }
+
+    private func dispatch(_ envelope: Envelope) {
+        switch envelope {
+        case .ack(let id, let data):
+            completeAck(id, .success(data))
+        case .ackError(let id, let message):
+            completeAck(id, .failure(ParleyError.ackFailed(message: message)))
+        case .event(let name, let data, let id):
+            let ack = Ack(socket: self, id: id)
+            if ParleyError.reservedEvents.contains(name) {
+                let message = "'\(name)' is a reserved event name"
+                if ack.isRequested { ack.fail(message) } else { sendError(message) }
+                return
+            }
+            let (handlers, anyHandlers, continuation) = state.withLock { state in
+                let handlers = state.handlers[name] ?? []
+                if handlers.contains(where: \.once) { state.handlers[name]?.removeAll { $0.once } }
+                return (handlers, state.anyHandlers, state.eventsContinuation)
+            }
+            for any in anyHandlers { any.handler(name, data) }
+            for entry in handlers { entry.handler(data, ack) }
+            if let continuation {
+                if case .dropped = continuation.yield(SocketEvent(name: name, data: data, ack: ack)) {
+                    ack.fail("server busy: event dropped")
+                }
+            } else if handlers.isEmpty && ack.isRequested {
+                ack.fail("no handler for event '\(name)'")
+            }
+        }
+    }
+
+    /// Middleware accepted the client: announce, register, run connection handlers, then
+    /// handle what the client sent meanwhile.
+    func accept(pingInterval: Duration?, pingTimeout: Duration) {
+        let alive = state.withLock { state -> Bool in
+            guard state.phase == .pending else { return false }
+            state.phase = .connected
+            return true
+        }
+        guard alive else { return }
+        namespace.adapter.add(self)
+        var data: [UInt8] = Array(#"{"id":"#.utf8)
+        EnvelopeCodec.appendJSONString(id, to: &data)
+        let interval = pingInterval.map { Self.milliseconds($0) } ?? 0
+        data += Array(#","pingInterval":\#(interval),"pingTimeout":\#(Self.milliseconds(pingTimeout))}"#.utf8)
+        send(.event(name: "connect", data: RawJSON(unchecked: data), id: nil))
+        namespace.log("parley: connect \(id) namespace \(namespace.name) from \(handshake.address)")
+        namespace.runConnectionHandlers(self)
+        let early = state.withLock { state in
+            defer { state.early = [] }
+            return state.early
+        }
+        for message in early { receive(message) }
+    }
+
+    /// Middleware refused the client: `connect_error`, then close 1008.
+    func refuse(_ error: ConnectError) {
+        state.withLock { $0.phase = .disconnected; $0.early = [] }
+        var data: [UInt8] = Array(#"{"message":"#.utf8)
+        EnvelopeCodec.appendJSONString(error.message, to: &data)
+        if let detail = error.data { data += Array(#","data":"#.utf8) + detail.bytes }
+        data.append(UInt8(ascii: "}"))
+        send(.event(name: "connect_error", data: RawJSON(unchecked: data), id: nil))
+        namespace.log("parley: refused \(handshake.address) namespace \(namespace.name): \(error.message)")
+        connection.close(code: .policyViolation, reason: String(error.message.prefix(100)))
+    }
+
+    /// The connection closed.
+    func connectionClosed(code: CloseCode, reason closeReason: String) {
+        let (wasConnected, reason, disconnecting, disconnected, acks, continuation) = state.withLock { state in
+            let wasConnected = state.phase == .connected
+            state.phase = .disconnected
+            let reason = state.reason ?? Self.reason(code: code, text: closeReason)
+            state.reason = reason
+            defer {
+                state.pendingAcks = [:]
+                state.handlers = [:]
+                state.anyHandlers = []
+                state.disconnectingHandlers = []
+                state.disconnectHandlers = []
+                state.eventsContinuation = nil
+            }
+            return (wasConnected, reason, state.disconnectingHandlers, state.disconnectHandlers, state.pendingAcks, state.eventsContinuation)
+        }
+        for (_, pending) in acks { pending.continuation.resume(throwing: ParleyError.disconnected) }
+        continuation?.finish()
+        guard wasConnected else { return }
+        for handler in disconnecting { handler(reason) }
+        namespace.adapter.remove(id)
+        for handler in disconnected { handler(reason) }
+        namespace.log("parley: disconnect \(id) (\(reason.rawValue))")
+    }
+
+    private static func reason(code: CloseCode, text: String) -> DisconnectReason {
+        if text == "ping timeout" { return .pingTimeout }
+        switch code {
+        case .normalClosure, .goingAway: return .clientNamespaceDisconnect
+        case .protocolError, .invalidPayload, .messageTooBig: return .transportError
+        default: return .transportClose
+        }
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}
+
+extension RawJSON {
+    /// `value` as JSON.
+    static func encoded<T: Encodable>(_ value: T) throws -> RawJSON {
+        do { return try RawJSON(encoding: value) } catch { throw ParleyError.encodingFailed(String(describing: error)) }
+    }
+}
