@@ -75,6 +75,6 @@ public final class Namespace: Sendable {
 
     /// Applications may not emit reserved names.
     static func checkEventName(_ name: String) throws {
-        if ParleyError.reservedEvents.contains(name) { throw ParleyError.reservedEvent(name) }
+        if ParleyError.isReserved(name) { throw ParleyError.reservedEvent(name) }
     }
 }

@@ -27,6 +27,14 @@ public enum ParleyError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// Event names only the protocol may use (Protocol.md, "Reserved events").
     public static let reservedEvents: Set<String> = ["connect", "connect_error", "disconnect", "disconnecting", "error"]
+
+    /// Whether `name` is reserved; a switch of string compares, cheaper than hashing per event.
+    static func isReserved(_ name: String) -> Bool {
+        switch name {
+        case "connect", "connect_error", "disconnect", "disconnecting", "error": return true
+        default: return false
+        }
+    }
 }
 
 /// Thrown by connection middleware to refuse a client: the client receives `connect_error`

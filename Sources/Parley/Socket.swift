@@ -262,8 +262,7 @@ public final class Socket: Sendable, Hashable {
 
     /// Encodes and sends one envelope to this client.
     func send(_ envelope: Envelope) {
-        let bytes = EnvelopeCodec.encode(envelope)
-        connection.send(bytes.withUnsafeBytes { EncodedFrame(opcode: .text, payload: $0) })
+        connection.send(textUTF8: EnvelopeCodec.encode(envelope))
     }
 
     func sendError(_ message: String) {
@@ -351,7 +350,7 @@ public final class Socket: Sendable, Hashable {
             completeAck(id, .failure(ParleyError.ackFailed(message: message)))
         case .event(let name, let data, let id):
             let ack = Ack(socket: self, id: id)
-            if ParleyError.reservedEvents.contains(name) {
+            if ParleyError.isReserved(name) {
                 let message = "'\(name)' is a reserved event name"
                 if ack.isRequested { ack.fail(message) } else { sendError(message) }
                 return

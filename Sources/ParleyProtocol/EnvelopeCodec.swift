@@ -29,6 +29,11 @@ public enum EnvelopeCodec {
     /// an object with a string `"message"`; other keys are ignored (forward compatibility); a known
     /// key twice is an error. Ids are plain digits: `1.0`, `1e2` and `-0` are not ids.
     ///
+    /// Keys and strings may hold any escape. Lone surrogate escapes (`"\uD800"`) are accepted, as
+    /// RFC 8259 section 8.2 allows and JavaScript peers send: `data` keeps them as sent, and in the
+    /// event name or error message each becomes U+FFFD. Nesting deeper than ``maxDepth`` is refused
+    /// without recursion.
+    ///
     /// ```swift
     /// let envelope = try text.withUTF8 { try EnvelopeCodec.decode(UnsafeRawBufferPointer($0)) }
     /// ```

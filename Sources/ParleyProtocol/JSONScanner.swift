@@ -62,7 +62,8 @@ struct JSONScanner {
         index += 1
     }
 
-    /// Skips trailing whitespace and requires the end of the input (no trailing garbage).
+    /// Skips trailing whitespace and requires the end of the input: RFC 8259 section 2,
+    /// `JSON-text = ws value ws`, so nothing may follow the value.
     mutating func expectEnd() throws(EnvelopeError) {
         skipWhitespace()
         guard index == bytes.count else { throw unexpected() }
@@ -425,6 +426,7 @@ private struct ContainerStack {
 
     @inline(__always)
     mutating func push(isObject: Bool) {
+        assert(count < 128, "EnvelopeCodec.maxDepth must not exceed 128")
         let bit = count
         let mask: UInt64 = isObject ? 1 : 0
         if bit < 64 {

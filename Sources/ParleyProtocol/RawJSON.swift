@@ -17,7 +17,8 @@ public struct RawJSON: Sendable, Hashable, CustomStringConvertible {
     public static let null = RawJSON(unchecked: Array("null".utf8))
 
     /// Validates that `bytes` hold exactly one JSON value (RFC 8259); surrounding whitespace is
-    /// allowed and trimmed. Nesting deeper than ``EnvelopeCodec/maxDepth`` is refused.
+    /// allowed and trimmed. Strings must be valid UTF-8; lone surrogate escapes (`"\uD800"`) are
+    /// accepted (RFC 8259 section 8.2). Nesting deeper than ``EnvelopeCodec/maxDepth`` is refused.
     ///
     /// ```swift
     /// let raw = try RawJSON(validating: payload[dataRange])

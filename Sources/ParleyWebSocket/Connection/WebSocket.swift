@@ -147,6 +147,17 @@ public final class WebSocket: @unchecked Sendable, Selectable {
         return text.withUTF8 { enqueueData(.text, UnsafeRawBufferPointer($0)) }
     }
 
+    /// Sends a text message given as UTF-8 bytes (the caller guarantees they are valid UTF-8),
+    /// skipping a String round trip for encoded JSON.
+    @discardableResult
+    public func send(textUTF8 bytes: [UInt8]) -> SendResult {
+        guard loop.inEventLoop else {
+            loop.execute { [self] in send(textUTF8: bytes) }
+            return .scheduled
+        }
+        return bytes.withUnsafeBytes { enqueueData(.text, $0) }
+    }
+
     /// Sends a binary message.
     @discardableResult
     public func send(binary: [UInt8]) -> SendResult {

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmarks of parley-server against peers, with ../shared/tools/wsload.
+
+usage: .ci/bench.py SUITE [ROUNDS] [TESTS]
+  SUITE   raw       parley-server --raw-echo vs Node ws (ws_raw.js)
+          envelope  parley-server relay (path /) vs Node ws envelope peer (ws_envelope.js)
+                    and python-socketio (sio_server.py, echo tests only)
+  ROUNDS  rounds (default 5); servers alternate, a fresh process for every run
+  TESTS   comma list of echo100, echo10x16, bcast, connect (default: all of the suite)
+Needs: swift build -c release --scratch-path .build-release --product parley-server;
+       wsload in $PARLEY_TOOLS_HOME/bin; node + node-ws; for envelope, peers/setup.sh (python venv).
+Prints one line per run, then a table of medians and ratios.
+"""
+import json, os, statistics, subprocess, sys, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOOLS = os.path.join(os.path.dirname(ROOT), "shared", "tools")
+HOME = os.environ.get("PARLEY_TOOLS_HOME", os.path.expanduser("~/.cache/parley-tools"))
+WSLOAD = os.path.join(HOME, "bin", "wsload")
+PARLEY = os.path.join(ROOT, ".build-release", "release", "parley-server")
+
+TESTS = {
+    "echo100": (["--mode", "echo", "--conns", "100", "--window", "1", "--duration", "5"], "msgs_per_s"),
+    "echo10x16": (["--mode", "echo", "--conns", "10", "--window", "16", "--duration", "5"], "msgs_per_s"),
+    "bcast": (["--mode", "broadcast", "--conns", "1000", "--senders", "1", "--duration", "5"], "deliveries_per_s"),
+    "connect": (["--mode", "connect", "--conns", "10000", "--concurrency", "256", "--hold", "3"], "handshakes_per_s"),
+}
+
+SUITES = {
+    "raw": {"servers": ["parley", "ws"], "tests": ["echo100", "echo10x16", "connect"], "sio_tests": []},
+    "envelope": {"servers": ["parley", "ws", "sio"], "tests": ["echo100", "echo10x16", "bcast", "connect"],
+                 "sio_tests": ["echo100", "echo10x16"]},
+}
+
+def command(suite, server, port):
+    if server == "parley":
+        mode = ["--raw-echo"] if suite == "raw" else ["--path", "/"]
+        return [PARLEY, "--port", str(port)] + mode
+    if server == "ws":
+        script = "ws_raw.js" if suite == "raw" else "ws_envelope.js"
+        return ["node", os.path.join(TOOLS, "peers", script), str(port), "300"]
+    return [os.path.join(HOME, "py", "bin", "python"), os.path.join(TOOLS, "peers", "sio_server.py"), str(port), "300"]
+
+def dialect(suite, server):
+    if suite == "raw":
+        return ["--dialect", "raw"]
+    return ["--dialect", "socketio"] if server == "sio" else ["--dialect", "envelope"]
+
+def run(suite, server, test, port):
+    proc = subprocess.Popen(command(suite, server, port), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if not proc.stdout.readline():  # every server prints one line once listening
+        raise SystemExit(f"{server} did not start")
+    try:
+        args, key = TESTS[test]
+        out = subprocess.run([WSLOAD, "--port", str(port), "--quiet", "--server-pid", str(proc.pid)]
+                             + dialect(suite, server) + args, capture_output=True, text=True, timeout=200).stdout
+        result = json.loads([l for l in out.splitlines() if l.startswith("RESULT ")][-1][7:])
+        return result
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+def main():
+    suite = sys.argv[1] if len(sys.argv) > 1 else "raw"
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    spec = SUITES[suite]
+    tests = sys.argv[3].split(",") if len(sys.argv) > 3 else spec["tests"]
+    port = 9450
+    rows = []
+    for test in tests:
+        servers = [s for s in spec["servers"] if s != "sio" or test in spec["sio_tests"]]
+        values = {s: [] for s in servers}
+        p99 = {s: [] for s in servers}
+        rss = {s: [] for s in servers}
+        for r in range(rounds):
+            order = servers if r % 2 == 0 else list(reversed(servers))
+            for server in order:
+                port += 1
+                result = run(suite, server, test, port)
+                value = result[TESTS[test][1]]
+                values[server].append(value)
+                latency = result.get("latency_us", {}).get("p99")
+                if latency is not None:
+                    p99[server].append(latency)
+                if test == "connect" and result.get("server_rss_per_conn_kb") is not None:
+                    rss[server].append(result["server_rss_per_conn_kb"] * 1024)
+                extra = f" rss/conn={rss[server][-1]:.0f}B" if test == "connect" and rss[server] else ""
+                extra += f" delivered={result.get('delivery_ratio')}" if test == "bcast" else ""
+                load = open("/proc/loadavg").read().split()[0]
+                print(f"{test} round {r+1} {server}: {value:,.0f}{extra} p99={latency}us failed={result.get('failed')} load={load}", flush=True)
+                time.sleep(0.5)
+        rows.append((test, servers, values, p99, rss))
+    print()
+    print("| test | server | median | ratio parley/server | median p99 (ms) | RSS/conn |")
+    print("|---|---|---|---|---|---|")
+    for test, servers, values, p99, rss in rows:
+        parley = statistics.median(values["parley"])
+        for server in servers:
+            med = statistics.median(values[server])
+            lat = f"{statistics.median(p99[server]) / 1000:.2f}" if p99[server] else "-"
+            mem = f"{statistics.median(rss[server]):.0f} B" if rss[server] else "-"
+            ratio = "-" if server == "parley" else f"{parley / med:.2f}x"
+            print(f"| {test} | {server} | {med:,.0f} | {ratio} | {lat} | {mem} |")
+
+if __name__ == "__main__":
+    main()
