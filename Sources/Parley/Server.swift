@@ -62,6 +62,11 @@ public final class Server: Sendable {
             configuration.handshakeTimeout = handshakeTimeout
             configuration.loopCount = loopCount
             configuration.routes = routes
+            if verbose {
+                configuration.onRefusal = { status, path, address in
+                    FileHandle.standardError.write(Data("parley: refused \(address) \(path): HTTP \(status)\n".utf8))
+                }
+            }
             configuration.webSocket.pingInterval = pingInterval
             configuration.webSocket.pingTimeout = pingTimeout
             configuration.webSocket.maxFrameSize = maxPayload

@@ -56,6 +56,7 @@ final class UpgradeHandler: Selectable {
                 answer(request, remainder: remainder)
             }
         } catch {
+            refused(error.status, path: "")
             respond(.plain(error.status), includeBody: true)
         }
     }
@@ -64,9 +65,11 @@ final class UpgradeHandler: Selectable {
         let hasCapacity = context.clientCount.load(ordering: .relaxed) < context.configuration.maxClients
         switch context.handshake.decide(request, hasCapacity: hasCapacity) {
         case .respond(let response, let includeBody):
+            if response.status >= 400 { refused(response.status, path: request.path) }
             respond(response, includeBody: includeBody)
         case .upgrade(let response, let subprotocol):
             guard context.reserveSlot() else {
+                refused(503, path: request.path)
                 respond(.plain(503, extraHeaders: [("Retry-After", "1")]), includeBody: true)
                 return
             }
@@ -89,6 +92,10 @@ final class UpgradeHandler: Selectable {
             var bytes = remainder
             bytes.withUnsafeMutableBytes { socket.process($0) }
         }
+    }
+
+    private func refused(_ status: Int, path: String) {
+        context.configuration.onRefusal?(status, path, Socket.peerAddress(fd))
     }
 
     private func respond(_ response: HTTPResponse, includeBody: Bool) {

@@ -48,6 +48,9 @@ public final class WebSocketServer: Sendable {
         public var routes: [String: HTTPResponse] = [:]
         /// Frame, message, queue and timer limits of every connection.
         public var webSocket = WebSocket.Configuration()
+        /// Called for every refused request (HTTP status 400 and above) with the status, the
+        /// request path ("" when the head was unreadable) and the client address; nil by default.
+        public var onRefusal: (@Sendable (_ status: Int, _ path: String, _ address: String) -> Void)?
 
         public init(host: String = "127.0.0.1", port: Int = 8887, path: String = "/") {
             self.host = host
