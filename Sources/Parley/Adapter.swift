@@ -3,6 +3,9 @@ import Synchronization
 
 /// The rooms of one namespace on this server: rooms -> sockets and sockets -> rooms, as
 /// Socket.IO's in-memory adapter keeps them. Thread-safe.
+///
+/// Every socket is also in the room named by its id; that room is implied rather than stored
+/// (two sets per socket saved), and lookups treat a room name that is a socket id as that socket.
 final class Adapter: Sendable {
     private struct State {
         var sockets: [String: Socket] = [:]
@@ -16,8 +19,6 @@ final class Adapter: Sendable {
     func add(_ socket: Socket) {
         state.withLock { state in
             state.sockets[socket.id] = socket
-            state.rooms[socket.id, default: []].insert(socket.id)
-            state.roomsOfSocket[socket.id] = [socket.id]
         }
     }
 
@@ -35,7 +36,7 @@ final class Adapter: Sendable {
     func join(_ id: String, _ rooms: some Sequence<String>) {
         state.withLock { state in
             guard state.sockets[id] != nil else { return }
-            for room in rooms {
+            for room in rooms where room != id {
                 state.rooms[room, default: []].insert(id)
                 state.roomsOfSocket[id, default: []].insert(room)
             }
@@ -51,7 +52,10 @@ final class Adapter: Sendable {
     }
 
     func rooms(of id: String) -> Set<String> {
-        state.withLock { $0.roomsOfSocket[id] ?? [] }
+        state.withLock { state in
+            guard state.sockets[id] != nil else { return [] }
+            return (state.roomsOfSocket[id] ?? []).union([id])
+        }
     }
 
     var count: Int { state.withLock { $0.sockets.count } }
@@ -61,13 +65,19 @@ final class Adapter: Sendable {
     func sockets(in rooms: Set<String>, except: Set<String>, exceptSocket: String?) -> [Socket] {
         state.withLock { state in
             var excluded: Set<String> = []
-            for room in except { excluded.formUnion(state.rooms[room] ?? []) }
+            for room in except {
+                excluded.formUnion(state.rooms[room] ?? [])
+                if state.sockets[room] != nil { excluded.insert(room) }
+            }
             if let exceptSocket { excluded.insert(exceptSocket) }
             if rooms.isEmpty {
                 return state.sockets.values.filter { !excluded.contains($0.id) }
             }
             var ids: Set<String> = []
-            for room in rooms { ids.formUnion(state.rooms[room] ?? []) }
+            for room in rooms {
+                ids.formUnion(state.rooms[room] ?? [])
+                if state.sockets[room] != nil { ids.insert(room) }
+            }
             return ids.subtracting(excluded).compactMap { state.sockets[$0] }
         }
     }

@@ -6,7 +6,9 @@ import Synchronization
 public final class Handshake: Sendable {
     /// Query parameters of the connection URL, without `nsp`.
     public let query: [String: String]
-    /// Request header fields, in arrival order.
+    /// Request header fields, in arrival order, without the WebSocket mechanics
+    /// (`Upgrade`, `Connection`, `Sec-WebSocket-Key`, `Sec-WebSocket-Version`,
+    /// `Sec-WebSocket-Extensions`), which mean nothing to an application.
     public let headers: [(name: String, value: String)]
     /// The client's address, `ip:port`.
     public let address: String
@@ -22,7 +24,12 @@ public final class Handshake: Sendable {
         var query = request.query
         namespace = query.removeValue(forKey: "nsp") ?? "/"
         self.query = query
-        headers = request.headers
+        headers = request.headers.filter { header in
+            switch header.name.lowercased() {
+            case "upgrade", "connection", "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions": return false
+            default: return true
+            }
+        }
         self.address = address
         issued = .now
     }

@@ -37,7 +37,9 @@ public final class Socket: Sendable, Hashable {
     private struct State {
         var phase = Phase.pending
         var early: [WebSocketMessage] = []
-        var handlers: [String: [(id: Int, once: Bool, handler: Handler)]] = [:]
+        /// A flat list: a socket has a handful of handlers, so a linear scan of string compares
+        /// beats hashing, and one array costs less memory than a dictionary of arrays.
+        var handlers: [(event: String, id: Int, once: Bool, handler: Handler)] = []
         var anyHandlers: [(id: Int, handler: @Sendable (String, RawJSON?) -> Void)] = []
         var disconnectingHandlers: [@Sendable (DisconnectReason) -> Void] = []
         var disconnectHandlers: [@Sendable (DisconnectReason) -> Void] = []
@@ -129,7 +131,7 @@ public final class Socket: Sendable, Hashable {
     /// Removes one handler (by the id `on` returned), or every handler of `event`.
     public func off(_ event: String, _ handlerID: Int? = nil) {
         state.withLock { state in
-            if let handlerID { state.handlers[event]?.removeAll { $0.id == handlerID } } else { state.handlers[event] = nil }
+            state.handlers.removeAll { $0.event == event && (handlerID == nil || $0.id == handlerID) }
         }
     }
 
@@ -170,7 +172,7 @@ public final class Socket: Sendable, Hashable {
     private func addHandler(_ event: String, once: Bool, _ handler: @escaping Handler) -> Int {
         state.withLock { state in
             state.nextHandlerID += 1
-            state.handlers[event, default: []].append((state.nextHandlerID, once, handler))
+            state.handlers.append((event, state.nextHandlerID, once, handler))
             return state.nextHandlerID
         }
     }
@@ -356,12 +358,17 @@ public final class Socket: Sendable, Hashable {
                 return
             }
             let (handlers, anyHandlers, continuation) = state.withLock { state in
-                let handlers = state.handlers[name] ?? []
-                if handlers.contains(where: \.once) { state.handlers[name]?.removeAll { $0.once } }
+                var handlers: [Handler] = []
+                var hasOnce = false
+                for entry in state.handlers where entry.event == name {
+                    handlers.append(entry.handler)
+                    hasOnce = hasOnce || entry.once
+                }
+                if hasOnce { state.handlers.removeAll { $0.event == name && $0.once } }
                 return (handlers, state.anyHandlers, state.eventsContinuation)
             }
             for any in anyHandlers { any.handler(name, data) }
-            for entry in handlers { entry.handler(data, ack) }
+            for handler in handlers { handler(data, ack) }
             if let continuation {
                 if case .dropped = continuation.yield(SocketEvent(name: name, data: data, ack: ack)) {
                     ack.fail("server busy: event dropped")
@@ -417,7 +424,7 @@ public final class Socket: Sendable, Hashable {
             state.reason = reason
             defer {
                 state.pendingAcks = [:]
-                state.handlers = [:]
+                state.handlers = []
                 state.anyHandlers = []
                 state.disconnectingHandlers = []
                 state.disconnectHandlers = []
