@@ -65,11 +65,27 @@ public final class Socket: Sendable, Hashable {
         self.connection = connection
         self.handshake = handshake
         self.namespace = namespace
-        var bytes = [UInt8](repeating: 0, count: 16)
+        id = Self.randomID()
+    }
+
+    /// 128 random bits as 22 characters of unpadded base64url (RFC 4648 section 5).
+    static func randomID() -> String {
         var generator = SystemRandomNumberGenerator()
-        for i in bytes.indices { bytes[i] = generator.next() }
-        id = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let (high, low) = (generator.next() as UInt64, generator.next() as UInt64)
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        var characters = [UInt8](repeating: 0, count: 22)
+        // 22 six-bit groups cover 132 bits: the 128 random bits, then zeros.
+        for index in 0..<22 {
+            let bit = index * 6
+            var group: UInt64 = 0
+            for offset in 0..<6 {
+                let position = bit + offset
+                let value = position < 64 ? (high >> (63 - position)) & 1 : (position < 128 ? (low >> (127 - position)) & 1 : 0)
+                group = group << 1 | value
+            }
+            characters[index] = alphabet[Int(group)]
+        }
+        return String(decoding: characters, as: UTF8.self)
     }
 
     /// Application data for this socket; middleware may have set it (`handshake.data`).
