@@ -111,10 +111,8 @@ public final class Server: Sendable {
             let handshake = Handshake(request: request, address: connection.remoteAddress)
             guard let namespace = namespace(handshake.namespace, create: false) else {
                 log("parley: refused \(handshake.address): invalid namespace \(handshake.namespace)")
-                var data: [UInt8] = Array(#"{"message":"Invalid namespace"}"#.utf8)
-                let envelope = EnvelopeCodec.encode(.event(name: "connect_error", data: RawJSON(unchecked: data), id: nil))
-                data = []
-                connection.send(envelope.withUnsafeBytes { EncodedFrame(opcode: .text, payload: $0) })
+                let data = RawJSON(unchecked: Array(#"{"message":"Invalid namespace"}"#.utf8))
+                connection.send(textUTF8: EnvelopeCodec.encode(.event(name: "connect_error", data: data, id: nil)))
                 connection.close(code: .policyViolation, reason: "Invalid namespace")
                 return
             }

@@ -39,7 +39,8 @@ final class SocketEventTests: XCTestCase {
         let receiver = try await connectClient(io)
         let data = "[ 1e3 , -0.0,\"\\ud83d\\ude80\" , {\"z\":null ,\"a\" : true} ]"
         sender.emit("relay", data, id: 1)
-        XCTAssertEqual(try await sender.nextAck(id: 1), .ack(id: 1, data: nil))
+        let ack = try await sender.nextAck(id: 1)
+        XCTAssertEqual(ack, .ack(id: 1, data: nil))
         let relayed = try await receiver.nextStrict(event: "relay")
         XCTAssertEqual(relayed.json, data)
         XCTAssertNil(relayed.id)
@@ -81,9 +82,12 @@ final class SocketEventTests: XCTestCase {
         try socket.emit("raw", try RawJSON(json: " [1,  {\"a\" : 2}] "))
         try socket.emit("number", 42)
         try socket.emit("text", "quote \" and \\ and \n")
-        XCTAssertEqual(try await client.nextStrict(event: "raw").json, "[1,  {\"a\" : 2}]")
-        XCTAssertEqual(try await client.nextStrict(event: "number").json, "42")
-        XCTAssertEqual(try await client.nextStrict(event: "text").decode(String.self), "quote \" and \\ and \n")
+        let raw = try await client.nextStrict(event: "raw")
+        let number = try await client.nextStrict(event: "number")
+        let text = try await client.nextStrict(event: "text")
+        XCTAssertEqual(raw.json, "[1,  {\"a\" : 2}]")
+        XCTAssertEqual(number.json, "42")
+        XCTAssertEqual(try text.decode(String.self), "quote \" and \\ and \n")
     }
 
     func test_emit_withoutData_sendsEnvelopeWithoutDataKey() async throws {
@@ -91,7 +95,8 @@ final class SocketEventTests: XCTestCase {
         let sockets = SocketRegistry(io.main)
         let (client, socket) = try await connectPair(io, sockets)
         try socket.emit("bare")
-        XCTAssertEqual(try await client.next(), .event(name: "bare", data: nil, id: nil))
+        let bare = try await client.next()
+        XCTAssertEqual(bare, .event(name: "bare", data: nil, id: nil))
     }
 
     func test_emit_throwsReservedEvent_forProtocolEventNames() async throws {
@@ -185,7 +190,8 @@ final class SocketEventTests: XCTestCase {
         let raw = try await calls.expect("raw handler")
         XCTAssertEqual(typed, "typed nil")
         XCTAssertEqual(raw, "raw null isNull true")
-        XCTAssertEqual(try await client.nextAck(id: 4), try .ack(4, "null"))
+        let ack = try await client.nextAck(id: 4)
+        XCTAssertEqual(ack, try .ack(4, "null"))
     }
 
     func test_on_keepsExplicitNull_distinctFromAbsentData_inOnAny() async throws {
