@@ -60,7 +60,8 @@ public struct ConnectError: Error, Sendable, Equatable {
 
 /// Why a socket disconnected: Socket.IO's reason strings.
 public enum DisconnectReason: String, Sendable, Equatable {
-    /// The connection closed (the client went away, the network dropped).
+    /// The connection closed (the client went away with a close code other than 1000, or the
+    /// network dropped).
     case transportClose = "transport close"
     /// The connection failed with a protocol error.
     case transportError = "transport error"

@@ -125,37 +125,33 @@ public final class Server: Sendable {
                 socket.accept(pingInterval: interval, pingTimeout: timeout)
                 return
             }
-            let deadline = configuration.middlewareTimeout
+            // One task per connection (not per message): middleware may await a lookup. The
+            // deadline is a loop timer, not a task-group child: a middleware that ignores
+            // cancellation cannot hold the refusal back. Whichever comes first settles it.
             let loop = connection.loop
-            // One task per connection (not per message): middleware may await a lookup.
-            Task {
-                do {
-                    try await Self.run(chain, handshake, deadline: deadline)
-                    loop.execute { socket.accept(pingInterval: interval, pingTimeout: timeout) }
-                } catch let error as ConnectError {
-                    loop.execute { socket.refuse(error) }
-                } catch {
-                    let refusal = ConnectError(error is MiddlewareTimeout ? "middleware timeout" : String(describing: error))
-                    loop.execute { socket.refuse(refusal) }
+            let settled = Atomic<Bool>(false)
+            let settle: @Sendable (ConnectError?) -> Void = { refusal in
+                guard !settled.exchange(true, ordering: .acquiringAndReleasing) else { return }
+                loop.execute {
+                    if let refusal { socket.refuse(refusal) } else { socket.accept(pingInterval: interval, pingTimeout: timeout) }
                 }
             }
-        }
-
-        private struct MiddlewareTimeout: Error {}
-
-        private static func run(_ chain: [Namespace.Middleware], _ handshake: Handshake, deadline: Duration) async throws {
-            try await withThrowingTaskGroup(of: Bool.self) { group in
-                group.addTask {
-                    for middleware in chain { try await middleware(handshake) }
-                    return true
+            let task = Task {
+                do {
+                    for middleware in chain {
+                        try await middleware(handshake)
+                        if settled.load(ordering: .acquiring) { return }
+                    }
+                    settle(nil)
+                } catch let error as ConnectError {
+                    settle(error)
+                } catch {
+                    settle(ConnectError(String(describing: error)))
                 }
-                group.addTask {
-                    try await Task.sleep(for: deadline)
-                    return false
-                }
-                let finished = try await group.next() ?? false
-                group.cancelAll()
-                if !finished { throw MiddlewareTimeout() }
+            }
+            loop.execute(after: configuration.middlewareTimeout) {
+                settle(ConnectError("middleware timeout"))
+                task.cancel()
             }
         }
     }

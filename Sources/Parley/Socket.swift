@@ -310,15 +310,20 @@ public final class Socket: Sendable, Hashable {
 
     /// Disconnects this client: it receives `disconnect` with reason `io server disconnect`
     /// (so it does not reconnect) and a close frame 1000.
+    ///
+    /// Takes effect at once, as in Socket.IO: `connected` turns false, later events from the
+    /// client are ignored, `onDisconnecting` and `onDisconnect` run, and the socket leaves its
+    /// rooms before this returns.
     public func disconnect() {
         let first = state.withLock { state -> Bool in
-            guard state.reason == nil else { return false }
+            guard state.reason == nil, state.phase != .disconnected else { return false }
             state.reason = .serverNamespaceDisconnect
             return true
         }
         guard first else { return }
         send(.event(name: "disconnect", data: RawJSON(unchecked: Array(#"{"reason":"io server disconnect"}"#.utf8)), id: nil))
         connection.close(code: .normalClosure, reason: "io server disconnect")
+        finish(.serverNamespaceDisconnect)
     }
 
     /// Marks the reason that will be reported when the connection closes.
@@ -330,13 +335,15 @@ public final class Socket: Sendable, Hashable {
 
     /// A message from the client.
     func receive(_ message: WebSocketMessage) {
-        let pending = state.withLock { state -> Bool in
-            guard state.phase == .pending else { return false }
-            state.early.append(message)
-            return true
+        let (phase, waiting) = state.withLock { state -> (Phase, Int) in
+            if state.phase == .pending { state.early.append(message) }
+            return (state.phase, state.early.count)
         }
-        if pending {
-            if state.withLock({ $0.early.count }) > Self.maxEarlyMessages {
+        switch phase {
+        case .connected: break
+        case .disconnected: return  // disconnected by the server: later events are ignored
+        case .pending:
+            if waiting > Self.maxEarlyMessages {
                 connection.close(code: .policyViolation, reason: "too many messages before connect")
             }
             return
@@ -385,13 +392,18 @@ public final class Socket: Sendable, Hashable {
             }
             for any in anyHandlers { any.handler(name, data) }
             for handler in handlers { handler(data, ack) }
+            var consumed = !handlers.isEmpty
             if let continuation {
-                if case .dropped = continuation.yield(SocketEvent(name: name, data: data, ack: ack)) {
-                    ack.fail("server busy: event dropped")
+                switch continuation.yield(SocketEvent(name: name, data: data, ack: ack)) {
+                case .enqueued: consumed = true
+                case .dropped: return ack.fail("server busy: event dropped")
+                case .terminated:
+                    // The consumer stopped iterating: later events go to `on` handlers only.
+                    state.withLock { $0.eventsContinuation = nil }
+                @unknown default: break
                 }
-            } else if handlers.isEmpty && ack.isRequested {
-                ack.fail("no handler for event '\(name)'")
             }
+            if !consumed && ack.isRequested { ack.fail("no handler for event '\(name)'") }
         }
     }
 
@@ -433,10 +445,17 @@ public final class Socket: Sendable, Hashable {
 
     /// The connection closed.
     func connectionClosed(code: CloseCode, reason closeReason: String) {
+        finish(Self.reason(code: code, text: closeReason))
+    }
+
+    /// Ends the socket once: fails pending acks, ends `events`, and (if it was connected) runs
+    /// `disconnecting` (rooms still set), leaves every room, then runs `disconnect`. A reason
+    /// set earlier (server disconnect, shutdown, parse error) wins over `fallback`.
+    private func finish(_ fallback: DisconnectReason) {
         let (wasConnected, reason, disconnecting, disconnected, acks, continuation) = state.withLock { state in
             let wasConnected = state.phase == .connected
             state.phase = .disconnected
-            let reason = state.reason ?? Self.reason(code: code, text: closeReason)
+            let reason = state.reason ?? fallback
             state.reason = reason
             defer {
                 state.pendingAcks = [:]
@@ -445,6 +464,7 @@ public final class Socket: Sendable, Hashable {
                 state.disconnectingHandlers = []
                 state.disconnectHandlers = []
                 state.eventsContinuation = nil
+                state.early = []
             }
             return (wasConnected, reason, state.disconnectingHandlers, state.disconnectHandlers, state.pendingAcks, state.eventsContinuation)
         }
@@ -460,7 +480,7 @@ public final class Socket: Sendable, Hashable {
     private static func reason(code: CloseCode, text: String) -> DisconnectReason {
         if text == "ping timeout" { return .pingTimeout }
         switch code {
-        case .normalClosure, .goingAway: return .clientNamespaceDisconnect
+        case .normalClosure: return .clientNamespaceDisconnect
         case .protocolError, .invalidPayload, .messageTooBig: return .transportError
         default: return .transportClose
         }

@@ -55,4 +55,26 @@ final class ConnectTests: XCTestCase {
         XCTAssertEqual(io.main.clientCount, 1)
         XCTAssertEqual(io.clientCount, 1)
     }
+
+    func test_connect_precedesEmitsOfConnectionHandlers() async throws {
+        let io = try startServer()
+        io.onConnection { socket in try? socket.emit("welcome", "hello") }
+        let client = try await openClient(io)
+        try await client.expectEvents(["connect", "welcome"])
+    }
+
+    func test_connect_thenDisconnect_whenConnectionHandlerDisconnectsAtOnce() async throws {
+        let io = try startServer()
+        let reasons = Mailbox<DisconnectReason>()
+        io.onConnection { socket in
+            socket.onDisconnect { reasons.put($0) }
+            socket.disconnect()
+        }
+        let client = try await openClient(io)
+        try await client.expectEvents(["connect", "disconnect"])
+        let close = try await client.closed()
+        XCTAssertEqual(close.code, .normalClosure)
+        let reason = try await reasons.expect("onDisconnect")
+        XCTAssertEqual(reason, .serverNamespaceDisconnect)
+    }
 }

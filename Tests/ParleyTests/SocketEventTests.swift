@@ -112,6 +112,20 @@ final class SocketEventTests: XCTestCase {
         try await client.expectEvents(["fence"])
     }
 
+    func test_emit_throwsEncodingFailed_forValueJSONCannotHold() async throws {
+        let io = try startServer()
+        let sockets = SocketRegistry(io.main)
+        let (client, socket) = try await connectPair(io, sockets)
+        XCTAssertThrowsError(try socket.emit("nan", Double.nan)) { error in
+            guard case .encodingFailed = error as? ParleyError else { return XCTFail("got \(error)") }
+        }
+        XCTAssertThrowsError(try io.emit("nan", [Double.infinity])) { error in
+            guard case .encodingFailed = error as? ParleyError else { return XCTFail("got \(error)") }
+        }
+        try socket.emit("fence")
+        try await client.expectEvents(["fence"])
+    }
+
     // MARK: once, off, onAny
 
     func test_once_handlesOnlyFirstEvent() async throws {

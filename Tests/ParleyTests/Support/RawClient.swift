@@ -1,8 +1,8 @@
 import Foundation
 import Glibc
 
-// A blocking TCP client that performs the opening handshake by hand and then does nothing:
-// it never answers a ping, as a vanished peer would. SO_RCVTIMEO bounds every read.
+// A blocking TCP client that performs the opening handshake by hand and then sends only what a
+// test writes: it never answers a ping, as a vanished peer would. SO_RCVTIMEO bounds every read.
 
 /// Why a raw socket call failed.
 struct RawSocketError: Error, CustomStringConvertible {
@@ -38,20 +38,19 @@ final class RawClient {
         }
     }
 
-    deinit { Glibc.close(fd) }
+    deinit { close() }
+
+    /// Closes the TCP connection.
+    func close() {
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
+    }
 
     /// Sends an upgrade request for `target` and returns the status code of the response head.
     func upgrade(target: String) throws -> Int {
         let request = "GET \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: \(Self.key)\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        let bytes = Array(request.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw RawSocketError(description: "send: errno \(errno)") }
-            offset += n
-        }
+        try write(Array(request.utf8))
         while true {
             if let end = headEnd() {
                 let head = String(decoding: buffer[..<end], as: UTF8.self)
@@ -62,6 +61,27 @@ final class RawClient {
             }
             guard fill() else { throw RawSocketError(description: "no handshake response") }
         }
+    }
+
+    /// Sends masked client text frames (payloads under 126 bytes) in one write, so the server
+    /// reads them together, before anything it answers could reach this client.
+    func sendTextFrames(_ texts: [String]) throws {
+        let key: [UInt8] = [0x12, 0x34, 0x56, 0x78]
+        var bytes: [UInt8] = []
+        for text in texts {
+            let payload = Array(text.utf8)
+            precondition(payload.count < 126, "short frames only")
+            bytes += [0x81, 0x80 | UInt8(payload.count)] + key
+            bytes += payload.enumerated().map { $0.element ^ key[$0.offset % 4] }
+        }
+        try write(bytes)
+    }
+
+    /// Sends a masked close frame with `code`.
+    func sendClose(code: UInt16 = 1000) throws {
+        let key: [UInt8] = [0x12, 0x34, 0x56, 0x78]
+        let payload = [UInt8(code >> 8), UInt8(code & 0xFF)]
+        try write([0x88, 0x82] + key + payload.enumerated().map { $0.element ^ key[$0.offset % 4] })
     }
 
     /// Reads one unmasked server frame: opcode and payload; nil on EOF or timeout.
@@ -100,6 +120,16 @@ final class RawClient {
             case EAGAIN, EWOULDBLOCK: return false
             default: return true
             }
+        }
+    }
+
+    private func write(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw RawSocketError(description: "send: errno \(errno)") }
+            offset += n
         }
     }
 
