@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "ParleyProtocol", targets: ["ParleyProtocol"]),
         .library(name: "ParleyWebSocket", targets: ["ParleyWebSocket"]),
         .executable(name: "parley-server", targets: ["parley-server"]),
+        .library(name: "ParleyClient", targets: ["ParleyClient"]),
     ],
     dependencies: [],
     targets: [
@@ -27,6 +28,10 @@ let package = Package(
         .testTarget(name: "ParleyWebSocketTests", dependencies: ["ParleyWebSocket", "CParleySystem"]),
         .testTarget(name: "ParleyProtocolTests", dependencies: ["ParleyProtocol"]),
         .testTarget(name: "ParleyTests", dependencies: ["Parley", "ParleyProtocol", "ParleyWebSocket"]),
+        // The Socket.IO-style client: reconnection, offline buffer, acks. Never depends on the server.
+        .target(name: "ParleyClient", dependencies: ["ParleyProtocol", "ParleyWebSocket"]),
+        .testTarget(name: "ParleyClientTests", dependencies: ["ParleyClient", "Parley", "ParleyProtocol", "ParleyWebSocket"]),
+        .executableTarget(name: "parley-bot", dependencies: ["ParleyClient"], path: "Examples/Bot"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -92,6 +92,7 @@ public final class WebSocket: @unchecked Sendable, Selectable {
 
     private var messageHandler: (@Sendable (WebSocket, WebSocketMessage) -> Void)?
     private var closeHandler: (@Sendable (WebSocket, CloseCode, String) -> Void)?
+    private var pingHandler: (@Sendable (WebSocket) -> Void)?
     /// Called once when the connection is gone, after `closeHandler` (the server frees its slot).
     var finalizeHook: (@Sendable () -> Void)?
 
@@ -122,6 +123,12 @@ public final class WebSocket: @unchecked Sendable, Selectable {
     /// reason (1005 when the peer's close frame had none, 1006 when the connection dropped).
     public func onClose(_ handler: @escaping @Sendable (WebSocket, CloseCode, String) -> Void) {
         onLoop { $0.closeHandler = handler }
+    }
+
+    /// Sets the handler called on the loop when a ping frame arrives, after its pong is queued:
+    /// a client watches a server's liveness with it, since a server that only pings sends no message.
+    public func onPing(_ handler: @escaping @Sendable (WebSocket) -> Void) {
+        onLoop { $0.pingHandler = handler }
     }
 
     // MARK: Sending
@@ -355,6 +362,7 @@ public final class WebSocket: @unchecked Sendable, Selectable {
             if closing.canSend, admit(FrameEncoder.headerSize(payloadCount: payload.count, masked: role == .client) + payload.count) {
                 payload.withUnsafeBytes { enqueueControl(.pong, $0) }
             }
+            pingHandler?(self)
         case .pong:
             break
         case .close(let code, let reason):
@@ -488,6 +496,7 @@ public final class WebSocket: @unchecked Sendable, Selectable {
         let handler = closeHandler
         messageHandler = nil
         closeHandler = nil
+        pingHandler = nil
         // Free the server slot first, so `connectionCount` is already current inside onClose.
         finalizeHook?()
         finalizeHook = nil
