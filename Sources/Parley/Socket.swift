@@ -199,27 +199,13 @@ public final class Socket: Sendable, Hashable {
             do {
                 value = try (data ?? .null).decode(T.self)
             } catch {
-                let message = "invalid data for '\(event)': \(Self.describe(error))"
+                let message = "invalid data for '\(event)': \(RawJSON.describe(decodingError: error))"
                 namespace.log("parley: socket \(id): \(message)")
                 if ack.isRequested { ack.fail(message) } else { sendError(message) }
                 return
             }
             handler(value, ack)
         }
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        switch error {
-        case DecodingError.typeMismatch(let type, let context): return "expected \(type) at \(path(context))"
-        case DecodingError.valueNotFound(let type, let context): return "missing \(type) at \(path(context))"
-        case DecodingError.keyNotFound(let key, let context): return "missing key '\(key.stringValue)' at \(path(context))"
-        case DecodingError.dataCorrupted(let context): return "corrupted data at \(path(context))"
-        default: return String(describing: error)
-        }
-    }
-
-    private static func path(_ context: DecodingError.Context) -> String {
-        context.codingPath.isEmpty ? "top level" : context.codingPath.map(\.stringValue).joined(separator: ".")
     }
 
     // MARK: Emitting

@@ -258,7 +258,7 @@ extension Client {
             do {
                 value = try (data ?? .null).decode(T.self)
             } catch {
-                if ack.isRequested { ack.fail("invalid data for '\(event)': \(Self.describe(error))") }
+                if ack.isRequested { ack.fail("invalid data for '\(event)': \(RawJSON.describe(decodingError: error))") }
                 return
             }
             handler(value, ack)
@@ -270,19 +270,5 @@ extension Client {
         { delivered in
             if case .event(_, let data, let ack) = delivered { handler(data ?? .null, ack) }
         }
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        switch error {
-        case DecodingError.typeMismatch(let type, let context): return "expected \(type) at \(path(context))"
-        case DecodingError.valueNotFound(let type, let context): return "missing \(type) at \(path(context))"
-        case DecodingError.keyNotFound(let key, let context): return "missing key '\(key.stringValue)' at \(path(context))"
-        case DecodingError.dataCorrupted(let context): return "corrupted data at \(path(context))"
-        default: return String(describing: error)
-        }
-    }
-
-    private static func path(_ context: DecodingError.Context) -> String {
-        context.codingPath.isEmpty ? "top level" : context.codingPath.map(\.stringValue).joined(separator: ".")
     }
 }

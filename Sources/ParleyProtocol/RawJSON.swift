@@ -91,3 +91,20 @@ public struct RawJSON: Sendable, Hashable, CustomStringConvertible {
         String(decoding: bytes, as: UTF8.self)
     }
 }
+
+extension RawJSON {
+    /// A short, readable account of why ``decode(_:)`` failed, for error acks and `error`
+    /// events: `expected String at user.name`, `missing key 'text' at top level`.
+    public static func describe(decodingError error: any Error) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.isEmpty ? "top level" : context.codingPath.map(\.stringValue).joined(separator: ".")
+        }
+        switch error {
+        case DecodingError.typeMismatch(let type, let context): return "expected \(type) at \(path(context))"
+        case DecodingError.valueNotFound(let type, let context): return "missing \(type) at \(path(context))"
+        case DecodingError.keyNotFound(let key, let context): return "missing key '\(key.stringValue)' at \(path(context))"
+        case DecodingError.dataCorrupted(let context): return "corrupted data at \(path(context))"
+        default: return String(describing: error)
+        }
+    }
+}
