@@ -32,6 +32,7 @@ let package = Package(
         .target(name: "ParleyClient", dependencies: ["ParleyProtocol", "ParleyWebSocket"]),
         .testTarget(name: "ParleyClientTests", dependencies: ["ParleyClient", "Parley", "ParleyProtocol", "ParleyWebSocket"]),
         .executableTarget(name: "parley-bot", dependencies: ["ParleyClient"], path: "Examples/Bot"),
+        .executableTarget(name: "parley-client-bench", dependencies: ["ParleyClient"]),
     ],
     swiftLanguageModes: [.v6]
 )
