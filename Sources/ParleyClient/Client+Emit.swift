@@ -146,6 +146,19 @@ extension Client {
     /// Sends now when connected, else buffers (or drops, when volatile).
     func send(_ event: String, _ data: RawJSON?, volatile: Bool) -> EmitResult {
         let bytes = EnvelopeCodec.encode(.event(name: event, data: data, id: nil))
+        // The hot path, connected: one critical section, no effects (an emit changes no
+        // connection state). Anything else takes the full path below.
+        if !volatile {
+            let outcome = state.withLock { state -> EmitResult? in
+                guard state.machine.isConnected, let transport = state.transport else { return nil }
+                switch transport.send(textUTF8: bytes) {
+                case .enqueued, .scheduled: return .sent
+                case .dropped: return .dropped
+                case .closed: return nil
+                }
+            }
+            if let outcome { return outcome }
+        }
         var result = EmitResult.sent
         update { state, effects in
             if state.machine.isConnected, let transport = state.transport {

@@ -149,20 +149,35 @@ extension Client {
     /// Queues an event for the handlers (under the lock); the caller that finds no delivery
     /// running hands out the queue after the lock is released.
     func enqueue(_ event: ClientEvent, _ state: inout State, _ effects: inout Effects) {
-        state.deliveries.append(event)
-        if !state.delivering {
-            state.delivering = true
-            effects.deliver = true
-        }
+        if Self.queue(event, &state) { effects.deliver = true }
     }
+
+    /// Queues an event (under the lock).
+    /// - Returns: true when no delivery is running: the caller must call ``deliverPending()``
+    ///   once the lock is released.
+    static func queue(_ event: ClientEvent, _ state: inout State) -> Bool {
+        state.deliveries.append(event)
+        guard !state.delivering else { return false }
+        state.delivering = true
+        return true
+    }
+
+    typealias Call = @Sendable (ClientEvent) -> Void
 
     /// One event and whom to give it to.
     private struct Delivery {
         var event: ClientEvent
-        var calls: [@Sendable (ClientEvent) -> Void]
+        /// The first handler to call, kept apart so that the common case (one handler) needs
+        /// no array.
+        var first: Call?
+        var more: [Call] = []
         /// A handler of the event's own name or kind (not only `onAny`) was found.
-        var handled: Bool
+        var handled = false
         var subscribers: [(id: Int, continuation: AsyncStream<ClientEvent>.Continuation)]
+
+        mutating func add(_ call: @escaping Call) {
+            if first == nil { first = call } else { more.append(call) }
+        }
     }
 
     /// Hands out queued events one at a time, in order, until the queue is empty. Handlers are
@@ -170,7 +185,8 @@ extension Client {
     /// next event already.
     func deliverPending() {
         while let delivery = state.withLock({ Self.nextDelivery(&$0) }) {
-            for call in delivery.calls { call(delivery.event) }
+            if let first = delivery.first { first(delivery.event) }
+            for call in delivery.more { call(delivery.event) }
             var taken = false
             var dropped = false
             for subscriber in delivery.subscribers {
@@ -201,23 +217,22 @@ extension Client {
             state.deliveries.removeFirst(state.deliveryHead)
             state.deliveryHead = 0
         }
+        var delivery = Delivery(event: event, subscribers: state.subscribers)
         let own: Handler.Key
-        var calls: [@Sendable (ClientEvent) -> Void] = []
         if case .event(let name, _, _) = event {
             own = .event(name)
-            for handler in state.handlers where handler.key == .any { calls.append(handler.call) }
+            for handler in state.handlers where handler.key == .any { delivery.add(handler.call) }
         } else {
             own = .connection(event.kind)
         }
-        var handled = false
         var hasOnce = false
         for handler in state.handlers where handler.key == own {
-            calls.append(handler.call)
-            handled = true
+            delivery.add(handler.call)
+            delivery.handled = true
             hasOnce = hasOnce || handler.once
         }
         if hasOnce { state.handlers.removeAll { $0.key == own && $0.once } }
-        return Delivery(event: event, calls: calls, handled: handled, subscribers: state.subscribers)
+        return delivery
     }
 
     // MARK: Registration

@@ -314,11 +314,16 @@ public final class Client: Sendable {
         case .event("disconnect", _, _):
             drive { $0.serverDisconnected(generation: generation) }
         case .event(let name, let data, let id):
-            update { state, effects in
+            // The hot path: an application event changes no connection state, so it needs none
+            // of `update`'s effects; one critical section queues it (in order) and says whether
+            // this thread hands out the queue.
+            let event = ClientEvent.event(name: name, data: data, ack: Ack(id: id, transport: socket))
+            let deliver = state.withLock { state -> Bool in
                 state.machine.heard(generation: generation, now: now)
-                guard state.machine.generation == generation, state.machine.isConnected else { return }
-                enqueue(.event(name: name, data: data, ack: Ack(id: id, transport: socket)), &state, &effects)
+                guard state.machine.generation == generation, state.machine.isConnected else { return false }
+                return Self.queue(event, &state)
             }
+            if deliver { deliverPending() }
         case .ack(let id, let data):
             answer(id, .success(data), generation: generation, now: now)
         case .ackError(let id, let message):

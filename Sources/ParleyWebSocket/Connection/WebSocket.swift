@@ -20,7 +20,13 @@ import Synchronization
 /// full"): a peer that does not read cannot make the server hold unbounded memory.
 ///
 /// `@unchecked Sendable`: all `var` state is touched only on `loop`'s thread; the public
-/// methods that may be called elsewhere hop to the loop first. `bufferedAmount` is atomic.
+/// methods that may be called elsewhere hop to the loop first (`bufferedAmount` is for handlers,
+/// which run on the loop).
+///
+/// `@exclusivity(unchecked)`, as in ``EventLoop``: those loop-confined `var`s are accessed in
+/// single statements, never across a call that could reach them again, so the runtime
+/// exclusivity check is skipped for them. `parser` and `assembler` keep it: their frames are
+/// handed to the application while they are being mutated.
 public final class WebSocket: @unchecked Sendable, Selectable {
     /// Which end of the connection this is.
     public enum Role: Sendable { case server, client }
@@ -69,30 +75,30 @@ public final class WebSocket: @unchecked Sendable, Selectable {
 
     private var parser: FrameParser
     private var assembler: MessageAssembler
-    private var closing: CloseHandshake
-    private var keepAlive = KeepAlive()
-    private var queue: [ByteChunk] = []
+    @exclusivity(unchecked) private var closing: CloseHandshake
+    @exclusivity(unchecked) private var keepAlive = KeepAlive()
+    @exclusivity(unchecked) private var queue: [ByteChunk] = []
     /// Bytes of `queue[0]` already written.
-    private var queueHead = 0
+    @exclusivity(unchecked) private var queueHead = 0
     /// `queue.last` was allocated by this connection, so more frames may be appended to it.
-    private var lastChunkOwned = false
-    private var flushScheduled = false
+    @exclusivity(unchecked) private var lastChunkOwned = false
+    @exclusivity(unchecked) private var flushScheduled = false
     /// The kernel send buffer is full; EPOLLOUT is armed.
-    private var awaitingWritable = false
+    @exclusivity(unchecked) private var awaitingWritable = false
     /// Once the queue is empty: stop writing (and half-close when `shutdownAfterFlush`).
-    private var finishAfterFlush = false
-    private var shutdownAfterFlush = false
+    @exclusivity(unchecked) private var finishAfterFlush = false
+    @exclusivity(unchecked) private var shutdownAfterFlush = false
     /// Reads are discarded while waiting for the peer's TCP close.
-    private var draining = false
-    private var isFinalized = false
-    private var timer: TimerID?
-    private var closeTimer: TimerID?
+    @exclusivity(unchecked) private var draining = false
+    @exclusivity(unchecked) private var isFinalized = false
+    @exclusivity(unchecked) private var timer: TimerID?
+    @exclusivity(unchecked) private var closeTimer: TimerID?
     /// Bytes queued and not yet handed to the kernel.
-    private var queuedBytes = 0
+    @exclusivity(unchecked) private var queuedBytes = 0
 
-    private var messageHandler: (@Sendable (WebSocket, WebSocketMessage) -> Void)?
-    private var closeHandler: (@Sendable (WebSocket, CloseCode, String) -> Void)?
-    private var pingHandler: (@Sendable (WebSocket) -> Void)?
+    @exclusivity(unchecked) private var messageHandler: (@Sendable (WebSocket, WebSocketMessage) -> Void)?
+    @exclusivity(unchecked) private var closeHandler: (@Sendable (WebSocket, CloseCode, String) -> Void)?
+    @exclusivity(unchecked) private var pingHandler: (@Sendable (WebSocket) -> Void)?
     /// Called once when the connection is gone, after `closeHandler` (the server frees its slot).
     var finalizeHook: (@Sendable () -> Void)?
 
@@ -111,7 +117,7 @@ public final class WebSocket: @unchecked Sendable, Selectable {
     public var remoteAddress: String { Socket.peerAddress(fd) }
 
     /// Bytes queued for sending and not yet handed to the kernel. Read it on the connection's
-    /// loop (in a handler), where it is exact; elsewhere it is a racy snapshot.
+    /// loop (in a handler); from another thread the value is not synchronised.
     public var bufferedAmount: Int { queuedBytes }
 
     /// Sets the handler of incoming messages, called on the loop in arrival order.
