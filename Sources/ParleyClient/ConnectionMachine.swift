@@ -84,7 +84,11 @@ struct ConnectionMachine<Random: RandomNumberGenerator> {
     private(set) var backoff: Backoff
     private var random: Random
     /// When a frame last came from the server, while connected to one that pings.
-    private var lastHeard: ContinuousClock.Instant?
+    /// (A plain value plus ``watching`` rather than an optional: `heard` runs per message, and
+    /// an optional of the standard library's resilient `Instant` is handled out of line.)
+    private var lastHeard = ContinuousClock.Instant.now
+    /// Whether ``lastHeard`` is kept (connected to a server that pings).
+    private var watching = false
     /// `pingInterval + pingTimeout`: silence this long means the server is gone.
     private var silenceLimit: Duration?
 
@@ -134,6 +138,7 @@ struct ConnectionMachine<Random: RandomNumberGenerator> {
             let limit = interval + (session.pingTimeout ?? .zero)
             silenceLimit = limit
             lastHeard = now
+            watching = true
             actions.append(.schedule(.liveness, after: limit, generation: generation))
         }
         return actions
@@ -185,7 +190,7 @@ struct ConnectionMachine<Random: RandomNumberGenerator> {
 
     /// A frame (message or ping) arrived: the server is alive.
     mutating func heard(generation news: UInt64, now: ContinuousClock.Instant) {
-        if news == generation, lastHeard != nil { lastHeard = now }
+        if watching, news == generation { lastHeard = now }
     }
 
     /// A timer scheduled with ``Action/schedule(_:after:generation:)`` fired.
@@ -197,7 +202,7 @@ struct ConnectionMachine<Random: RandomNumberGenerator> {
         case (.reconnect, .waiting(let attempt)):
             return [.emit(.reconnectAttempt(attempt))] + open(attempt: attempt)
         case (.liveness, .connected):
-            guard let limit = silenceLimit, let lastHeard else { return [] }
+            guard let limit = silenceLimit, watching else { return [] }
             let silence = now - lastHeard
             // Socket.IO: the server is gone when nothing came within pingInterval + pingTimeout.
             guard silence >= limit else { return [.schedule(.liveness, after: limit - silence, generation: generation)] }
@@ -245,7 +250,7 @@ struct ConnectionMachine<Random: RandomNumberGenerator> {
         phase = next
         generation &+= 1
         session = nil
-        lastHeard = nil
+        watching = false
         silenceLimit = nil
     }
 }

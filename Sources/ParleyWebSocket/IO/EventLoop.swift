@@ -44,6 +44,8 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var running = true
     /// Connections with queued bytes to write at the end of this loop iteration.
     @exclusivity(unchecked) var pendingFlush: [WebSocket] = []
+    /// The connections being flushed (see ``flushPending()``).
+    @exclusivity(unchecked) private var flushing: [WebSocket] = []
     /// Written-out send chunks kept for reuse, so a busy connection does not allocate per frame.
     @exclusivity(unchecked) private var chunkPool: [ByteChunk] = []
     /// Chunks kept in the pool at most: 64 × 4 KiB = 256 KiB per loop.
@@ -236,9 +238,11 @@ public final class EventLoop: @unchecked Sendable {
     /// queued while handling this iteration's events.
     private func flushPending() {
         while !pendingFlush.isEmpty {
-            let batch = pendingFlush
-            pendingFlush.removeAll(keepingCapacity: true)
-            for connection in batch { connection.flush() }
+            // Two arrays that trade places: no allocation per iteration. A flush may queue
+            // another connection (into `pendingFlush`), handled by the next pass.
+            swap(&flushing, &pendingFlush)
+            for connection in flushing { connection.flush() }
+            flushing.removeAll(keepingCapacity: true)
         }
     }
 }
