@@ -211,7 +211,9 @@ extension Client {
             state.delivering = false
             return nil
         }
-        let event = state.deliveries[state.deliveryHead]
+        // Moved out (a payload-free case left behind), not copied: no retain per field.
+        var event = ClientEvent.connect
+        swap(&event, &state.deliveries[state.deliveryHead])
         state.deliveryHead += 1
         if state.deliveryHead >= 1024 && state.deliveryHead * 2 >= state.deliveries.count {
             state.deliveries.removeFirst(state.deliveryHead)
