@@ -19,7 +19,8 @@ let package = Package(
         // The envelope model and codec: pure, no I/O.
         .target(name: "ParleyProtocol"),
         // The Socket.IO-style server: namespaces, sockets, rooms, acks, middleware.
-        .target(name: "Parley", dependencies: ["ParleyProtocol", "ParleyWebSocket"]),
+        // Resources/parley.js, the browser client, is compiled in: the server serves those bytes.
+        .target(name: "Parley", dependencies: ["ParleyProtocol", "ParleyWebSocket"], resources: [.embedInCode("Resources/parley.js")]),
         .executableTarget(name: "parley-server", dependencies: ["Parley", "ParleyWebSocket"]),
         // Drives the Autobahn|Testsuite fuzzing server with the ParleyWebSocket client.
         .executableTarget(name: "parley-autobahn-client", dependencies: ["ParleyWebSocket"]),
