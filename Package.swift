@@ -34,6 +34,9 @@ let package = Package(
         .testTarget(name: "ParleyClientTests", dependencies: ["ParleyClient", "Parley", "ParleyProtocol", "ParleyWebSocket"]),
         .executableTarget(name: "parley-bot", dependencies: ["ParleyClient"], path: "Examples/Bot"),
         .executableTarget(name: "parley-client-bench", dependencies: ["ParleyClient"]),
+        // The chat example: `swift run chat-server`, then open http://localhost:8887/.
+        .executableTarget(name: "chat-server", dependencies: ["Parley", "ParleyWebSocket"], path: "Examples/Chat",
+                          resources: [.embedInCode("Public/index.html"), .embedInCode("Public/chat.css"), .embedInCode("Public/chat.js")]),
     ],
     swiftLanguageModes: [.v6]
 )
