@@ -37,6 +37,10 @@ let package = Package(
         // The chat example: `swift run chat-server`, then open http://localhost:8887/.
         .executableTarget(name: "chat-server", dependencies: ["Parley", "ParleyWebSocket"], path: "Examples/Chat",
                           resources: [.embedInCode("Public/index.html"), .embedInCode("Public/chat.css"), .embedInCode("Public/chat.js")]),
+        // End to end: headless Chromium against chat-server and parley-server, and parley-bot in
+        // the chat, all as child processes (browser tests are skipped without chromium, except
+        // under CI). Depends on the executables so that `swift test` builds them.
+        .testTarget(name: "EndToEndTests", dependencies: ["Parley", "ParleyWebSocket", "ParleyClient", "chat-server", "parley-server", "parley-bot"]),
     ],
     swiftLanguageModes: [.v6]
 )

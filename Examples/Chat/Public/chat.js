@@ -26,6 +26,8 @@ function start(nickname) {
     if (!state.welcomed) {
       $("login-error").textContent = socket.active ? `Cannot reach the server (${error.message}); retrying…` : error.message;
       $("join").disabled = socket.active;
+    } else if (!socket.active) {
+      setStatus("offline", "disconnected", `Refused: ${error.message} Reload the page to join again.`);
     }
   });
   socket.on("disconnect", (reason) => {
