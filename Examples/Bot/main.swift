@@ -70,8 +70,9 @@ struct ChatMessage: Decodable, Sendable {
     var text: String
 }
 
-/// What the bot sends with `message`.
+/// What the bot sends with `message`: the room and the text.
 struct Draft: Encodable, Sendable {
+    var room: String
     var text: String
 }
 
@@ -122,7 +123,7 @@ func makeBot(_ arguments: Arguments) -> Client {
         log("\(message.author) in #\(message.room): \(message.text) -> \(reply)")
         Task {
             do {
-                _ = try await client?.emitWithAck("message", Draft(text: reply), as: Ignored.self)
+                _ = try await client?.emitWithAck("message", Draft(room: message.room, text: reply), as: Ignored.self)
             } catch {
                 log("cannot answer: \(error)")
             }

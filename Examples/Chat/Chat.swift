@@ -64,7 +64,7 @@ final class Chat: Sendable {
         guard claimed else { return socket.disconnect() }
         socket.onDisconnect { [self] _ in left(nick, socket) }
         socket.on("join") { [self] (room: String, ack: Ack) in join(socket, room, ack) }
-        socket.on("message") { [self] (draft: Draft, ack: Ack) in post(socket, nick, draft, ack) }
+        socket.on("message") { [self] (draft: Draft, ack: Ack) in post(nick, draft, ack) }
         socket.on("typing") { (typing: Bool) in
             for room in socket.rooms where room != socket.id {
                 try? socket.to(room).volatile.emit("typing", Typing(nick: nick, typing: typing))
@@ -93,21 +93,27 @@ final class Chat: Sendable {
     private func join(_ socket: Socket, _ room: String, _ ack: Ack) {
         guard rooms.contains(room) else { return ack.fail("There is no room \"\(room)\".") }
         for current in socket.rooms where current != socket.id && current != room { socket.leave(current) }
-        socket.join(room)
-        ack(Joined(room: room, history: state.withLock { $0.history[room] ?? [] }))
+        // Under the lock that `post` holds while it records and sends: a message is either in
+        // the history read here or delivered live after the join, never both, never neither.
+        let history = state.withLock { state in
+            socket.join(room)
+            return state.history[room] ?? []
+        }
+        ack(Joined(room: room, history: history))
     }
 
-    private func post(_ socket: Socket, _ nick: String, _ draft: Draft, _ ack: Ack) {
+    private func post(_ nick: String, _ draft: Draft, _ ack: Ack) {
         let text = draft.text.trimmingCharacters(in: .whitespacesAndNewlines)
         if let problem = limits.problem(withMessage: text) { return ack.fail(problem) }
-        guard let room = socket.rooms.first(where: { $0 != socket.id }) else { return ack.fail("Join a room first.") }
+        let room = draft.room
+        guard rooms.contains(room) else { return ack.fail("There is no room \"\(room)\".") }
         let message = ChatMessage(room: room, author: nick, text: text, time: Int64(Date().timeIntervalSince1970 * 1000))
         state.withLock { state in
             var history = state.history[room] ?? []
             history.append(message)
             state.history[room] = Array(history.suffix(Self.historyLength))
+            try? io.to(room).emit("message", message)
         }
-        try? io.to(room).emit("message", message)
         ack()
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
 
 // The chat's events, as JSON. Client to server: `join` (a room name, acked with the room's
-// recent messages), `message` ({"text"}, acked, or refused with an error ack), `typing` (a Bool).
-// Server to client: `welcome`, `presence`, `message`, `typing`.
+// recent messages), `message` ({"room","text"}, acked, or refused with an error ack), `typing`
+// (a Bool). Server to client: `welcome`, `presence`, `message`, `typing`.
 
 /// One chat line, as every member of the room receives it.
 struct ChatMessage: Codable, Sendable, Equatable {
@@ -14,8 +14,10 @@ struct ChatMessage: Codable, Sendable, Equatable {
     var time: Int64
 }
 
-/// What a client sends with `message`.
+/// What a client sends with `message`. It names its room: a message written while offline is
+/// sent from the client's buffer as soon as it reconnects, before it has joined a room again.
 struct Draft: Codable, Sendable {
+    var room: String
     var text: String
 }
 

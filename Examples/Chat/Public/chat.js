@@ -31,6 +31,9 @@ function start(nickname) {
     }
   });
   socket.on("disconnect", (reason) => {
+    state.typing.clear();
+    renderTyping();
+    $("users").classList.add("stale");     // until the server says again who is online
     if (socket.active) setStatus("reconnecting", "reconnecting…", "Connection lost: reconnecting…");
     else setStatus("offline", "disconnected", `Disconnected (${reason}). Reload the page to join again.`);
   });
@@ -143,7 +146,7 @@ $("composer").addEventListener("submit", async (event) => {
   if (!text.trim() || !state.socket) return;
   stopTyping();
   try {
-    await state.socket.emitWithAck("message", { text });
+    await state.socket.emitWithAck("message", { room: state.room, text });
     input.value = "";
     $("send-error").textContent = "";
   } catch (error) {
@@ -154,6 +157,7 @@ $("composer").addEventListener("submit", async (event) => {
 // MARK: presence and typing
 
 function presence({ users, joined, left }) {
+  $("users").classList.remove("stale");
   $("online-count").textContent = String(users.length);
   $("users").replaceChildren(...users.map((user) => {
     const item = document.createElement("li");

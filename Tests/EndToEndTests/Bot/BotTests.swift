@@ -13,6 +13,7 @@ final class BotTests: XCTestCase {
     }
 
     private struct Draft: Encodable, Sendable {
+        var room = "swift"
         var text: String
     }
 

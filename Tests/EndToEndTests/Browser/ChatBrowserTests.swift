@@ -122,18 +122,23 @@ final class ChatBrowserTests: XCTestCase {
             try await page.page.waitFor("document.getElementById('status').dataset.state === 'reconnecting' && !document.getElementById('banner').hidden",
                                         describe: "document.getElementById('status').textContent")
         }
+        // Written while offline: kept by parley.js, sent once the page is back.
+        try await ada.send("written while offline")
         let restarted = try await ChildProcess.start("chat-server", ["--port", String(server.port)], for: self)
         XCTAssertEqual(restarted.port, server.port)
         for page in [ada, grace] {
             try await page.waitUntilConnected(timeout: .seconds(20))
             try await page.page.waitFor("document.getElementById('banner').hidden")
         }
+        try await grace.waitForMessage(from: "ada", "written while offline")
         try await ada.send("after the restart")
         try await grace.waitForMessage(from: "ada", "after the restart")
         try await grace.send("still here")
         try await ada.waitForMessage(from: "grace", "still here")
-        // What was shown before the restart is still shown.
+        // What was shown before the restart is still shown, nothing twice.
         let shown = try await grace.messageTexts()
-        XCTAssertEqual(shown, ["before the restart", "after the restart", "still here"])
+        XCTAssertEqual(shown, ["before the restart", "written while offline", "after the restart", "still here"])
+        let composer = try await ada.page.string("document.getElementById('text').value + '|' + document.getElementById('send-error').textContent")
+        XCTAssertEqual(composer, "|", "the offline message was not acknowledged")
     }
 }
