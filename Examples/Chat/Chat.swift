@@ -83,15 +83,18 @@ final class Chat: Sendable {
         if removed { announcePresence(left: nick) }
     }
 
+    /// Sends everyone the list; under the lock, so that lists go out in the order they changed.
     private func announcePresence(joined: String? = nil, left: String? = nil) {
-        let users = state.withLock { $0.users.keys.sorted { $0.lowercased() < $1.lowercased() } }
-        try? io.emit("presence", Presence(users: users, joined: joined, left: left))
+        state.withLock { state in
+            let users = state.users.keys.sorted { $0.lowercased() < $1.lowercased() }
+            try? io.emit("presence", Presence(users: users, joined: joined, left: left))
+        }
     }
 
     // MARK: Rooms and messages
 
     private func join(_ socket: Socket, _ room: String, _ ack: Ack) {
-        guard rooms.contains(room) else { return ack.fail("There is no room \"\(room)\".") }
+        guard rooms.contains(room) else { return ack.fail("There is no room \"\(room.prefix(40))\".") }
         for current in socket.rooms where current != socket.id && current != room { socket.leave(current) }
         // Under the lock that `post` holds while it records and sends: a message is either in
         // the history read here or delivered live after the join, never both, never neither.
@@ -106,7 +109,7 @@ final class Chat: Sendable {
         let text = draft.text.trimmingCharacters(in: .whitespacesAndNewlines)
         if let problem = limits.problem(withMessage: text) { return ack.fail(problem) }
         let room = draft.room
-        guard rooms.contains(room) else { return ack.fail("There is no room \"\(room)\".") }
+        guard rooms.contains(room) else { return ack.fail("There is no room \"\(room.prefix(40))\".") }
         let message = ChatMessage(room: room, author: nick, text: text, time: Int64(Date().timeIntervalSince1970 * 1000))
         state.withLock { state in
             var history = state.history[room] ?? []
