@@ -121,12 +121,11 @@ func makeBot(_ arguments: Arguments) -> Client {
     client.on("message") { [weak client] (message: ChatMessage) in
         guard message.author != nickname, let reply = answer(to: message.text) else { return }
         log("\(message.author) in #\(message.room): \(message.text) -> \(reply)")
-        Task {
-            do {
-                _ = try await client?.emitWithAck("message", Draft(room: message.room, text: reply), as: Ignored.self)
-            } catch {
-                log("cannot answer: \(error)")
-            }
+        // A plain emit, from this handler: answers go out in the order the commands came.
+        do {
+            try client?.emit("message", Draft(room: message.room, text: reply))
+        } catch {
+            log("cannot answer: \(error)")
         }
     }
     return client

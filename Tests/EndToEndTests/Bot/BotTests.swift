@@ -45,10 +45,16 @@ final class BotTests: XCTestCase {
         try await bot.line(containing: "joined #swift")
 
         let (ada, lines) = try await person("ada", port: server.port, room: "swift")
-        _ = try await ada.emitWithAck("message", Draft(text: "!ping"), as: Ignored.self)
-        try await lines.next { $0 == "robo: pong" }
-        _ = try await ada.emitWithAck("message", Draft(text: "!time"), as: Ignored.self)
-        try await lines.next { $0.hasPrefix("robo: It is ") }
+        try ada.emit("message", Draft(text: "!ping"))
+        try ada.emit("message", Draft(text: "!time"))
+        try ada.emit("message", Draft(text: "!ping"))
+        // Answered in the order asked.
+        var answers: [String] = []
+        for _ in 0..<3 { answers.append(try await lines.next { $0.hasPrefix("robo: ") }) }
+        XCTAssertEqual(answers.count, 3)
+        XCTAssertEqual(answers[0], "robo: pong")
+        XCTAssertTrue(answers[1].hasPrefix("robo: It is "), answers[1])
+        XCTAssertEqual(answers[2], "robo: pong")
 
         // Restart: the bot logs the loss and its reconnection, joins again and answers again.
         let before = bot.lineCount

@@ -14,9 +14,12 @@ final class Chromium: @unchecked Sendable {
     let profile: URL
     let devTools: DevTools
 
-    /// The browser binary: `$CHROMIUM`, else `chromium` or `chromium-browser` on `PATH`.
+    /// The browser binary: `$CHROMIUM` (when set, and only if executable), else `chromium` or
+    /// `chromium-browser` on `PATH`.
     static var executable: String? {
-        if let named = ProcessInfo.processInfo.environment["CHROMIUM"], !named.isEmpty { return named }
+        if let named = ProcessInfo.processInfo.environment["CHROMIUM"], !named.isEmpty {
+            return access(named, X_OK) == 0 ? named : nil
+        }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         for directory in path.split(separator: ":") {
             for name in ["chromium", "chromium-browser"] {
