@@ -19,7 +19,8 @@ let package = Package(
         // The envelope model and codec: pure, no I/O.
         .target(name: "ParleyProtocol"),
         // The Socket.IO-style server: namespaces, sockets, rooms, acks, middleware.
-        .target(name: "Parley", dependencies: ["ParleyProtocol", "ParleyWebSocket"]),
+        // Resources/parley.js, the browser client, is compiled in: the server serves those bytes.
+        .target(name: "Parley", dependencies: ["ParleyProtocol", "ParleyWebSocket"], resources: [.embedInCode("Resources/parley.js")]),
         .executableTarget(name: "parley-server", dependencies: ["Parley", "ParleyWebSocket"]),
         // Drives the Autobahn|Testsuite fuzzing server with the ParleyWebSocket client.
         .executableTarget(name: "parley-autobahn-client", dependencies: ["ParleyWebSocket"]),
@@ -33,6 +34,13 @@ let package = Package(
         .testTarget(name: "ParleyClientTests", dependencies: ["ParleyClient", "Parley", "ParleyProtocol", "ParleyWebSocket"]),
         .executableTarget(name: "parley-bot", dependencies: ["ParleyClient"], path: "Examples/Bot"),
         .executableTarget(name: "parley-client-bench", dependencies: ["ParleyClient"]),
+        // The chat example: `swift run chat-server`, then open http://localhost:8887/.
+        .executableTarget(name: "chat-server", dependencies: ["Parley", "ParleyWebSocket"], path: "Examples/Chat",
+                          resources: [.embedInCode("Public/index.html"), .embedInCode("Public/chat.css"), .embedInCode("Public/chat.js")]),
+        // End to end: headless Chromium against chat-server and parley-server, and parley-bot in
+        // the chat, all as child processes (browser tests are skipped without chromium, except
+        // under CI). Depends on the executables so that `swift test` builds them.
+        .testTarget(name: "EndToEndTests", dependencies: ["Parley", "ParleyWebSocket", "ParleyClient", "chat-server", "parley-server", "parley-bot"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,24 +1,23 @@
 import Foundation
 import ParleyClient
 
-// parley-bot: a ParleyClient example. It joins a room of `parley-server`'s relay, answers
-// `!ping` and `!time` in `room` and `broadcast` events, logs its connection events, and rides
-// out server restarts (reconnection is on, without limit).
+// parley-bot: a ParleyClient example for the chat example. It connects to `chat-server` with
+// its nickname as the token, joins a room, answers `!ping` and `!time` there, logs its
+// connection events, and rides out server restarts (reconnection is on, without limit).
 //
-//     swift run parley-server &
-//     swift run parley-bot                                   # ws://localhost:8887/parley, room "lobby"
-//     swift run parley-bot ws://localhost:8887/parley secret --room dev
+//     swift run chat-server &
+//     swift run parley-bot                                   # ws://localhost:8887/parley, "parley-bot" in #general
+//     swift run parley-bot ws://localhost:8887/parley robo --room swift
 //
-// Then, from another client: emit `room` with {"room":"lobby","text":"!ping"} and the bot
-// answers the room with {"room":"lobby","text":"pong","from":"parley-bot"}; emit `broadcast`
-// with "!time" and everyone gets the time.
+// Then, in the page (http://localhost:8887/), write `!ping` in the bot's room: it answers
+// `pong`; `!time` gets the server machine's time.
 
-let usage = "usage: parley-bot [URL] [TOKEN] [--room NAME]   (default URL ws://localhost:8887/parley, room lobby)"
+let usage = "usage: parley-bot [URL] [NICKNAME] [--room NAME]   (default URL ws://localhost:8887/parley, nickname parley-bot, room general)"
 
 struct Arguments {
     var url = "ws://localhost:8887/parley"
-    var token: String?
-    var room = "lobby"
+    var nickname = "parley-bot"
+    var room = "general"
 }
 
 func parseArguments(_ arguments: [String]) -> Arguments {
@@ -40,7 +39,7 @@ func parseArguments(_ arguments: [String]) -> Arguments {
     }
     guard positional.count <= 2 else { fail(usage) }
     if let url = positional.first { parsed.url = url }
-    if positional.count == 2 { parsed.token = positional[1] }
+    if positional.count == 2 { parsed.nickname = positional[1] }
     return parsed
 }
 
@@ -59,106 +58,22 @@ func log(_ message: String) {
 func answer(to text: String) -> String? {
     switch text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased() {
     case "!ping": return "pong"
-    case "!time": return Date().formatted(.iso8601)
+    case "!time": return "It is " + Date().formatted(.iso8601) + " here."
     default: return nil
     }
 }
 
-/// A `room` event of the relay: `{"room":R,...}`, here with the chat's `text`.
-struct RoomMessage: Codable, Sendable {
+/// A chat line as the chat server sends it (`message` event).
+struct ChatMessage: Decodable, Sendable {
     var room: String
-    var text: String?
-    var from: String?
+    var author: String
+    var text: String
 }
 
-/// A `broadcast` event's data: a bare string, or an object with a `text`. The answer keeps the shape.
-enum BroadcastMessage: Codable, Sendable {
-    case string(String)
-    case object(text: String)
-
-    private struct Object: Codable { var text: String }
-
-    init(from decoder: any Decoder) throws {
-        if let text = try? decoder.singleValueContainer().decode(String.self) {
-            self = .string(text)
-        } else {
-            self = .object(text: try Object(from: decoder).text)
-        }
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        switch self {
-        case .string(let text):
-            var container = encoder.singleValueContainer()
-            try container.encode(text)
-        case .object(let text):
-            try Object(text: text).encode(to: encoder)
-        }
-    }
-
-    var text: String {
-        switch self {
-        case .string(let text), .object(let text): return text
-        }
-    }
-
-    func replying(_ text: String) -> BroadcastMessage {
-        switch self {
-        case .string: return .string(text)
-        case .object: return .object(text: text)
-        }
-    }
-}
-
-/// Creates the bot's client with its handlers; it connects when told to.
-func makeBot(_ arguments: Arguments) -> Client {
-    var options = Client.Options()
-    if let token = arguments.token { options.query = ["token": token] }
-    options.autoConnect = false     // handlers first, so that the first `connect` is seen
-    let client = Client(url: arguments.url, options: options)
-    let room = arguments.room
-
-    client.on(.connect) { [weak client] in
-        guard let client else { return }
-        log("connected as \(client.id ?? "?") (server pings every \(client.pingInterval.map { "\($0)" } ?? "never"))")
-        // Rooms belong to a connection: join again after every (re)connection.
-        Task {
-            do {
-                _ = try await client.emitWithAck("join", room, as: Ignored.self)
-                log("joined room \(room)")
-            } catch {
-                log("could not join \(room): \(error)")
-            }
-        }
-    }
-    client.on(.disconnect) { reason in
-        log("disconnected: \(reason.rawValue)" + (reason.reconnects ? " (will reconnect)" : ""))
-    }
-    client.on(.connectError) { error in log("connect_error: \(error.message)") }
-    client.on(.reconnectAttempt) { attempt in log("reconnect attempt \(attempt)") }
-    client.on(.reconnect) { attempts in log("reconnected after \(attempts) attempt(s)") }
-    client.on(.reconnectError) { error in log("reconnect_error: \(error)") }
-    client.on(.reconnectFailed) { log("gave up reconnecting") }
-
-    client.on("room") { [weak client] (message: RoomMessage) in
-        guard let text = message.text, let reply = answer(to: text) else { return }
-        log("\(text) in room \(message.room): \(reply)")
-        do {
-            try client?.emit("room", RoomMessage(room: message.room, text: reply, from: "parley-bot"))
-        } catch {
-            log("cannot answer: \(error)")
-        }
-    }
-    client.on("broadcast") { [weak client] (message: BroadcastMessage) in
-        guard let reply = answer(to: message.text) else { return }
-        log("\(message.text) in broadcast: \(reply)")
-        do {
-            try client?.emit("broadcast", message.replying(reply))
-        } catch {
-            log("cannot answer: \(error)")
-        }
-    }
-    return client
+/// What the bot sends with `message`: the room and the text.
+struct Draft: Encodable, Sendable {
+    var room: String
+    var text: String
 }
 
 /// An acknowledgement whose data does not matter.
@@ -166,9 +81,59 @@ struct Ignored: Decodable, Sendable {
     init(from decoder: any Decoder) throws {}
 }
 
+/// Creates the bot's client with its handlers; it connects when told to.
+func makeBot(_ arguments: Arguments) -> Client {
+    var options = Client.Options()
+    // The nickname is the chat's token. The key lets the bot take its nickname back from its
+    // own stale connection when it reconnects before the server has noticed the old one is gone.
+    options.query = ["token": arguments.nickname, "key": UUID().uuidString]
+    options.autoConnect = false     // handlers first, so that the first `connect` is seen
+    let client = Client(url: arguments.url, options: options)
+    let (room, nickname) = (arguments.room, arguments.nickname)
+
+    client.on(.connect) { [weak client] in
+        guard let client else { return }
+        log("connected as \(nickname), socket \(client.id ?? "?")")
+        // Rooms belong to a connection: join again after every (re)connection.
+        Task {
+            do {
+                _ = try await client.emitWithAck("join", room, as: Ignored.self)
+                log("joined #\(room)")
+            } catch {
+                log("could not join #\(room): \(error)")
+            }
+        }
+    }
+    client.on(.disconnect) { reason in
+        log("disconnected: \(reason.rawValue)" + (reason.reconnects ? " (will reconnect)" : ""))
+    }
+    client.on(.connectError) { [weak client] error in
+        log("connect_error: \(error.message)")
+        // A refusal by the server (nickname taken, too long) is final; a server that is not
+        // up yet is retried.
+        if client?.isActive == false { exit(1) }
+    }
+    client.on(.reconnectAttempt) { attempt in log("reconnect attempt \(attempt)") }
+    client.on(.reconnect) { attempts in log("reconnected after \(attempts) attempt(s)") }
+    client.on(.reconnectError) { error in log("reconnect_error: \(error)") }
+    client.on(.reconnectFailed) { log("gave up reconnecting") }
+
+    client.on("message") { [weak client] (message: ChatMessage) in
+        guard message.author != nickname, let reply = answer(to: message.text) else { return }
+        log("\(message.author) in #\(message.room): \(message.text) -> \(reply)")
+        // A plain emit, from this handler: answers go out in the order the commands came.
+        do {
+            try client?.emit("message", Draft(room: message.room, text: reply))
+        } catch {
+            log("cannot answer: \(error)")
+        }
+    }
+    return client
+}
+
 let arguments = parseArguments(Array(CommandLine.arguments.dropFirst()))
 let bot = makeBot(arguments)
-log("connecting to \(arguments.url), room \(arguments.room)")
+log("connecting to \(arguments.url) as \(arguments.nickname), room #\(arguments.room)")
 bot.connect()
 
 // Ctrl-C / SIGTERM: leave politely (close 1000), then exit.

@@ -7,7 +7,7 @@ public enum ParleyError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The socket disconnected before the acknowledgement came.
     case disconnected
     /// Applications cannot emit reserved event names (`connect`, `connect_error`, `disconnect`,
-    /// `disconnecting`, `error`).
+    /// `disconnecting`, `error`, `heartbeat`).
     case reservedEvent(String)
     /// The value could not be encoded as JSON.
     case encodingFailed(String)
@@ -26,12 +26,12 @@ public enum ParleyError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Event names only the protocol may use (Protocol.md, "Reserved events").
-    public static let reservedEvents: Set<String> = ["connect", "connect_error", "disconnect", "disconnecting", "error"]
+    public static let reservedEvents: Set<String> = ["connect", "connect_error", "disconnect", "disconnecting", "error", "heartbeat"]
 
     /// Whether `name` is reserved; a switch of string compares, cheaper than hashing per event.
     static func isReserved(_ name: String) -> Bool {
         switch name {
-        case "connect", "connect_error", "disconnect", "disconnecting", "error": return true
+        case "connect", "connect_error", "disconnect", "disconnecting", "error", "heartbeat": return true
         default: return false
         }
     }

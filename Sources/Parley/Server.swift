@@ -48,6 +48,11 @@ public final class Server: Sendable {
         public var loopCount = EventLoopGroup.coreCount
         /// Plain HTTP resources served on GET and HEAD (e.g. a page and its script).
         public var routes: [String: HTTPResponse] = [:]
+        /// Serve the browser client, `parley.js`, at `<path>/parley.js` (`/parley/parley.js` by
+        /// default) with an `ETag` (revalidation gets `304`). On, as Socket.IO's `serveClient`:
+        /// a page of the same server then needs nothing else, not even a CDN. A route of your own
+        /// at that path wins.
+        public var serveClient = true
 
         public init(host: String = "127.0.0.1", port: Int = 8887, path: String = "/parley") {
             self.host = host
@@ -62,6 +67,9 @@ public final class Server: Sendable {
             configuration.handshakeTimeout = handshakeTimeout
             configuration.loopCount = loopCount
             configuration.routes = routes
+            if serveClient && routes[Server.clientScriptPath(for: path)] == nil {
+                configuration.routes[Server.clientScriptPath(for: path)] = Server.clientScript
+            }
             if verbose {
                 configuration.onRefusal = { status, path, address in
                     FileHandle.standardError.write(Data("parley: refused \(address) \(path): HTTP \(status)\n".utf8))

@@ -360,6 +360,12 @@ public final class Socket: Sendable, Hashable {
         case .ackError(let id, let message):
             completeAck(id, .failure(ParleyError.ackFailed(message: message)))
         case .event(let name, let data, let id):
+            // Protocol.md 5.4: a heartbeat request from a client that cannot see pings (a
+            // browser), answered at once and never shown to handlers.
+            if name == "heartbeat" {
+                if let id { send(.ack(id: id, data: nil)) }
+                return
+            }
             let ack = Ack(socket: self, id: id)
             if ParleyError.isReserved(name) {
                 let message = "'\(name)' is a reserved event name"

@@ -143,7 +143,7 @@ final class ClientEmitTests: XCTestCase {
 
     func test_emit_refusesReservedNames() throws {
         let (client, _) = makeClient("ws://127.0.0.1:1/parley")
-        for name in ["connect", "connect_error", "disconnect", "disconnecting", "error"] {
+        for name in ["connect", "connect_error", "disconnect", "disconnecting", "error", "heartbeat"] {
             XCTAssertThrowsError(try client.emit(name, 1)) { XCTAssertEqual($0 as? ClientError, .reservedEvent(name)) }
         }
     }

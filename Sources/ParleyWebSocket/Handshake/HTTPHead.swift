@@ -84,16 +84,62 @@ public struct HTTPResponse: Sendable, Equatable {
                      body: Array((reasonPhrase(status) + "\n").utf8))
     }
 
-    /// The bytes on the wire. `includeBody` is false for an answer to `HEAD`.
+    /// A resource for ``ServerHandshake/routes`` that browsers may cache and revalidate: its
+    /// `ETag` is a hash of `body`, so a request with a matching `If-None-Match` gets `304 Not
+    /// Modified` without the body.
+    ///
+    /// ```swift
+    /// configuration.routes["/app.js"] = .resource(bytes, contentType: "text/javascript; charset=utf-8")
+    /// ```
+    /// - Parameters:
+    ///   - body: the resource's bytes.
+    ///   - contentType: its media type, e.g. `text/html; charset=utf-8`.
+    ///   - cacheControl: `no-cache` by default: the browser keeps its copy but asks each time
+    ///     (a cheap 304 when unchanged), so a new version is seen at once though its path is the same.
+    public static func resource(_ body: [UInt8], contentType: String, cacheControl: String = "no-cache") -> HTTPResponse {
+        HTTPResponse(status: 200, headers: [
+            ("Content-Type", contentType), ("ETag", entityTag(for: body)), ("Cache-Control", cacheControl),
+        ], body: body)
+    }
+
+    /// A strong entity tag for `body` (RFC 9110 8.8.3): the first 16 bytes of its SHA-1 in hex, quoted.
+    public static func entityTag(for body: [UInt8]) -> String {
+        let hex = Array("0123456789abcdef".utf8)
+        var tag: [UInt8] = [UInt8(ascii: "\"")]
+        for byte in SHA1.hash(body).prefix(16) {
+            tag.append(hex[Int(byte >> 4)])
+            tag.append(hex[Int(byte & 0x0F)])
+        }
+        tag.append(UInt8(ascii: "\""))
+        return String(decoding: tag, as: UTF8.self)
+    }
+
+    /// The value of this response's `ETag` header field, if it has one.
+    public var entityTag: String? {
+        headers.first { $0.name.caseInsensitiveEquals("ETag") }?.value
+    }
+
+    /// The `304 Not Modified` answer to a conditional request for this resource. RFC 9110
+    /// 15.4.5: it carries the validator and caching fields a 200 would (`ETag`, `Cache-Control`,
+    /// `Expires`, `Vary`, `Content-Location`, `Date`), and no content.
+    public func notModified() -> HTTPResponse {
+        let kept = ["etag", "cache-control", "expires", "vary", "content-location", "date"]
+        return HTTPResponse(status: 304, headers: headers.filter { kept.contains($0.name.lowercased()) })
+    }
+
+    /// The bytes on the wire. `includeBody` is false for an answer to `HEAD`. A `304` has
+    /// neither content nor `Content-Length` (RFC 9110 15.4.5, RFC 9112 6.3).
     public func encoded(includeBody: Bool = true) -> [UInt8] {
         var text = "HTTP/1.1 \(status) \(Self.reasonPhrase(status))\r\n"
         for header in headers { text += "\(header.name): \(header.value)\r\n" }
-        if status != 101 {
+        if status == 304 {
+            text += "Connection: close\r\n"
+        } else if status != 101 {
             text += "Content-Length: \(body.count)\r\nConnection: close\r\n"
         }
         text += "\r\n"
         var bytes = Array(text.utf8)
-        if includeBody && status != 101 { bytes += body }
+        if includeBody && status != 101 && status != 304 { bytes += body }
         return bytes
     }
 
@@ -102,6 +148,7 @@ public struct HTTPResponse: Sendable, Equatable {
         switch status {
         case 101: return "Switching Protocols"
         case 200: return "OK"
+        case 304: return "Not Modified"
         case 400: return "Bad Request"
         case 403: return "Forbidden"
         case 404: return "Not Found"

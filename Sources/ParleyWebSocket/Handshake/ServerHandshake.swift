@@ -29,6 +29,31 @@ public struct ServerHandshake: Sendable {
         self.routes = routes
     }
 
+    /// Whether an `If-None-Match` field value matches `tag` (RFC 9110 13.1.2): `*`, or a list
+    /// of entity tags one of which equals `tag` by weak comparison (a `W/` prefix is ignored).
+    /// A malformed list matches nothing, so the full resource is sent.
+    static func ifNoneMatch(_ condition: String, matches tag: String) -> Bool {
+        let value = condition.trimmingHTTPWhitespace()
+        if value == "*" { return true }
+        let wanted = opaqueTag(Substring(tag))
+        var rest = value[...]
+        while !rest.isEmpty {
+            rest = rest.drop { $0 == " " || $0 == "\t" || $0 == "," }
+            if rest.isEmpty { break }
+            if rest.hasPrefix("W/") { rest = rest.dropFirst(2) }
+            // RFC 9110 8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE; etagc may include commas.
+            guard rest.first == "\"", let close = rest.dropFirst().firstIndex(of: "\"") else { return false }
+            if rest[rest.startIndex...close] == wanted { return true }
+            rest = rest[rest.index(after: close)...]
+        }
+        return false
+    }
+
+    /// `tag` without a weak prefix: `W/"x"` -> `"x"`.
+    private static func opaqueTag(_ tag: Substring) -> Substring {
+        tag.hasPrefix("W/") ? tag.dropFirst(2) : tag
+    }
+
     /// The GUID of RFC 6455 1.3, appended to the client's key before hashing.
     static let acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -43,8 +68,14 @@ public struct ServerHandshake: Sendable {
         guard requestPath == path else {
             if let resource = routes[requestPath] {
                 switch request.method {
-                case "GET": return .respond(resource, includeBody: true)
-                case "HEAD": return .respond(resource, includeBody: false)
+                case "GET", "HEAD":
+                    // RFC 9110 13.1.2: a GET or HEAD whose If-None-Match names the current
+                    // entity tag gets 304 Not Modified.
+                    if let tag = resource.entityTag, let condition = request["If-None-Match"],
+                       Self.ifNoneMatch(condition, matches: tag) {
+                        return .respond(resource.notModified(), includeBody: false)
+                    }
+                    return .respond(resource, includeBody: request.method == "GET")
                 default: return .respond(.plain(405, extraHeaders: [("Allow", "GET, HEAD")]), includeBody: true)
                 }
             }

@@ -63,6 +63,16 @@ final class RawClient {
         }
     }
 
+    /// Sends a plain HTTP request and reads the answer to the end (the server closes after it).
+    /// - Returns: the head's lines (status line first) and the bytes after the head.
+    func http(_ request: String) throws -> (head: [String], body: [UInt8]) {
+        try write(Array(request.utf8))
+        while fill() {}
+        guard let end = headEnd() else { throw RawSocketError(description: "no HTTP response head") }
+        let head = String(decoding: buffer[..<(end - 4)], as: UTF8.self).components(separatedBy: "\r\n")
+        return (head, Array(buffer[end...]))
+    }
+
     /// Sends masked client text frames (payloads under 126 bytes) in one write, so the server
     /// reads them together, before anything it answers could reach this client.
     func sendTextFrames(_ texts: [String]) throws {

@@ -117,6 +117,65 @@ final class ServerHandshakeTests: XCTestCase {
         XCTAssertEqual(header(response, "Allow"), "GET")
     }
 
+    // MARK: - Cacheable routes (RFC 9110 13.1.2, 15.4.5)
+
+    private let script = HTTPResponse.resource(Array("export const x = 1;\n".utf8), contentType: "text/javascript; charset=utf-8")
+
+    private func cachingServer() -> ServerHandshake {
+        ServerHandshake(path: "/parley", allowedOrigins: ["*"], subprotocols: [], routes: ["/parley/parley.js": script])
+    }
+
+    func test_httpResponse_resource_setsTypeEntityTagAndCacheControl() {
+        // SHA-1("export const x = 1;\n"), first 16 bytes.
+        let tag = HTTPResponse.entityTag(for: Array("export const x = 1;\n".utf8))
+        XCTAssertEqual(tag.count, 34)
+        XCTAssertEqual(tag, "\"" + SHA1.hash(Array("export const x = 1;\n".utf8)).prefix(16).map { String(format: "%02x", $0) }.joined() + "\"")
+        XCTAssertEqual(HTTPResponse.entityTag(for: Array("abc".utf8)), "\"a9993e364706816aba3e25717850c26c\"")  // FIPS 180 "abc"
+        XCTAssertEqual(header(script, "Content-Type"), "text/javascript; charset=utf-8")
+        XCTAssertEqual(header(script, "ETag"), tag)
+        XCTAssertEqual(header(script, "Cache-Control"), "no-cache")
+    }
+
+    func test_serverHandshake_answers304_whenIfNoneMatchNamesTheEntityTag() throws {
+        let tag = try XCTUnwrap(script.entityTag)
+        for condition in [tag, "W/\(tag)", "\"other\", \(tag)", "*", " \"a,b\" ,W/\(tag) "] {
+            let (response, includeBody) = try XCTUnwrap(refusal(cachingServer().decide(
+                request(target: "/parley/parley.js", [("If-None-Match", condition)]), hasCapacity: true)))
+            XCTAssertEqual(response.status, 304, condition)
+            XCTAssertFalse(includeBody)
+            XCTAssertEqual(header(response, "ETag"), tag)
+            XCTAssertEqual(header(response, "Cache-Control"), "no-cache")
+            XCTAssertNil(header(response, "Content-Type"), "RFC 9110 15.4.5: no representation metadata beyond the validators")
+        }
+    }
+
+    func test_serverHandshake_answers304_onHeadWithMatchingEntityTag() throws {
+        let (response, _) = try XCTUnwrap(refusal(cachingServer().decide(
+            request(method: "HEAD", target: "/parley/parley.js", [("If-None-Match", script.entityTag)]), hasCapacity: true)))
+        XCTAssertEqual(response.status, 304)
+    }
+
+    func test_serverHandshake_answers200WithBody_whenIfNoneMatchDiffersOrIsMalformed() throws {
+        for condition in ["\"0123\"", "no-quotes", "\"unterminated", "W/", ""] {
+            let (response, includeBody) = try XCTUnwrap(refusal(cachingServer().decide(
+                request(target: "/parley/parley.js", [("If-None-Match", condition)]), hasCapacity: true)))
+            XCTAssertEqual(response, script, condition)
+            XCTAssertTrue(includeBody)
+        }
+    }
+
+    func test_serverHandshake_answers200_forRouteWithoutEntityTag_evenWithIfNoneMatch() throws {
+        let (response, _) = try XCTUnwrap(refusal(server().decide(request(target: "/status", [("If-None-Match", "*")]), hasCapacity: true)))
+        XCTAssertEqual(response, statusPage)
+    }
+
+    func test_httpResponse_encoded_notModified_hasNoContentLengthAndNoBody() {
+        let response = HTTPResponse(status: 200, headers: [("Content-Type", "text/css"), ("ETag", "\"1\""), ("Cache-Control", "no-cache")],
+                                    body: Array("body{}".utf8))
+        XCTAssertEqual(response.notModified().encoded(),
+                       Array("HTTP/1.1 304 Not Modified\r\nETag: \"1\"\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n".utf8))
+    }
+
     // MARK: - Refusals (RFC 6455 4.2.1, 4.2.2)
 
     func test_serverHandshake_refusesMissingUpgrade_with426() throws {

@@ -157,6 +157,22 @@ final class ServerHandshakeStatusTests: XCTestCase {
         XCTAssertTrue(closed)
     }
 
+    func test_route_returns304WithoutBody_whenIfNoneMatchIsTheEntityTag() throws {
+        let resource = HTTPResponse.resource(Array("console.log(1)\n".utf8), contentType: "text/javascript")
+        let tag = try XCTUnwrap(resource.entityTag)
+        let server = try startEchoServer { $0.routes["/app.js"] = resource }
+        let (first, body, _) = try exchange("GET /app.js HTTP/1.1\r\nHost: x\r\n\r\n", port: server.port)
+        XCTAssertEqual(first.status, 200)
+        XCTAssertEqual(first["ETag"], tag)
+        XCTAssertEqual(body, resource.body)
+        let (head, received, closed) = try exchange("GET /app.js HTTP/1.1\r\nHost: x\r\nIf-None-Match: \(tag)\r\n\r\n", port: server.port)
+        XCTAssertEqual(head.statusLine, "HTTP/1.1 304 Not Modified")
+        XCTAssertEqual(head["ETag"], tag)
+        XCTAssertNil(head["Content-Length"])
+        XCTAssertEqual(received, [])
+        XCTAssertTrue(closed)
+    }
+
     func test_route_returns405_onPost() throws {
         let server = try startEchoServer { $0.routes["/health"] = HTTPResponse(status: 200, body: Array("x".utf8)) }
         let head = try assertRefused("POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", port: server.port, status: 405)

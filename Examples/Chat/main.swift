@@ -1,0 +1,77 @@
+import Foundation
+import Glibc
+import Parley
+import ParleyWebSocket
+
+// chat-server: the Parley chat example. One process serves the page, its styles and script,
+// parley.js (at /parley/parley.js: no CDN, works offline) and the WebSocket at /parley.
+//
+//     swift run chat-server                 # then open http://localhost:8887/ in two tabs
+//     swift run chat-server --port 9000 --host 0.0.0.0
+
+let usage = """
+    usage: chat-server [--port P] [--host H] [--verbose]
+
+      --port P     TCP port (default 8887; 0 picks a free one)
+      --host H     address to bind (default 127.0.0.1; 0.0.0.0 or :: for every address)
+      --verbose    log connects, disconnects and refusals
+    """
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("chat-server: \(message)\n".utf8))
+    exit(2)
+}
+
+var configuration = Server.Configuration(host: "127.0.0.1", port: 8887, path: "/parley")
+// Chat lines are at most 500 characters: 16 KiB covers any legitimate envelope, and a client
+// sending more is closed (1009) before the server reads it.
+configuration.maxPayload = 16 * 1024
+var arguments = CommandLine.arguments.dropFirst()
+while let argument = arguments.popFirst() {
+    switch argument {
+    case "--port":
+        guard let value = arguments.popFirst(), let port = Int(value), (0...65535).contains(port) else { fail("--port takes 0...65535") }
+        configuration.port = port
+    case "--host":
+        guard let host = arguments.popFirst() else { fail("--host needs an address") }
+        configuration.host = host
+    case "--verbose": configuration.verbose = true
+    case "-h", "--help":
+        print(usage)
+        exit(0)
+    default: fail("unknown option \(argument)\n\(usage)")
+    }
+}
+
+// The page and its files: compiled in from Examples/Chat/Public (one source each).
+configuration.routes["/"] = .resource(PackageResources.index_html, contentType: "text/html; charset=utf-8")
+configuration.routes["/chat.css"] = .resource(PackageResources.chat_css, contentType: "text/css; charset=utf-8")
+configuration.routes["/chat.js"] = .resource(PackageResources.chat_js, contentType: "text/javascript; charset=utf-8")
+
+// SIGINT / SIGTERM are taken by the main thread with sigwait (blocked in every thread first).
+var stopSignals = sigset_t()
+sigemptyset(&stopSignals)
+sigaddset(&stopSignals, SIGINT)
+sigaddset(&stopSignals, SIGTERM)
+pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+
+let io = Server(configuration)
+let chat = Chat(on: io, rooms: ["general", "random", "swift"])
+do {
+    let port = try io.start()
+    let host = configuration.host == "127.0.0.1" || configuration.host == "0.0.0.0" || configuration.host == "::" ? "localhost" : configuration.host
+    print("chat-server: open http://\(host):\(port)/ (rooms: \(chat.rooms.joined(separator: ", ")))")
+    fflush(nil)
+} catch {
+    fail("\(error)")
+}
+
+var received: Int32 = 0
+sigwait(&stopSignals, &received)
+let stopped = DispatchSemaphore(value: 0)
+Task.detached {
+    await io.close(gracePeriod: .seconds(2))
+    stopped.signal()
+}
+stopped.wait()
+exit(0)
