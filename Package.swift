@@ -33,6 +33,11 @@ let package = Package(
         .testTarget(name: "ParleyClientTests", dependencies: ["ParleyClient", "Parley", "ParleyProtocol", "ParleyWebSocket"]),
         .executableTarget(name: "parley-bot", dependencies: ["ParleyClient"], path: "Examples/Bot"),
         .executableTarget(name: "parley-client-bench", dependencies: ["ParleyClient"]),
+        // A RESP2 Redis client on the ParleyWebSocket loops: pub/sub for scale-out across servers.
+        .target(name: "ParleyRedis", dependencies: ["ParleyWebSocket"]),
+        .testTarget(name: "ParleyRedisTests", dependencies: ["ParleyRedis", "ParleyWebSocket", "RedisTestSupport"]),
+        // Starts a throw-away redis-server for the tests (not a product).
+        .target(name: "RedisTestSupport", path: "Tests/RedisTestSupport"),
     ],
     swiftLanguageModes: [.v6]
 )
