@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "ParleyWebSocket", targets: ["ParleyWebSocket"]),
         .executable(name: "parley-server", targets: ["parley-server"]),
         .library(name: "ParleyClient", targets: ["ParleyClient"]),
+        .library(name: "ParleyRedis", targets: ["ParleyRedis"]),
     ],
     dependencies: [],
     targets: [
@@ -19,15 +20,15 @@ let package = Package(
         // The envelope model and codec: pure, no I/O.
         .target(name: "ParleyProtocol"),
         // The Socket.IO-style server: namespaces, sockets, rooms, acks, middleware.
-        .target(name: "Parley", dependencies: ["ParleyProtocol", "ParleyWebSocket"]),
-        .executableTarget(name: "parley-server", dependencies: ["Parley", "ParleyWebSocket"]),
+        .target(name: "Parley", dependencies: ["ParleyProtocol", "ParleyWebSocket", "ParleyRedis"]),
+        .executableTarget(name: "parley-server", dependencies: ["Parley", "ParleyWebSocket", "ParleyRedis"]),
         // Drives the Autobahn|Testsuite fuzzing server with the ParleyWebSocket client.
         .executableTarget(name: "parley-autobahn-client", dependencies: ["ParleyWebSocket"]),
         // Examples: small programs that show the libraries in use.
         .executableTarget(name: "parley-echo-client", dependencies: ["ParleyWebSocket"], path: "Examples/EchoClient"),
         .testTarget(name: "ParleyWebSocketTests", dependencies: ["ParleyWebSocket", "CParleySystem"]),
         .testTarget(name: "ParleyProtocolTests", dependencies: ["ParleyProtocol"]),
-        .testTarget(name: "ParleyTests", dependencies: ["Parley", "ParleyProtocol", "ParleyWebSocket"]),
+        .testTarget(name: "ParleyTests", dependencies: ["Parley", "ParleyProtocol", "ParleyWebSocket", "ParleyRedis", "RedisTestSupport"]),
         // The Socket.IO-style client: reconnection, offline buffer, acks. Never depends on the server.
         .target(name: "ParleyClient", dependencies: ["ParleyProtocol", "ParleyWebSocket"]),
         .testTarget(name: "ParleyClientTests", dependencies: ["ParleyClient", "Parley", "ParleyProtocol", "ParleyWebSocket"]),

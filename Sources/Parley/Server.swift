@@ -1,5 +1,6 @@
 import Foundation
 import ParleyProtocol
+import ParleyRedis
 import ParleyWebSocket
 import Synchronization
 
@@ -48,6 +49,9 @@ public final class Server: Sendable {
         public var loopCount = EventLoopGroup.coreCount
         /// Plain HTTP resources served on GET and HEAD (e.g. a page and its script).
         public var routes: [String: HTTPResponse] = [:]
+        /// How broadcasts reach other servers: `.memory` (the default: one node, nothing to set
+        /// up) or `.redis(url:)` to run several nodes behind a load balancer on one Redis.
+        public var adapter: ClusterAdapter = .memory
 
         public init(host: String = "127.0.0.1", port: Int = 8887, path: String = "/parley") {
             self.host = host
@@ -84,6 +88,8 @@ public final class Server: Sendable {
         let log: @Sendable (@autoclosure () -> String) -> Void
         /// The main namespace, `/`.
         let main: Namespace
+        /// The Redis side of broadcasting; nil with the in-memory adapter.
+        let cluster: RedisAdapter?
 
         init(configuration: Configuration) {
             self.configuration = configuration
@@ -92,16 +98,22 @@ public final class Server: Sendable {
                 if verbose { FileHandle.standardError.write(Data((message() + "\n").utf8)) }
             }
             self.log = log
-            main = Namespace(name: "/", log: log)
+            switch configuration.adapter {
+            case .memory: cluster = nil
+            case .redis(let url, let prefix): cluster = RedisAdapter(url: url, channelPrefix: prefix, log: log)
+            }
+            main = Namespace(name: "/", log: log, cluster: cluster)
             namespaces.withLock { $0["/"] = main }
+            cluster?.register(main)
         }
 
         func namespace(_ name: String, create: Bool) -> Namespace? {
             namespaces.withLock { namespaces in
                 if let existing = namespaces[name] { return existing }
                 guard create else { return nil }
-                let created = Namespace(name: name, log: log)
+                let created = Namespace(name: name, log: log, cluster: cluster)
                 namespaces[name] = created
+                cluster?.register(created)
                 return created
             }
         }
@@ -198,7 +210,9 @@ public final class Server: Sendable {
     public func except(_ room: String) -> BroadcastOperator { main.except(room) }
     /// Emits that may be dropped for slow consumers.
     public var volatile: BroadcastOperator { main.volatile }
-    /// Sockets of the main namespace.
+    /// Emits to this node's sockets of the main namespace only (not published to other nodes).
+    public var local: BroadcastOperator { main.local }
+    /// Sockets of the main namespace (on this node).
     public func fetchSockets() -> [Socket] { main.fetchSockets() }
     /// Makes every socket of the main namespace join `rooms`.
     public func socketsJoin(_ rooms: String...) { for socket in main.fetchSockets() { socket.join(rooms) } }
@@ -212,12 +226,20 @@ public final class Server: Sendable {
     /// The bound port (after ``start()``).
     public var port: Int { webSocketServer.port }
 
-    /// Listens and starts the event loops.
+    /// Connects to Redis (with a Redis adapter), then listens and starts the event loops.
     /// - Returns: the bound port.
-    /// - Throws: ``WebSocketError/bindFailed(host:port:errno:)``.
+    /// - Throws: ``WebSocketError/bindFailed(host:port:errno:)``; with a Redis adapter,
+    ///   ``RedisError`` (a bad URL, a refused connection, refused `AUTH` or `SELECT`, no answer
+    ///   within 5 s) before anything listens.
     @discardableResult
     public func start() throws -> Int {
-        try webSocketServer.start()
+        try router.cluster?.start()
+        do {
+            return try webSocketServer.start()
+        } catch {
+            router.cluster?.close()
+            throw error
+        }
     }
 
     /// Starts and returns once ``close(gracePeriod:)`` has finished.
@@ -240,6 +262,7 @@ public final class Server: Sendable {
             for socket in namespace.fetchSockets() { socket.setReason(.serverShuttingDown) }
         }
         await webSocketServer.shutdown(gracePeriod: gracePeriod)
+        router.cluster?.close()
         let waiters = stopped.withLock { state in
             state.done = true
             defer { state.waiters = [] }

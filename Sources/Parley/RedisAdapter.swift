@@ -1,0 +1,187 @@
+import Foundation
+import ParleyProtocol
+import ParleyRedis
+import ParleyWebSocket
+import Synchronization
+
+/// The cross-node side of broadcasting over Redis pub/sub (``ClusterAdapter/redis(url:channelPrefix:)``).
+///
+/// Every broadcast is delivered locally first; then, unless it is `local`, its routing and
+/// encoded envelope (a ``ClusterMessage``) are published on the namespace's channel
+/// `<prefix>#<namespace>#`. Every node subscribes to the channels of its namespaces, skips its
+/// own messages (by node id), and delivers the others to its own sockets with the same
+/// room/except rules. Rooms stay per node: a socket's rooms live on the node it is connected to.
+///
+/// Two connections on a loop of their own: one publishes (pipelined), one subscribes. When Redis
+/// is down, local delivery goes on, publications are dropped (counted), the outage is logged
+/// once, and both connections come back by themselves.
+final class RedisAdapter: Sendable {
+    private struct State {
+        var group: EventLoopGroup?
+        var publisher: RedisConnection?
+        var subscriber: RedisConnection?
+        /// Namespaces by channel, for incoming messages.
+        var namespaces: [[UInt8]: Namespace] = [:]
+        /// Connections currently down (publisher, subscriber) and when the outage began.
+        var down: Set<String> = []
+        var outageStart: ContinuousClock.Instant?
+        var droppedAtOutageStart = 0
+    }
+
+    let url: Result<RedisURL, RedisError>
+    let channelPrefix: String
+    /// This node's id: 16 random bytes, in every message it publishes.
+    let nodeID: [UInt8]
+    private let state = Mutex(State())
+    /// Debug logging (the server's verbose flag).
+    private let log: @Sendable (@autoclosure () -> String) -> Void
+
+    /// How long `start` waits for Redis. 5 s: see ``RedisConnection/Configuration/connectTimeout``.
+    static let connectTimeout: Duration = .seconds(5)
+
+    init(url: String, channelPrefix: String, log: @escaping @Sendable (@autoclosure () -> String) -> Void) {
+        self.url = Result { try RedisURL(url) }.mapError { $0 as? RedisError ?? .invalidURL(String(describing: $0)) }
+        self.channelPrefix = channelPrefix
+        self.log = log
+        var generator = SystemRandomNumberGenerator()
+        nodeID = (0..<ClusterMessage.nodeIDLength).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    }
+
+    /// `<prefix>#<namespace>#`, as Socket.IO's Redis adapter names its channels.
+    func channel(for namespace: String) -> [UInt8] {
+        Array("\(channelPrefix)#\(namespace)#".utf8)
+    }
+
+    /// Listens to `namespace`'s channel (now, or from ``start()``).
+    func register(_ namespace: Namespace) {
+        let channel = channel(for: namespace.name)
+        let subscriber = state.withLock { state -> RedisConnection? in
+            state.namespaces[channel] = namespace
+            return state.subscriber
+        }
+        subscriber?.subscribe(channel)
+    }
+
+    /// Connects both connections and subscribes, blocking until done.
+    /// - Throws: ``RedisError``: a bad URL, a refused connection, refused `AUTH` or `SELECT`, a timeout.
+    func start() throws {
+        let url = try self.url.get()
+        var configuration = RedisConnection.Configuration(url: url)
+        configuration.connectTimeout = Self.connectTimeout
+        let group = EventLoopGroup(loopCount: 1, name: "parley-redis")
+        let loop = group.next()
+        let publisher = RedisConnection(configuration: configuration, loop: loop, onEvent: { [weak self] event in
+            self?.connectionEvent("publisher", event)
+        })
+        let subscriber = RedisConnection(configuration: configuration, loop: loop, onMessage: { [weak self] message in
+            self?.receive(message)
+        }, onEvent: { [weak self] event in
+            self?.connectionEvent("subscriber", event)
+        })
+        let channels = state.withLock { state -> [[UInt8]] in
+            state.group = group
+            state.publisher = publisher
+            state.subscriber = subscriber
+            return Array(state.namespaces.keys)
+        }
+        for channel in channels { subscriber.subscribe(channel) }
+        do {
+            try subscriber.connect()
+            try publisher.connect()
+        } catch {
+            close()
+            throw error
+        }
+        log("parley: redis adapter on \(url), node \(nodeID.prefix(4).map { String($0, radix: 16) }.joined())")
+    }
+
+    /// Closes both connections and stops their loop.
+    func close() {
+        let (group, publisher, subscriber) = state.withLock { state in
+            defer { state.group = nil; state.publisher = nil; state.subscriber = nil }
+            return (state.group, state.publisher, state.subscriber)
+        }
+        publisher?.close()
+        subscriber?.close()
+        // Let the loop run the closes, then stop it (off the loop thread).
+        if let group {
+            group.loops[0].execute { }
+            group.shutdown()
+        }
+    }
+
+    /// Publications dropped since start (Redis down or the buffer full).
+    var droppedCount: Int { state.withLock { $0.publisher }?.droppedCount ?? 0 }
+
+    // MARK: Publishing
+
+    /// Publishes a broadcast that was just delivered locally.
+    func publish(_ broadcast: BroadcastOperator, envelope: [UInt8]) {
+        guard let publisher = state.withLock({ $0.publisher }) else { return }
+        let message = ClusterMessage(origin: nodeID, rooms: Array(broadcast.rooms), exceptRooms: Array(broadcast.exceptRooms),
+                                     exceptSocket: broadcast.exceptSocket, isVolatile: broadcast.isVolatile, envelope: envelope)
+        guard let bytes = message.encoded() else {
+            log("parley: broadcast not published: a room name over 65,535 bytes or more than 65,535 rooms")
+            return
+        }
+        publisher.publish(channel: broadcast.namespace.clusterChannel ?? channel(for: broadcast.namespace.name), message: bytes)
+    }
+
+    // MARK: Receiving (on the Redis loop)
+
+    private func receive(_ pubsub: RedisPubSubMessage) {
+        guard !ClusterMessage.isFrom(nodeID, pubsub.payload) else { return }  // our own publication
+        guard let namespace = state.withLock({ $0.namespaces[pubsub.channel] }) else { return }
+        let message: ClusterMessage
+        do {
+            message = try ClusterMessage(decoding: pubsub.payload)
+        } catch {
+            log("parley: ignored a message on \(String(decoding: pubsub.channel, as: UTF8.self)): \(error)")
+            return
+        }
+        var broadcast = BroadcastOperator(namespace: namespace)
+        broadcast.rooms = Set(message.rooms)
+        broadcast.exceptRooms = Set(message.exceptRooms)
+        broadcast.exceptSocket = message.exceptSocket
+        broadcast.isVolatile = message.isVolatile
+        broadcast.deliver(message.envelope)
+    }
+
+    // MARK: Outages
+
+    /// Logs an outage once when the first connection goes down, and once when both are back.
+    private func connectionEvent(_ name: String, _ event: RedisConnection.Event) {
+        let url = (try? self.url.get())?.description ?? "redis"
+        switch event {
+        case .disconnected(let error):
+            let first = state.withLock { state -> Bool in
+                let first = state.down.isEmpty
+                state.down.insert(name)
+                if first {
+                    state.outageStart = .now
+                    state.droppedAtOutageStart = state.publisher?.droppedCount ?? 0
+                }
+                return first
+            }
+            if first {
+                logAlways("parley: lost Redis at \(url) (\(error)); local delivery continues, cross-node broadcasts are dropped until it is back (retrying)")
+            }
+        case .reconnected:
+            let back = state.withLock { state -> (Duration, Int)? in
+                guard state.down.remove(name) != nil, state.down.isEmpty, let start = state.outageStart else { return nil }
+                state.outageStart = nil
+                return (.now - start, (state.publisher?.droppedCount ?? 0) - state.droppedAtOutageStart)
+            }
+            if let (duration, dropped) = back {
+                let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+                logAlways("parley: Redis at \(url) is back after \(String(format: "%.1f", seconds)) s; \(dropped) cross-node broadcasts were dropped meanwhile")
+            }
+        case .bufferFull:
+            logAlways("parley: Redis output buffer full (Redis too slow?): cross-node broadcasts are being dropped")
+        }
+    }
+
+    private func logAlways(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+}
