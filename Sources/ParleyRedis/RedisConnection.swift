@@ -436,7 +436,7 @@ private final class Driver: @unchecked Sendable {
             } else if phase == .connecting {
                 fail(.connectFailed(host: url.host, port: url.port, errno: code))
             } else {
-                fail(.connectFailed(host: url.host, port: url.port, errno: code == 0 ? ECONNRESET : code))
+                fail(.connectionLost(host: url.host, port: url.port, errno: code))
             }
         }
     }

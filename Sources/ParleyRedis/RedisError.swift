@@ -6,6 +6,9 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidURL(String)
     /// Name resolution or the TCP connect failed; `errno` says why.
     case connectFailed(host: String, port: Int, errno: Int32)
+    /// An established connection ended (Redis closed it, or the network failed); `errno` 0
+    /// when Redis closed it.
+    case connectionLost(host: String, port: Int, errno: Int32)
     /// The connection and its set-up (`AUTH`, `SELECT`, subscriptions) did not finish in time.
     case connectTimeout(host: String, port: Int)
     /// Redis refused the credentials, or wants some and none were given (`NOAUTH`).
@@ -26,6 +29,8 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidURL(let why): return "invalid Redis URL: \(why)"
         case .connectFailed(let host, let port, let code):
             return "cannot connect to Redis at \(host):\(port): \(String(cString: strerror(code)))"
+        case .connectionLost(let host, let port, let code):
+            return "lost the connection to Redis at \(host):\(port)" + (code == 0 ? " (closed by Redis)" : ": \(String(cString: strerror(code)))")
         case .connectTimeout(let host, let port): return "Redis at \(host):\(port) did not answer in time"
         case .authFailed(let message): return "Redis refused authentication: \(message)"
         case .selectFailed(let message): return "Redis refused SELECT: \(message)"

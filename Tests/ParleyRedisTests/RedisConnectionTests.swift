@@ -146,7 +146,8 @@ final class RedisConnectionTests: XCTestCase {
         XCTAssertEqual(text(before.payload), "before")
 
         redis.stop()
-        guard case .disconnected = try await publisherEvents.next("the publisher's disconnect") else { return XCTFail() }
+        let lost = try await publisherEvents.next("the publisher's disconnect")
+        guard case .disconnected(.connectionLost(host: "127.0.0.1", port: redis.port, errno: _)) = lost else { return XCTFail("\(lost)") }
         guard case .disconnected = try await subscriberEvents.next("the subscriber's disconnect") else { return XCTFail() }
         XCTAssertFalse(publisher.publish(channel: Array("c".utf8), message: Array("lost".utf8)), "dropped while down")
         XCTAssertGreaterThanOrEqual(publisher.droppedCount, 1)
