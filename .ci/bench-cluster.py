@@ -103,6 +103,7 @@ def run_single(receivers):
         out, _ = proc.communicate(timeout=120)
         r = result_of(out, "wsload")
         return {"deliveries": r["deliveries_per_s"], "p99": r["latency_us"]["p99"] / 1000,
+                "p50": round(r["latency_us"]["p50"] / 1000, 1),
                 "sent": r.get("sent_per_s") or r.get("msgs_sent_per_s") or 0, "ratio": r.get("delivery_ratio"),
                 "cpu": r.get("server_cpu_pct"), "raw": r}
     finally:
@@ -127,6 +128,7 @@ def run_cluster(receivers, rate=None):
                     "p99": max(r["latency_us"]["p99"] for r in results) / 1000,
                     "per_node": [round(r["deliveries_per_s"]) for r in results],
                     "p99_per_node": [round(r["latency_us"]["p99"] / 1000, 1) for r in results],
+                    "p50_per_node": [round(r["latency_us"]["p50"] / 1000, 1) for r in results],
                     "sent": sent, "ratio": results[0].get("delivery_ratio"),
                     "cpu": sum((r.get("server_cpu_pct") or 0) for r in results),
                     "redis_cpu_s": round(redis_cpu, 2)}
