@@ -164,7 +164,7 @@ final class RedisAdapter: Sendable {
                 return first
             }
             if first {
-                logAlways("parley: lost Redis at \(url) (\(error)); local delivery continues, cross-node broadcasts are dropped until it is back (retrying)")
+                logAlways("parley: \(error). Local delivery continues; cross-node broadcasts are dropped until Redis at \(url) is back (retrying)")
             }
         case .reconnected:
             let back = state.withLock { state -> (Duration, Int)? in

@@ -14,10 +14,10 @@ public struct Backoff: Sendable, Equatable {
     /// - Parameters:
     ///   - initial: 100 ms by default: a Redis restart takes about that long, so the first retry
     ///     often succeeds.
-    ///   - maximum: 5 s by default: an outage is noticed within seconds of its end, while a dead
-    ///     Redis costs each node one connect attempt per ~5 s.
+    ///   - maximum: 2 s by default (as ioredis): service resumes within 2 s of Redis's return,
+    ///     while a dead Redis costs each node one refused connect per ~2 s.
     ///   - jitter: ±50 % by default (as Socket.IO's client).
-    public init(initial: Duration = .milliseconds(100), maximum: Duration = .seconds(5), jitter: Double = 0.5) {
+    public init(initial: Duration = .milliseconds(100), maximum: Duration = .seconds(2), jitter: Double = 0.5) {
         self.initial = initial
         self.maximum = maximum
         self.jitter = min(max(jitter, 0), 1)
