@@ -12,12 +12,12 @@ import Synchronization
 /// own messages (by node id), and delivers the others to its own sockets with the same
 /// room/except rules. Rooms stay per node: a socket's rooms live on the node it is connected to.
 ///
-/// Two connections on a loop of their own: one publishes (pipelined), one subscribes. When Redis
+/// Two connections on the server's first event loop: one publishes (pipelined), one subscribes
+/// (messages for that loop's sockets are written without a thread hand-off). When Redis
 /// is down, local delivery goes on, publications are dropped (counted), the outage is logged
 /// once, and both connections come back by themselves.
 final class RedisAdapter: Sendable {
     private struct State {
-        var group: EventLoopGroup?
         var publisher: RedisConnection?
         var subscriber: RedisConnection?
         /// Namespaces by channel, for incoming messages.
@@ -62,14 +62,12 @@ final class RedisAdapter: Sendable {
         subscriber?.subscribe(channel)
     }
 
-    /// Connects both connections and subscribes, blocking until done.
+    /// Connects both connections on `loop` and subscribes, blocking until done.
     /// - Throws: ``RedisError``: a bad URL, a refused connection, refused `AUTH` or `SELECT`, a timeout.
-    func start() throws {
+    func start(on loop: EventLoop) throws {
         let url = try self.url.get()
         var configuration = RedisConnection.Configuration(url: url)
         configuration.connectTimeout = Self.connectTimeout
-        let group = EventLoopGroup(loopCount: 1, name: "parley-redis")
-        let loop = group.next()
         let publisher = RedisConnection(configuration: configuration, loop: loop, onEvent: { [weak self] event in
             self?.connectionEvent("publisher", event)
         })
@@ -79,7 +77,6 @@ final class RedisAdapter: Sendable {
             self?.connectionEvent("subscriber", event)
         })
         let channels = state.withLock { state -> [[UInt8]] in
-            state.group = group
             state.publisher = publisher
             state.subscriber = subscriber
             return Array(state.namespaces.keys)
@@ -95,19 +92,14 @@ final class RedisAdapter: Sendable {
         log("parley: redis adapter on \(url), node \(nodeID.prefix(4).map { String($0, radix: 16) }.joined())")
     }
 
-    /// Closes both connections and stops their loop.
+    /// Closes both connections (on their loop, before it stops).
     func close() {
-        let (group, publisher, subscriber) = state.withLock { state in
-            defer { state.group = nil; state.publisher = nil; state.subscriber = nil }
-            return (state.group, state.publisher, state.subscriber)
+        let (publisher, subscriber) = state.withLock { state in
+            defer { state.publisher = nil; state.subscriber = nil }
+            return (state.publisher, state.subscriber)
         }
         publisher?.close()
         subscriber?.close()
-        // Let the loop run the closes, then stop it (off the loop thread).
-        if let group {
-            group.loops[0].execute { }
-            group.shutdown()
-        }
     }
 
     /// Publications dropped since start (Redis down or the buffer full).

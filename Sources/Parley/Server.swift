@@ -233,11 +233,15 @@ public final class Server: Sendable {
     ///   within 5 s) before anything listens.
     @discardableResult
     public func start() throws -> Int {
-        try router.cluster?.start()
+        guard let cluster = router.cluster else { return try webSocketServer.start() }
+        // Redis lives on the first event loop, so it is connected before anything listens.
+        let loops = webSocketServer.prepareLoops()
         do {
+            try cluster.start(on: loops[0])
             return try webSocketServer.start()
         } catch {
-            router.cluster?.close()
+            cluster.close()
+            webSocketServer.discardPreparedLoops()
             throw error
         }
     }
@@ -261,8 +265,8 @@ public final class Server: Sendable {
         for namespace in router.namespaces.withLock({ Array($0.values) }) {
             for socket in namespace.fetchSockets() { socket.setReason(.serverShuttingDown) }
         }
+        router.cluster?.close()  // before the loops stop
         await webSocketServer.shutdown(gracePeriod: gracePeriod)
-        router.cluster?.close()
         let waiters = stopped.withLock { state in
             state.done = true
             defer { state.waiters = [] }
