@@ -10,9 +10,9 @@ import ParleyWebSocket
 /// io.local.emit("node news", nodeName)                   // this node's sockets only
 /// ```
 ///
-/// With a Redis adapter (``ClusterAdapter/redis(url:channelPrefix:)``) `emit` reaches the
-/// selected sockets of every node, once each; `fetchSockets`, `socketsJoin`, `socketsLeave`
-/// and `disconnectSockets` act on this node's sockets only.
+/// With a Redis adapter (``ClusterAdapter/redis(url:channelPrefix:)``) `emit`, `socketsJoin`,
+/// `socketsLeave` and `disconnectSockets` act on the selected sockets of every node (each
+/// node applies them to its own sockets); `fetchSockets` returns this node's sockets only.
 public struct BroadcastOperator: Sendable {
     let namespace: Namespace
     var rooms: Set<String> = []
@@ -73,7 +73,7 @@ public struct BroadcastOperator: Sendable {
         try Namespace.checkEventName(event)
         let envelope = EnvelopeCodec.encode(.event(name: event, data: data, id: nil))
         deliver(envelope)
-        if !isLocal, let cluster = namespace.cluster { cluster.publish(self, envelope: envelope) }
+        if !isLocal, let cluster = namespace.cluster { cluster.publish(self, .emit(envelope: envelope)) }
     }
 
     /// Emits `event` without data.
@@ -86,19 +86,36 @@ public struct BroadcastOperator: Sendable {
         namespace.adapter.sockets(in: rooms, except: exceptRooms, exceptSocket: exceptSocket)
     }
 
-    /// Makes the selected sockets join `rooms`.
+    /// Makes the selected sockets join `rooms` (on every node, with a Redis adapter).
     public func socketsJoin(_ rooms: String...) {
-        for socket in fetchSockets() { socket.join(rooms) }
+        apply(.join(rooms))
     }
 
-    /// Makes the selected sockets leave `room`.
+    /// Makes the selected sockets leave `room` (on every node, with a Redis adapter).
     public func socketsLeave(_ room: String) {
-        for socket in fetchSockets() { socket.leave(room) }
+        apply(.leave([room]))
     }
 
-    /// Disconnects the selected sockets (each gets `disconnect`, then close 1000).
+    /// Disconnects the selected sockets (on every node, with a Redis adapter): each gets
+    /// `disconnect`, then close 1000.
     public func disconnectSockets() {
-        for socket in fetchSockets() { socket.disconnect() }
+        apply(.disconnect)
+    }
+
+    /// Applies `operation` here, then (unless `local`) publishes it to the other nodes.
+    func apply(_ operation: ClusterMessage.Operation) {
+        applyLocally(operation)
+        if !isLocal, let cluster = namespace.cluster { cluster.publish(self, operation) }
+    }
+
+    /// Applies `operation` to this node's selected sockets.
+    func applyLocally(_ operation: ClusterMessage.Operation) {
+        switch operation {
+        case .emit(let envelope): deliver(envelope)
+        case .join(let rooms): for socket in fetchSockets() { socket.join(rooms) }
+        case .leave(let rooms): for socket in fetchSockets() { for room in rooms { socket.leave(room) } }
+        case .disconnect: for socket in fetchSockets() { socket.disconnect() }
+        }
     }
 
     /// Writes one encoded envelope to every selected socket: one frame, one hand-off per event

@@ -1,22 +1,39 @@
-/// One broadcast as nodes exchange it over Redis: the routing of a ``BroadcastOperator`` and
-/// the envelope exactly as the emitting node encoded it, so receivers write those bytes
-/// without parsing `data`. Pure: no I/O. The layout is documented in Protocol.md section 10.
+/// One broadcast operation as nodes exchange it over Redis: the selection of a
+/// ``BroadcastOperator`` and what to do with the selected sockets. An emit carries the envelope
+/// exactly as the emitting node encoded it, so receivers write those bytes without parsing
+/// `data`. Pure: no I/O. The layout is documented in Protocol.md section 10:
 ///
 /// ```
 /// u8   version (1)
 /// u8   flags (bit 0: volatile; the others are 0)
 /// 16 B origin node id
+/// u8   operation: 0 emit, 1 join rooms, 2 leave rooms, 3 disconnect
 /// u16  room count, then per room: u16 length, UTF-8 name
 /// u16  except-room count, then per room: u16 length, UTF-8 name
 /// u16  except-socket id length (0: none), then the id
-/// ...  the envelope (the text frame's payload), to the end
+/// emit: the envelope (the text frame's payload), to the end
+/// join, leave: u16 room count, then per room: u16 length, UTF-8 name
+/// disconnect: nothing
 /// ```
 /// Integers are big-endian.
 struct ClusterMessage: Equatable, Sendable {
+    /// What the receiving nodes do with the sockets they select.
+    enum Operation: Equatable, Sendable {
+        /// Write this envelope to each.
+        case emit(envelope: [UInt8])
+        /// Make each join these rooms (`socketsJoin`).
+        case join([String])
+        /// Make each leave these rooms (`socketsLeave`).
+        case leave([String])
+        /// Disconnect each (`disconnectSockets`).
+        case disconnect
+    }
+
     /// Errors reading a message published by another node.
     enum DecodingError: Error, Equatable {
         case truncated
         case unsupportedVersion(UInt8)
+        case unknownOperation(UInt8)
     }
 
     static let version: UInt8 = 1
@@ -27,35 +44,42 @@ struct ClusterMessage: Equatable, Sendable {
     var exceptRooms: [String]
     var exceptSocket: String?
     var isVolatile: Bool
-    var envelope: [UInt8]
+    var operation: Operation
 
-    init(origin: [UInt8], rooms: [String], exceptRooms: [String], exceptSocket: String?, isVolatile: Bool, envelope: [UInt8]) {
+    init(origin: [UInt8], rooms: [String], exceptRooms: [String], exceptSocket: String?, isVolatile: Bool, operation: Operation) {
         self.origin = origin
         self.rooms = rooms
         self.exceptRooms = exceptRooms
         self.exceptSocket = exceptSocket
         self.isVolatile = isVolatile
-        self.envelope = envelope
+        self.operation = operation
     }
 
     /// The message's bytes; names longer than 65,535 bytes or more than 65,535 rooms (never
     /// produced by sockets) make it nil.
     func encoded() -> [UInt8]? {
         precondition(origin.count == Self.nodeIDLength)
-        guard rooms.count <= 0xFFFF, exceptRooms.count <= 0xFFFF else { return nil }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(24 + envelope.count + rooms.reduce(0) { $0 + $1.utf8.count + 2 } + exceptRooms.reduce(0) { $0 + $1.utf8.count + 2 })
+        let names = rooms.reduce(0) { $0 + $1.utf8.count + 2 } + exceptRooms.reduce(0) { $0 + $1.utf8.count + 2 }
+        if case .emit(let envelope) = operation {
+            bytes.reserveCapacity(32 + names + envelope.count)
+        }
         bytes.append(Self.version)
         bytes.append(isVolatile ? 1 : 0)
         bytes.append(contentsOf: origin)
-        for list in [rooms, exceptRooms] {
-            Self.appendUInt16(list.count, to: &bytes)
-            for room in list {
-                guard Self.appendString(room, to: &bytes) else { return nil }
-            }
+        switch operation {
+        case .emit: bytes.append(0)
+        case .join: bytes.append(1)
+        case .leave: bytes.append(2)
+        case .disconnect: bytes.append(3)
         }
-        guard Self.appendString(exceptSocket ?? "", to: &bytes) else { return nil }
-        bytes.append(contentsOf: envelope)
+        guard Self.appendStrings(rooms, to: &bytes), Self.appendStrings(exceptRooms, to: &bytes),
+              Self.appendString(exceptSocket ?? "", to: &bytes) else { return nil }
+        switch operation {
+        case .emit(let envelope): bytes.append(contentsOf: envelope)
+        case .join(let names), .leave(let names): guard Self.appendStrings(names, to: &bytes) else { return nil }
+        case .disconnect: break
+        }
         return bytes
     }
 
@@ -74,11 +98,18 @@ struct ClusterMessage: Equatable, Sendable {
         guard version == Self.version else { throw DecodingError.unsupportedVersion(version) }
         isVolatile = try reader.byte() & 1 != 0
         origin = try reader.take(Self.nodeIDLength)
+        let kind = try reader.byte()
+        guard kind <= 3 else { throw DecodingError.unknownOperation(kind) }
         rooms = try reader.strings()
         exceptRooms = try reader.strings()
         let socket = try reader.string()
         exceptSocket = socket.isEmpty ? nil : socket
-        envelope = Array(bytes[reader.offset...])
+        switch kind {
+        case 0: operation = .emit(envelope: Array(bytes[reader.offset...]))
+        case 1: operation = .join(try reader.strings())
+        case 2: operation = .leave(try reader.strings())
+        default: operation = .disconnect
+        }
     }
 
     private static func appendUInt16(_ value: Int, to bytes: inout [UInt8]) {
@@ -92,6 +123,12 @@ struct ClusterMessage: Equatable, Sendable {
         appendUInt16(utf8.count, to: &bytes)
         bytes.append(contentsOf: utf8)
         return true
+    }
+
+    private static func appendStrings(_ list: [String], to bytes: inout [UInt8]) -> Bool {
+        guard list.count <= 0xFFFF else { return false }
+        appendUInt16(list.count, to: &bytes)
+        return list.allSatisfy { appendString($0, to: &bytes) }
     }
 
     private struct Reader {

@@ -72,8 +72,8 @@ public final class Namespace: Sendable {
     public var local: BroadcastOperator { all.local }
     /// Every connected socket (of this node).
     public func fetchSockets() -> [Socket] { all.fetchSockets() }
-    /// Makes every socket join `rooms`.
-    public func socketsJoin(_ rooms: String...) { for socket in fetchSockets() { socket.join(rooms) } }
+    /// Makes every socket join `rooms` (of every node, with a Redis adapter).
+    public func socketsJoin(_ rooms: String...) { all.apply(.join(rooms)) }
     /// Makes every socket leave `room`.
     public func socketsLeave(_ room: String) { all.socketsLeave(room) }
     /// Disconnects every socket.

@@ -107,11 +107,11 @@ final class RedisAdapter: Sendable {
 
     // MARK: Publishing
 
-    /// Publishes a broadcast that was just delivered locally.
-    func publish(_ broadcast: BroadcastOperator, envelope: [UInt8]) {
+    /// Publishes a broadcast operation that was just applied locally.
+    func publish(_ broadcast: BroadcastOperator, _ operation: ClusterMessage.Operation) {
         guard let publisher = state.withLock({ $0.publisher }) else { return }
         let message = ClusterMessage(origin: nodeID, rooms: Array(broadcast.rooms), exceptRooms: Array(broadcast.exceptRooms),
-                                     exceptSocket: broadcast.exceptSocket, isVolatile: broadcast.isVolatile, envelope: envelope)
+                                     exceptSocket: broadcast.exceptSocket, isVolatile: broadcast.isVolatile, operation: operation)
         guard let bytes = message.encoded() else {
             log("parley: broadcast not published: a room name over 65,535 bytes or more than 65,535 rooms")
             return
@@ -136,7 +136,7 @@ final class RedisAdapter: Sendable {
         broadcast.exceptRooms = Set(message.exceptRooms)
         broadcast.exceptSocket = message.exceptSocket
         broadcast.isVolatile = message.isVolatile
-        broadcast.deliver(message.envelope)
+        broadcast.applyLocally(message.operation)
     }
 
     // MARK: Outages

@@ -215,7 +215,7 @@ public final class Server: Sendable {
     /// Sockets of the main namespace (on this node).
     public func fetchSockets() -> [Socket] { main.fetchSockets() }
     /// Makes every socket of the main namespace join `rooms`.
-    public func socketsJoin(_ rooms: String...) { for socket in main.fetchSockets() { socket.join(rooms) } }
+    public func socketsJoin(_ rooms: String...) { main.all.apply(.join(rooms)) }
     /// Makes every socket of the main namespace leave `room`.
     public func socketsLeave(_ room: String) { main.socketsLeave(room) }
     /// Disconnects every socket of the main namespace.

@@ -172,6 +172,51 @@ final class RedisClusterTests: XCTestCase {
         for main in mains { try await main.expectEvents(["fence"]) }
     }
 
+    // MARK: Room operations across nodes
+
+    func test_socketsJoinAndLeave_fromOneNode_applyOnEveryNode() async throws {
+        let (nodes, members, _) = try await startCluster()
+        let chosen: Set<Socket> = [members[0].socket, members[3].socket, members[5].socket]
+        for member in members where chosen.contains(member.socket) { member.socket.join("chosen") }
+        nodes[1].to("chosen").socketsJoin("vip", "lounge")   // members of "chosen" on every node join
+        // Node 1's later publications reach every node after the join.
+        try nodes[1].to("vip").emit("vip news")
+        try await fence(nodes, from: 1, members) { chosen.contains($0.socket) ? ["vip news"] : [] }
+        for member in members {
+            XCTAssertEqual(member.socket.rooms.contains("lounge"), chosen.contains(member.socket), "node \(member.node)")
+        }
+        nodes[2].socketsLeave("vip")
+        try nodes[2].to("vip").emit("nobody")
+        try nodes[2].to("lounge").emit("lounge news")
+        try await fence(nodes, from: 2, members) { chosen.contains($0.socket) ? ["lounge news"] : [] }
+        nodes[0].socketsJoin("everyone")
+        try nodes[0].to("everyone").emit("all joined")
+        try await fence(nodes, from: 0, members) { _ in ["all joined"] }
+    }
+
+    func test_disconnectSockets_fromOneNode_disconnectsSelectedSocketsOnEveryNode() async throws {
+        let (nodes, members, _) = try await startCluster()
+        let leaving: Set<Socket> = [members[1].socket, members[2].socket, members[4].socket]
+        for member in members where leaving.contains(member.socket) { member.socket.join("leaving") }
+        nodes[0].to("leaving").disconnectSockets()
+        for member in members where leaving.contains(member.socket) {
+            let event = try await member.client.nextStrict(event: "disconnect")
+            XCTAssertEqual(event.json, #"{"reason":"io server disconnect"}"#)
+            let close = try await member.client.closed()
+            XCTAssertEqual(close.code, .normalClosure)
+        }
+        let staying = members.filter { !leaving.contains($0.socket) }
+        try await fence(nodes, from: 0, staying) { _ in [] }
+        XCTAssertEqual(nodes.map(\.main.clientCount), [1, 1, 1])
+    }
+
+    func test_localRoomOperations_stayOnTheirNode() async throws {
+        let (nodes, members, _) = try await startCluster()
+        nodes[2].local.socketsJoin("here")
+        try nodes[0].to("here").emit("here news")
+        try await fence(nodes, from: 0, members) { $0.node == 2 ? ["here news"] : [] }
+    }
+
     // MARK: Start-up errors
 
     func test_start_throwsAuthFailed_forWrongRedisPassword() throws {
