@@ -80,6 +80,17 @@ package final class TCPStream: Selectable {
         tryNextAddress()
     }
 
+    /// Turns on TCP keep-alive probes: a peer that vanished without a FIN or RST (a network
+    /// partition, a powered-off host) is reported as `.closed(ETIMEDOUT)` after about
+    /// `idle + interval × count` seconds of silence, instead of never. Call once connected.
+    package func enableKeepAlive(idleSeconds: Int32, intervalSeconds: Int32, count: Int32) {
+        guard fd >= 0 else { return }
+        Socket.setOption(fd, SOL_SOCKET, SO_KEEPALIVE, 1)
+        Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPIDLE, idleSeconds)
+        Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPINTVL, intervalSeconds)
+        Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPCNT, count)
+    }
+
     /// Queues `bytes` and writes as much as the kernel takes now; the rest goes out when the
     /// socket is writable (``Event/drained`` then). Ignored unless connecting or open.
     package func write(_ bytes: [UInt8]) {
