@@ -1,7 +1,7 @@
 /// One broadcast operation as nodes exchange it over Redis: the selection of a
 /// ``BroadcastOperator`` and what to do with the selected sockets. An emit carries the envelope
 /// exactly as the emitting node encoded it, so receivers write those bytes without parsing
-/// `data`. Pure: no I/O. The layout is documented in Protocol.md section 10:
+/// `data`. Pure: no I/O. The layout is documented in Protocol.md, "Scale-out over Redis":
 ///
 /// ```
 /// u8   version (1)

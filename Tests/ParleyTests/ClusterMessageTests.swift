@@ -1,7 +1,7 @@
 import XCTest
 @testable import Parley
 
-/// The message nodes exchange over Redis (Protocol.md section 10), with byte vectors.
+/// The message nodes exchange over Redis (Protocol.md, "Scale-out over Redis"), with byte vectors.
 final class ClusterMessageTests: XCTestCase {
     private let origin: [UInt8] = Array(1...16)
 
