@@ -7,6 +7,10 @@ public struct RedisPubSubMessage: Sendable, Equatable {
     /// The published bytes, as they were published.
     public var payload: [UInt8]
 
+    /// - Parameters:
+    ///   - channel: the channel it was published on.
+    ///   - pattern: the matching `PSUBSCRIBE` pattern, nil for a plain subscription.
+    ///   - payload: the published bytes.
     public init(channel: [UInt8], pattern: [UInt8]? = nil, payload: [UInt8]) {
         self.channel = channel
         self.pattern = pattern
