@@ -35,11 +35,15 @@ final class RedisAdapter: Sendable {
     private let state = Mutex(State())
     /// Debug logging (the server's verbose flag).
     private let log: @Sendable (@autoclosure () -> String) -> Void
+    /// Operational messages (outages), written whether verbose or not: standard error by default.
+    private let alert: @Sendable (String) -> Void
 
     /// How long `start` waits for Redis. 5 s: see ``RedisConnection/Configuration/connectTimeout``.
     static let connectTimeout: Duration = .seconds(5)
 
-    init(url: String, channelPrefix: String, log: @escaping @Sendable (@autoclosure () -> String) -> Void) {
+    init(url: String, channelPrefix: String, log: @escaping @Sendable (@autoclosure () -> String) -> Void,
+         alert: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) {
+        self.alert = alert
         self.url = Result { try RedisURL(url) }.mapError { $0 as? RedisError ?? .invalidURL(String(describing: $0)) }
         self.channelPrefix = channelPrefix
         self.log = log
@@ -156,7 +160,7 @@ final class RedisAdapter: Sendable {
                 return first
             }
             if first {
-                logAlways("parley: \(error). Local delivery continues; cross-node broadcasts are dropped until Redis at \(url) is back (retrying)")
+                alert("parley: \(error). Local delivery continues; cross-node broadcasts are dropped until Redis at \(url) is back (retrying)")
             }
         case .reconnected:
             let back = state.withLock { state -> (Duration, Int)? in
@@ -166,14 +170,10 @@ final class RedisAdapter: Sendable {
             }
             if let (duration, dropped) = back {
                 let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-                logAlways("parley: Redis at \(url) is back after \(String(format: "%.1f", seconds)) s; \(dropped) cross-node broadcasts were dropped meanwhile")
+                alert("parley: Redis at \(url) is back after \(String(format: "%.1f", seconds)) s; \(dropped) cross-node broadcasts were dropped meanwhile")
             }
         case .bufferFull:
-            logAlways("parley: Redis output buffer full (Redis too slow?): cross-node broadcasts are being dropped")
+            alert("parley: Redis output buffer full (Redis too slow?): cross-node broadcasts are being dropped")
         }
-    }
-
-    private func logAlways(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 }
