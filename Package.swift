@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "ParleyWebSocket", targets: ["ParleyWebSocket"]),
         .executable(name: "parley-server", targets: ["parley-server"]),
         .library(name: "ParleyClient", targets: ["ParleyClient"]),
+        .library(name: "ParleyRedis", targets: ["ParleyRedis"]),
     ],
     dependencies: [],
     targets: [
@@ -20,15 +21,16 @@ let package = Package(
         .target(name: "ParleyProtocol"),
         // The Socket.IO-style server: namespaces, sockets, rooms, acks, middleware.
         // Resources/parley.js, the browser client, is compiled in: the server serves those bytes.
-        .target(name: "Parley", dependencies: ["ParleyProtocol", "ParleyWebSocket"], resources: [.embedInCode("Resources/parley.js")]),
-        .executableTarget(name: "parley-server", dependencies: ["Parley", "ParleyWebSocket"]),
+        .target(name: "Parley", dependencies: ["ParleyProtocol", "ParleyWebSocket", "ParleyRedis"],
+                resources: [.embedInCode("Resources/parley.js")]),
+        .executableTarget(name: "parley-server", dependencies: ["Parley", "ParleyWebSocket", "ParleyRedis"]),
         // Drives the Autobahn|Testsuite fuzzing server with the ParleyWebSocket client.
         .executableTarget(name: "parley-autobahn-client", dependencies: ["ParleyWebSocket"]),
         // Examples: small programs that show the libraries in use.
         .executableTarget(name: "parley-echo-client", dependencies: ["ParleyWebSocket"], path: "Examples/EchoClient"),
         .testTarget(name: "ParleyWebSocketTests", dependencies: ["ParleyWebSocket", "CParleySystem"]),
         .testTarget(name: "ParleyProtocolTests", dependencies: ["ParleyProtocol"]),
-        .testTarget(name: "ParleyTests", dependencies: ["Parley", "ParleyProtocol", "ParleyWebSocket"]),
+        .testTarget(name: "ParleyTests", dependencies: ["Parley", "ParleyProtocol", "ParleyWebSocket", "ParleyRedis", "RedisTestSupport"]),
         // The Socket.IO-style client: reconnection, offline buffer, acks. Never depends on the server.
         .target(name: "ParleyClient", dependencies: ["ParleyProtocol", "ParleyWebSocket"]),
         .testTarget(name: "ParleyClientTests", dependencies: ["ParleyClient", "Parley", "ParleyProtocol", "ParleyWebSocket"]),
@@ -41,6 +43,11 @@ let package = Package(
         // the chat, all as child processes (browser tests are skipped without chromium, except
         // under CI). Depends on the executables so that `swift test` builds them.
         .testTarget(name: "EndToEndTests", dependencies: ["Parley", "ParleyWebSocket", "ParleyClient", "chat-server", "parley-server", "parley-bot"]),
+        // A RESP2 Redis client on the ParleyWebSocket loops: pub/sub for scale-out across servers.
+        .target(name: "ParleyRedis", dependencies: ["ParleyWebSocket"]),
+        .testTarget(name: "ParleyRedisTests", dependencies: ["ParleyRedis", "ParleyWebSocket", "RedisTestSupport"]),
+        // Starts a throw-away redis-server for the tests (not a product).
+        .target(name: "RedisTestSupport", path: "Tests/RedisTestSupport"),
     ],
     swiftLanguageModes: [.v6]
 )

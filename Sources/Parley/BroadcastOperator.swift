@@ -7,13 +7,19 @@ import ParleyWebSocket
 /// ```swift
 /// io.to("room1").to("room2").except("banned").emit("news", headline)
 /// socket.broadcast.volatile.emit("cursor", position)   // dropped for slow consumers
+/// io.local.emit("node news", nodeName)                   // this node's sockets only
 /// ```
+///
+/// With a Redis adapter (``ClusterAdapter/redis(url:channelPrefix:)``) `emit`, `socketsJoin`,
+/// `socketsLeave` and `disconnectSockets` act on the selected sockets of every node (each
+/// node applies them to its own sockets); `fetchSockets` returns this node's sockets only.
 public struct BroadcastOperator: Sendable {
     let namespace: Namespace
     var rooms: Set<String> = []
     var exceptRooms: Set<String> = []
     var exceptSocket: String?
     var isVolatile = false
+    var isLocal = false
 
     init(namespace: Namespace) {
         self.namespace = namespace
@@ -47,6 +53,14 @@ public struct BroadcastOperator: Sendable {
         return copy
     }
 
+    /// Emits that stay on this node: with a Redis adapter, they are not published to the
+    /// other nodes (Socket.IO's `local` flag). Without one, every emit is local anyway.
+    public var local: BroadcastOperator {
+        var copy = self
+        copy.isLocal = true
+        return copy
+    }
+
     /// Emits `event` with `data` to every selected socket: the envelope is encoded once and the
     /// same frame bytes are written to every target.
     /// - Throws: ``ParleyError/reservedEvent(_:)``, ``ParleyError/encodingFailed(_:)``.
@@ -57,7 +71,9 @@ public struct BroadcastOperator: Sendable {
     /// Emits `event` with already-encoded JSON data (relayed as is).
     public func emit(_ event: String, _ data: RawJSON?) throws {
         try Namespace.checkEventName(event)
-        deliver(EnvelopeCodec.encode(.event(name: event, data: data, id: nil)))
+        let envelope = EnvelopeCodec.encode(.event(name: event, data: data, id: nil))
+        deliver(envelope)
+        if !isLocal, let cluster = namespace.cluster { cluster.publish(self, .emit(envelope: envelope)) }
     }
 
     /// Emits `event` without data.
@@ -65,24 +81,41 @@ public struct BroadcastOperator: Sendable {
         try emit(event, nil as RawJSON?)
     }
 
-    /// The selected sockets.
+    /// The selected sockets of this node.
     public func fetchSockets() -> [Socket] {
         namespace.adapter.sockets(in: rooms, except: exceptRooms, exceptSocket: exceptSocket)
     }
 
-    /// Makes the selected sockets join `rooms`.
+    /// Makes the selected sockets join `rooms` (on every node, with a Redis adapter).
     public func socketsJoin(_ rooms: String...) {
-        for socket in fetchSockets() { socket.join(rooms) }
+        apply(.join(rooms))
     }
 
-    /// Makes the selected sockets leave `room`.
+    /// Makes the selected sockets leave `room` (on every node, with a Redis adapter).
     public func socketsLeave(_ room: String) {
-        for socket in fetchSockets() { socket.leave(room) }
+        apply(.leave([room]))
     }
 
-    /// Disconnects the selected sockets (each gets `disconnect`, then close 1000).
+    /// Disconnects the selected sockets (on every node, with a Redis adapter): each gets
+    /// `disconnect`, then close 1000.
     public func disconnectSockets() {
-        for socket in fetchSockets() { socket.disconnect() }
+        apply(.disconnect)
+    }
+
+    /// Applies `operation` here, then (unless `local`) publishes it to the other nodes.
+    func apply(_ operation: ClusterMessage.Operation) {
+        applyLocally(operation)
+        if !isLocal, let cluster = namespace.cluster { cluster.publish(self, operation) }
+    }
+
+    /// Applies `operation` to this node's selected sockets.
+    func applyLocally(_ operation: ClusterMessage.Operation) {
+        switch operation {
+        case .emit(let envelope): deliver(envelope)
+        case .join(let rooms): for socket in fetchSockets() { socket.join(rooms) }
+        case .leave(let rooms): for socket in fetchSockets() { for room in rooms { socket.leave(room) } }
+        case .disconnect: for socket in fetchSockets() { socket.disconnect() }
+        }
     }
 
     /// Writes one encoded envelope to every selected socket: one frame, one hand-off per event

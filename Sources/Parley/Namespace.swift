@@ -22,10 +22,16 @@ public final class Namespace: Sendable {
     private let handlers = Mutex<(middleware: [Middleware], connection: [@Sendable (Socket) -> Void])>(([], []))
     /// Writes a log line when the server is verbose.
     let log: @Sendable (@autoclosure () -> String) -> Void
+    /// Publishes broadcasts to the other nodes; nil with the in-memory adapter.
+    let cluster: RedisAdapter?
+    /// This namespace's Redis channel, computed once.
+    let clusterChannel: [UInt8]?
 
-    init(name: String, log: @escaping @Sendable (@autoclosure () -> String) -> Void) {
+    init(name: String, log: @escaping @Sendable (@autoclosure () -> String) -> Void, cluster: RedisAdapter? = nil) {
         self.name = name
         self.log = log
+        self.cluster = cluster
+        clusterChannel = cluster?.channel(for: name)
     }
 
     /// Adds connection middleware, run in the order added, after the server's own.
@@ -62,10 +68,12 @@ public final class Namespace: Sendable {
     public func except(_ room: String) -> BroadcastOperator { all.except(room) }
     /// Emits that may be dropped for slow consumers.
     public var volatile: BroadcastOperator { all.volatile }
-    /// Every connected socket.
+    /// Emits that reach this node's sockets only (with a Redis adapter, not the other nodes').
+    public var local: BroadcastOperator { all.local }
+    /// Every connected socket (of this node).
     public func fetchSockets() -> [Socket] { all.fetchSockets() }
-    /// Makes every socket join `rooms`.
-    public func socketsJoin(_ rooms: String...) { for socket in fetchSockets() { socket.join(rooms) } }
+    /// Makes every socket join `rooms` (of every node, with a Redis adapter).
+    public func socketsJoin(_ rooms: String...) { all.apply(.join(rooms)) }
     /// Makes every socket leave `room`.
     public func socketsLeave(_ room: String) { all.socketsLeave(room) }
     /// Disconnects every socket.

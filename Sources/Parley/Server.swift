@@ -1,5 +1,6 @@
 import Foundation
 import ParleyProtocol
+import ParleyRedis
 import ParleyWebSocket
 import Synchronization
 
@@ -53,6 +54,9 @@ public final class Server: Sendable {
         /// a page of the same server then needs nothing else, not even a CDN. A route of your own
         /// at that path wins.
         public var serveClient = true
+        /// How broadcasts reach other servers: `.memory` (the default: one node, nothing to set
+        /// up) or `.redis(url:)` to run several nodes behind a load balancer on one Redis.
+        public var adapter: ClusterAdapter = .memory
 
         public init(host: String = "127.0.0.1", port: Int = 8887, path: String = "/parley") {
             self.host = host
@@ -92,6 +96,8 @@ public final class Server: Sendable {
         let log: @Sendable (@autoclosure () -> String) -> Void
         /// The main namespace, `/`.
         let main: Namespace
+        /// The Redis side of broadcasting; nil with the in-memory adapter.
+        let cluster: RedisAdapter?
 
         init(configuration: Configuration) {
             self.configuration = configuration
@@ -100,16 +106,22 @@ public final class Server: Sendable {
                 if verbose { FileHandle.standardError.write(Data((message() + "\n").utf8)) }
             }
             self.log = log
-            main = Namespace(name: "/", log: log)
+            switch configuration.adapter {
+            case .memory: cluster = nil
+            case .redis(let url, let prefix): cluster = RedisAdapter(url: url, channelPrefix: prefix, log: log)
+            }
+            main = Namespace(name: "/", log: log, cluster: cluster)
             namespaces.withLock { $0["/"] = main }
+            cluster?.register(main)
         }
 
         func namespace(_ name: String, create: Bool) -> Namespace? {
             namespaces.withLock { namespaces in
                 if let existing = namespaces[name] { return existing }
                 guard create else { return nil }
-                let created = Namespace(name: name, log: log)
+                let created = Namespace(name: name, log: log, cluster: cluster)
                 namespaces[name] = created
+                cluster?.register(created)
                 return created
             }
         }
@@ -206,10 +218,12 @@ public final class Server: Sendable {
     public func except(_ room: String) -> BroadcastOperator { main.except(room) }
     /// Emits that may be dropped for slow consumers.
     public var volatile: BroadcastOperator { main.volatile }
-    /// Sockets of the main namespace.
+    /// Emits to this node's sockets of the main namespace only (not published to other nodes).
+    public var local: BroadcastOperator { main.local }
+    /// Sockets of the main namespace (on this node).
     public func fetchSockets() -> [Socket] { main.fetchSockets() }
     /// Makes every socket of the main namespace join `rooms`.
-    public func socketsJoin(_ rooms: String...) { for socket in main.fetchSockets() { socket.join(rooms) } }
+    public func socketsJoin(_ rooms: String...) { main.all.apply(.join(rooms)) }
     /// Makes every socket of the main namespace leave `room`.
     public func socketsLeave(_ room: String) { main.socketsLeave(room) }
     /// Disconnects every socket of the main namespace.
@@ -220,12 +234,24 @@ public final class Server: Sendable {
     /// The bound port (after ``start()``).
     public var port: Int { webSocketServer.port }
 
-    /// Listens and starts the event loops.
+    /// Connects to Redis (with a Redis adapter), then listens and starts the event loops.
     /// - Returns: the bound port.
-    /// - Throws: ``WebSocketError/bindFailed(host:port:errno:)``.
+    /// - Throws: ``WebSocketError/bindFailed(host:port:errno:)``; with a Redis adapter,
+    ///   ``RedisError`` (a bad URL, a refused connection, refused `AUTH` or `SELECT`, no answer
+    ///   within 5 s) before anything listens.
     @discardableResult
     public func start() throws -> Int {
-        try webSocketServer.start()
+        guard let cluster = router.cluster else { return try webSocketServer.start() }
+        // Redis lives on the first event loop, so it is connected before anything listens.
+        let loops = webSocketServer.prepareLoops()
+        do {
+            try cluster.start(on: loops[0])
+            return try webSocketServer.start()
+        } catch {
+            cluster.close()
+            webSocketServer.discardPreparedLoops()
+            throw error
+        }
     }
 
     /// Starts and returns once ``close(gracePeriod:)`` has finished.
@@ -247,6 +273,7 @@ public final class Server: Sendable {
         for namespace in router.namespaces.withLock({ Array($0.values) }) {
             for socket in namespace.fetchSockets() { socket.setReason(.serverShuttingDown) }
         }
+        router.cluster?.close()  // before the loops stop
         await webSocketServer.shutdown(gracePeriod: gracePeriod)
         let waiters = stopped.withLock { state in
             state.done = true

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Parley
 import ParleyProtocol
+import ParleyRedis
 import ParleyWebSocket
 
 /// `parley-server`: the ready-to-run relay (a demo, and the benchmark target), or a raw
@@ -28,6 +29,8 @@ let usage = """
       --max-payload BYTES   largest message (default 1000000)
       --loops N             event loop threads (default: one per core)
       --verbose             log connects, disconnects and refusals
+      --redis URL           share broadcasts with other parley-server processes through Redis:
+                            redis://[[user]:password@]host[:port][/db]
       --raw-echo            plain WebSocket echo of every text and binary message instead
     """
 
@@ -74,6 +77,7 @@ func parseArguments(_ arguments: [String]) -> Options {
         case "--max-payload", "--max-message": options.configuration.maxPayload = number(argument, 1...(1 << 30))
         case "--loops": options.configuration.loopCount = number(argument, 1...1024)
         case "--verbose": options.configuration.verbose = true
+        case "--redis": options.configuration.adapter = .redis(url: value(argument))
         case "--raw-echo": options.rawEcho = true
         case "-h", "--help":
             print(usage)
@@ -150,7 +154,9 @@ do {
         let io = Server(configuration)
         installRelay(on: io, token: options.token)
         let port = try io.start()
-        print("parley-server: relay on ws://\(host):\(port)\(configuration.path)")
+        var redis = ""
+        if case .redis(let url, _) = configuration.adapter, let parsed = try? RedisURL(url) { redis = " (broadcasts shared through \(parsed))" }
+        print("parley-server: relay on ws://\(host):\(port)\(configuration.path)\(redis)")
         stop = { await io.close(gracePeriod: .seconds(2)) }
     }
     fflush(nil)

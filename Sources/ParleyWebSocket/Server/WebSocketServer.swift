@@ -119,6 +119,8 @@ public final class WebSocketServer: Sendable {
 
     let context: Context
     private let state = Mutex<(group: EventLoopGroup?, listenFD: Int32, port: Int)>((nil, -1, 0))
+    /// Loops started by ``prepareLoops()`` for ``start()`` to use.
+    private let preparedGroup = Mutex<EventLoopGroup?>(nil)
 
     /// - Parameters:
     ///   - configuration: where to listen and the limits.
@@ -152,7 +154,10 @@ public final class WebSocketServer: Sendable {
         case .failure(let error):
             throw WebSocketError.bindFailed(host: configuration.host, port: configuration.port, errno: error.code)
         }
-        let group = EventLoopGroup(loopCount: configuration.loopCount, name: "parley-server")
+        let group = preparedGroup.withLock { prepared in
+            defer { prepared = nil }
+            return prepared
+        } ?? EventLoopGroup(loopCount: configuration.loopCount, name: "parley-server")
         for loop in group.loops {
             let context = self.context
             loop.execute {
@@ -161,6 +166,26 @@ public final class WebSocketServer: Sendable {
         }
         state.withLock { $0 = (group, listener.fd, listener.port) }
         return listener.port
+    }
+
+    /// Starts the event loops before ``start()`` listens, so that other connections (a Redis
+    /// client) can live on them; ``start()`` then uses these loops. Call at most once, before
+    /// ``start()``; ``discardPreparedLoops()`` stops them if ``start()`` is not called.
+    package func prepareLoops() -> [EventLoop] {
+        preparedGroup.withLock { prepared in
+            let group = prepared ?? EventLoopGroup(loopCount: context.configuration.loopCount, name: "parley-server")
+            prepared = group
+            return group.loops
+        }
+    }
+
+    /// Stops loops made by ``prepareLoops()`` that ``start()`` has not taken.
+    package func discardPreparedLoops() {
+        let group = preparedGroup.withLock { prepared in
+            defer { prepared = nil }
+            return prepared
+        }
+        group?.shutdown()
     }
 
     /// Stops accepting, closes every connection with 1001 ("server shutting down"), waits up

@@ -137,6 +137,16 @@ final class EnvelopeClient: Sendable {
         return ClientEvent(name: received, data: data, id: id)
     }
 
+    /// The first event named `name` received within `timeout`, or nil: for polling, not a failure.
+    func take(event name: String, timeout: Duration) async -> ClientEvent? {
+        let envelope = await inbox.take(timeout: timeout) { envelope in
+            if case .event(name, _, _) = envelope { return true }
+            return false
+        }
+        guard case .event(let received, let data, let id)? = envelope else { return nil }
+        return ClientEvent(name: received, data: data, id: id)
+    }
+
     /// The first acknowledgement (`.ack` or `.ackError`) of `id` received.
     func nextAck(id: UInt64, timeout: Duration = eventTimeout,
                  file: StaticString = #filePath, line: UInt = #line) async throws -> Envelope {

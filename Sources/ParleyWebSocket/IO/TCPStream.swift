@@ -1,0 +1,224 @@
+import CParleySystem
+import Glibc
+
+/// A non-blocking outgoing TCP connection on one ``EventLoop``, for protocols other than
+/// WebSocket (the Redis client): connect with a timeout over every resolved address, read
+/// callbacks from the loop's shared buffer, and buffered writes that wait for `EPOLLOUT`.
+///
+/// Loop-confined: create it, call it and receive its events on `loop`'s thread only. It stays
+/// alive while registered on the loop; after ``close()`` or a `.closed` event it is inert.
+///
+/// ```swift
+/// loop.execute {
+///     let stream = TCPStream(loop: loop) { stream, event in
+///         if case .connected = event { stream.write(Array("PING\r\n".utf8)) }
+///     }
+///     stream.connect(host: "127.0.0.1", port: 6379, timeout: .seconds(5))
+/// }
+/// ```
+package final class TCPStream: Selectable {
+    /// What happens to the stream, reported to its handler on the loop thread.
+    package enum Event {
+        /// The TCP connection is established; writes go out from now on.
+        case connected
+        /// Bytes arrived; the buffer is valid only during the call (it is the loop's).
+        case received(UnsafeRawBufferPointer)
+        /// Everything written so far has been handed to the kernel.
+        case drained
+        /// The connection failed or ended: `errno` (0 when the peer closed it, `ETIMEDOUT` for
+        /// the connect timeout). No event follows.
+        case closed(errno: Int32)
+    }
+
+    private enum Phase { case idle, connecting, open, closed }
+
+    package let loop: EventLoop
+    private var handler: ((TCPStream, Event) -> Void)?
+    private var phase = Phase.idle
+    private var fd: Int32 = -1
+    private var addresses: ArraySlice<sockaddr_storage> = []
+    private var lastErrno: Int32 = ECONNREFUSED
+    private var deadline: TimerID?
+    private var output: [UInt8] = []
+    private var outputOffset = 0
+    private var watchingWrites = false
+
+    /// Reads per readiness event at most, so one busy stream cannot starve the loop's others.
+    static let readsPerEvent = 16
+
+    /// - Parameters:
+    ///   - loop: the loop the stream lives on; call from its thread.
+    ///   - handler: receives every ``Event``; it may call back into the stream.
+    package init(loop: EventLoop, handler: @escaping (TCPStream, Event) -> Void) {
+        self.loop = loop
+        self.handler = handler
+    }
+
+    /// Bytes written but not yet handed to the kernel.
+    package var bufferedBytes: Int { output.count - outputOffset }
+
+    /// Whether the connection is established and not closed.
+    package var isOpen: Bool { phase == .open }
+
+    /// Resolves `host` (on the loop thread: a literal address or `localhost` costs nothing, a
+    /// DNS name blocks this loop while it resolves) and connects to the first address that
+    /// answers, within `timeout` in all.
+    package func connect(host: String, port: Int, timeout: Duration) {
+        guard phase == .idle else { return }
+        Socket.ignoreSIGPIPE()
+        phase = .connecting
+        switch Socket.resolve(host: host, port: port) {
+        case .success(let found): addresses = found[...]
+        case .failure(let error):
+            finish(errno: error.code)
+            return
+        }
+        deadline = loop.schedule(after: timeout) { [self] in
+            deadline = nil
+            finish(errno: ETIMEDOUT)
+        }
+        tryNextAddress()
+    }
+
+    /// Turns on TCP keep-alive probes: a peer that vanished without a FIN or RST (a network
+    /// partition, a powered-off host) is reported as `.closed(ETIMEDOUT)` after about
+    /// `idle + interval × count` seconds of silence, instead of never. Call once connected.
+    package func enableKeepAlive(idleSeconds: Int32, intervalSeconds: Int32, count: Int32) {
+        guard fd >= 0 else { return }
+        Socket.setOption(fd, SOL_SOCKET, SO_KEEPALIVE, 1)
+        Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPIDLE, idleSeconds)
+        Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPINTVL, intervalSeconds)
+        Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPCNT, count)
+    }
+
+    /// Queues `bytes` and writes as much as the kernel takes now; the rest goes out when the
+    /// socket is writable (``Event/drained`` then). Ignored unless connecting or open.
+    package func write(_ bytes: [UInt8]) {
+        guard phase == .connecting || phase == .open, !bytes.isEmpty else { return }
+        if output.isEmpty { output = bytes } else { output.append(contentsOf: bytes) }
+        if phase == .open && !watchingWrites { writeOutput() }
+    }
+
+    /// Closes the connection at once (queued bytes are dropped); no event follows.
+    package func close() {
+        handler = nil
+        finish(errno: 0)
+    }
+
+    private func tryNextAddress() {
+        guard phase == .connecting else { return }
+        guard var address = addresses.popFirst() else {
+            finish(errno: lastErrno)
+            return
+        }
+        fd = cps_socket_stream(Int32(address.ss_family))
+        guard fd >= 0 else {
+            lastErrno = errno
+            tryNextAddress()
+            return
+        }
+        Socket.setNoDelay(fd)
+        let length = Socket.length(of: address)
+        let status = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
+        }
+        if (status != 0 && errno != EINPROGRESS) || !loop.register(fd, events: CPS_EPOLLOUT, handler: self) {
+            lastErrno = errno
+            closeDescriptor()
+            tryNextAddress()
+        }
+    }
+
+    func handleEvents(_ events: UInt32) {
+        switch phase {
+        case .connecting:
+            var error: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+            if error != 0 || events & (CPS_EPOLLERR | CPS_EPOLLHUP) != 0 {
+                lastErrno = error != 0 ? error : ECONNREFUSED
+                closeDescriptor()
+                tryNextAddress()
+                return
+            }
+            phase = .open
+            if let deadline { loop.cancel(deadline) }
+            deadline = nil
+            watchingWrites = false
+            loop.modify(fd, events: CPS_EPOLLIN)
+            handler?(self, .connected)
+            if phase == .open && bufferedBytes > 0 { writeOutput() }
+        case .open:
+            if events & CPS_EPOLLOUT != 0 && watchingWrites {
+                writeOutput()
+                if watchingWrites == false && phase == .open { handler?(self, .drained) }
+            }
+            if phase == .open && events & (CPS_EPOLLIN | CPS_EPOLLHUP | CPS_EPOLLERR) != 0 { readInput() }
+        case .idle, .closed:
+            return
+        }
+    }
+
+    private func readInput() {
+        let buffer = loop.readBuffer
+        for _ in 0..<Self.readsPerEvent {
+            let n = recv(fd, buffer.baseAddress, buffer.count, 0)
+            if n > 0 {
+                handler?(self, .received(UnsafeRawBufferPointer(start: buffer.baseAddress, count: n)))
+                guard phase == .open else { return }
+                if n < buffer.count { return }
+                continue
+            }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
+            finish(errno: n == 0 ? 0 : errno)
+            return
+        }
+    }
+
+    private func writeOutput() {
+        while outputOffset < output.count {
+            let n = output.withUnsafeBytes { bytes in
+                send(fd, bytes.baseAddress.map { $0 + outputOffset }, bytes.count - outputOffset, Int32(MSG_NOSIGNAL))
+            }
+            if n > 0 { outputOffset += n; continue }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if !watchingWrites {
+                    watchingWrites = true
+                    loop.modify(fd, events: CPS_EPOLLIN | CPS_EPOLLOUT)
+                }
+                return
+            }
+            finish(errno: errno)
+            return
+        }
+        output.removeAll(keepingCapacity: output.count <= 64 * 1024)
+        outputOffset = 0
+        if watchingWrites {
+            watchingWrites = false
+            loop.modify(fd, events: CPS_EPOLLIN)
+        }
+    }
+
+    private func closeDescriptor() {
+        guard fd >= 0 else { return }
+        loop.deregister(fd)
+        Glibc.close(fd)
+        fd = -1
+    }
+
+    /// Ends the stream once and reports `.closed` (unless ``close()`` dropped the handler).
+    private func finish(errno code: Int32) {
+        guard phase != .closed else { return }
+        phase = .closed
+        if let deadline { loop.cancel(deadline) }
+        deadline = nil
+        closeDescriptor()
+        output = []
+        outputOffset = 0
+        let handler = self.handler
+        self.handler = nil
+        handler?(self, .closed(errno: code))
+    }
+}

@@ -1,0 +1,76 @@
+import ParleyRedis
+import XCTest
+
+final class RedisURLTests: XCTestCase {
+    func test_url_parsesHostPortAndDefaults() throws {
+        let url = try RedisURL("redis://127.0.0.1:6380")
+        XCTAssertEqual(url.host, "127.0.0.1")
+        XCTAssertEqual(url.port, 6380)
+        XCTAssertNil(url.password)
+        XCTAssertNil(url.user)
+        XCTAssertEqual(url.database, 0)
+        let bare = try RedisURL("redis://cache.internal")
+        XCTAssertEqual(bare.port, 6379)
+        XCTAssertEqual(bare.description, "redis://cache.internal:6379")
+    }
+
+    func test_url_parsesPasswordUserAndDatabase() throws {
+        let url = try RedisURL("redis://:s3cret@localhost:7000/2")
+        XCTAssertEqual(url.password, "s3cret")
+        XCTAssertNil(url.user)
+        XCTAssertEqual(url.database, 2)
+        XCTAssertEqual(url.description, "redis://localhost:7000/2", "credentials stay out of logs")
+        let acl = try RedisURL("redis://app:p%40ss%2Fword@10.0.0.5/0")
+        XCTAssertEqual(acl.user, "app")
+        XCTAssertEqual(acl.password, "p@ss/word")
+        let lone = try RedisURL("redis://onlypassword@h")
+        XCTAssertEqual(lone.password, "onlypassword")
+        let raw = try RedisURL("redis://:a@b@h:1")  // the last @ ends the credentials
+        XCTAssertEqual(raw.password, "a@b")
+        XCTAssertEqual(raw.host, "h")
+    }
+
+    func test_url_parsesBracketedIPv6() throws {
+        let url = try RedisURL("redis://[::1]:6390/3")
+        XCTAssertEqual(url.host, "::1")
+        XCTAssertEqual(url.port, 6390)
+        XCTAssertEqual(url.database, 3)
+        XCTAssertEqual(url.description, "redis://[::1]:6390/3")
+    }
+
+    func test_url_throwsInvalidURL_forBadInput() {
+        let bad = ["", "http://h:1", "rediss://h:6379", "unix:///tmp/redis.sock", "redis://", "redis://:6379",
+                   "redis://h:0", "redis://h:65536", "redis://h:abc", "redis://h:-1", "redis://h/x", "redis://h/-1",
+                   "redis://h?db=1", "redis://[::1", "redis://[::1]x", "redis://:%zz@h", "redis://h /1"]
+        for text in bad {
+            XCTAssertThrowsError(try RedisURL(text), text) { error in
+                guard case RedisError.invalidURL(let why) = error else { return XCTFail("\(text): \(error)") }
+                XCTAssertFalse(why.isEmpty)
+            }
+        }
+        XCTAssertThrowsError(try RedisURL("rediss://h")) { error in
+            XCTAssertTrue(String(describing: error).contains("TLS"), "\(error)")
+        }
+    }
+}
+
+final class BackoffTests: XCTestCase {
+    func test_backoff_doublesUpToMaximum_withoutJitter() {
+        var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(1), jitter: 0)
+        let delays = (0..<6).map { _ in backoff.next(unitRandom: 0.3) }
+        XCTAssertEqual(delays, [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .seconds(1), .seconds(1)])
+        backoff.reset()
+        XCTAssertEqual(backoff.next(unitRandom: 0.9), .milliseconds(100))
+    }
+
+    func test_backoff_spreadsByJitter_andNeverExceedsMaximum() {
+        var low = Backoff(initial: .milliseconds(100), maximum: .seconds(5), jitter: 0.5)
+        XCTAssertEqual(low.next(unitRandom: 0), .milliseconds(50))
+        var high = Backoff(initial: .milliseconds(100), maximum: .seconds(5), jitter: 0.5)
+        XCTAssertEqual(high.next(unitRandom: 0.75), .milliseconds(125))
+        var capped = Backoff(initial: .seconds(4), maximum: .seconds(5), jitter: 0.5)
+        XCTAssertEqual(capped.next(unitRandom: 0.99), .seconds(5))
+        var many = Backoff()
+        for _ in 0..<200 { XCTAssertLessThanOrEqual(many.next(unitRandom: 0.999), .seconds(2)) }
+    }
+}

@@ -1,0 +1,21 @@
+import Foundation
+import RedisTestSupport
+import XCTest
+
+extension XCTestCase {
+    /// Starts a throw-away redis-server (stopped by the teardown, after the servers registered
+    /// later have closed). Without redis-server the test is skipped, unless the environment has
+    /// `CI` set: then it fails.
+    func startRedis(password: String? = nil) throws -> RedisTestServer {
+        do {
+            let redis = try RedisTestServer.start(password: password)
+            addTeardownBlock {
+                redis.stop()
+                redis.removeFiles()
+            }
+            return redis
+        } catch RedisTestServer.Failure.notInstalled where ProcessInfo.processInfo.environment["CI"] == nil {
+            throw XCTSkip("redis-server is not installed (apt-get install -y redis-server); set CI=1 to make this a failure")
+        }
+    }
+}
