@@ -106,34 +106,23 @@ final class Connector: Selectable {
 
     private func tryNextAddress() {
         guard completion != nil else { return }
-        guard var address = addresses.popFirst() else {
+        guard let address = addresses.popFirst() else {
             fail(.connectFailed(host: handshake.target.host, port: handshake.target.port, errno: lastErrno))
             return
         }
-        fd = cps_socket_stream(Int32(address.ss_family))
-        guard fd >= 0 else {
-            lastErrno = errno
+        switch Socket.startConnect(to: address) {
+        case .failure(let error):
+            lastErrno = error.code
             tryNextAddress()
-            return
-        }
-        Socket.setNoDelay(fd)
-        let length = Socket.length(of: address)
-        let status = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
-        }
-        if status != 0 && errno != EINPROGRESS {
-            lastErrno = errno
-            Glibc.close(fd)
-            fd = -1
-            tryNextAddress()
-            return
-        }
-        guard loop.register(fd, events: CPS_EPOLLOUT, handler: self) else {
-            lastErrno = errno
-            Glibc.close(fd)
-            fd = -1
-            tryNextAddress()
-            return
+        case .success(let descriptor):
+            fd = descriptor
+            guard loop.register(fd, events: CPS_EPOLLOUT, handler: self) else {
+                lastErrno = errno
+                Glibc.close(fd)
+                fd = -1
+                tryNextAddress()
+                return
+            }
         }
     }
 

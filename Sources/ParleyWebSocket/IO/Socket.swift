@@ -52,6 +52,27 @@ enum Socket {
         return addresses.isEmpty ? .failure(Errno(EHOSTUNREACH)) : .success(addresses)
     }
 
+    /// Starts a non-blocking TCP connection to `address` (no Nagle): the connection completes
+    /// when the descriptor turns writable (check `SO_ERROR` then).
+    /// - Returns: the descriptor, or the errno of a failed `socket` or `connect` (the descriptor
+    ///   is closed then).
+    static func startConnect(to address: sockaddr_storage) -> Result<Int32, Errno> {
+        var address = address
+        let fd = cps_socket_stream(Int32(address.ss_family))
+        guard fd >= 0 else { return .failure(Errno(errno)) }
+        setNoDelay(fd)
+        let length = length(of: address)
+        let status = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
+        }
+        guard status == 0 || errno == EINPROGRESS else {
+            let failure = Errno(errno)
+            Glibc.close(fd)
+            return .failure(failure)
+        }
+        return .success(fd)
+    }
+
     static func length(of address: sockaddr_storage) -> socklen_t {
         socklen_t(Int32(address.ss_family) == AF_INET6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
     }

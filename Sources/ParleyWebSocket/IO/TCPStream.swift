@@ -107,25 +107,22 @@ package final class TCPStream: Selectable {
 
     private func tryNextAddress() {
         guard phase == .connecting else { return }
-        guard var address = addresses.popFirst() else {
+        guard let address = addresses.popFirst() else {
             finish(errno: lastErrno)
             return
         }
-        fd = cps_socket_stream(Int32(address.ss_family))
-        guard fd >= 0 else {
-            lastErrno = errno
+        switch Socket.startConnect(to: address) {
+        case .failure(let error):
+            lastErrno = error.code
             tryNextAddress()
-            return
-        }
-        Socket.setNoDelay(fd)
-        let length = Socket.length(of: address)
-        let status = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
-        }
-        if (status != 0 && errno != EINPROGRESS) || !loop.register(fd, events: CPS_EPOLLOUT, handler: self) {
-            lastErrno = errno
-            closeDescriptor()
-            tryNextAddress()
+        case .success(let descriptor):
+            fd = descriptor
+            guard loop.register(fd, events: CPS_EPOLLOUT, handler: self) else {
+                lastErrno = errno
+                closeDescriptor()
+                tryNextAddress()
+                return
+            }
         }
     }
 

@@ -1,11 +1,11 @@
 import Foundation
-import RedisTestSupport
 import XCTest
 
 extension XCTestCase {
-    /// Starts a throw-away redis-server (stopped by the teardown). Without redis-server the test
-    /// is skipped, unless the environment has `CI` set: then it fails.
-    func startRedis(password: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> RedisTestServer {
+    /// Starts a throw-away redis-server (stopped by the teardown, after the servers registered
+    /// later have closed). Without redis-server the test is skipped, unless the environment has
+    /// `CI` set: then it fails.
+    public func startRedis(password: String? = nil) throws -> RedisTestServer {
         do {
             let redis = try RedisTestServer.start(password: password)
             addTeardownBlock {
