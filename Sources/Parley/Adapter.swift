@@ -64,6 +64,11 @@ final class Adapter: Sendable {
     /// `except` and minus `exceptSocket`.
     func sockets(in rooms: Set<String>, except: Set<String>, exceptSocket: String?) -> [Socket] {
         state.withLock { state in
+            // The common cases without hashing every id: everyone, or everyone but the sender.
+            if rooms.isEmpty && except.isEmpty {
+                guard let exceptSocket else { return Array(state.sockets.values) }
+                return state.sockets.values.filter { $0.id != exceptSocket }
+            }
             var excluded: Set<String> = []
             for room in except {
                 excluded.formUnion(state.rooms[room] ?? [])

@@ -124,22 +124,23 @@ public struct BroadcastOperator: Sendable {
         let sockets = fetchSockets()
         guard !sockets.isEmpty else { return }
         let frame = envelope.withUnsafeBytes { EncodedFrame(opcode: .text, payload: $0) }
+        let isVolatile = self.isVolatile
+        // Sockets of the caller's own loop are written to at once; the others are grouped, one
+        // hand-off per loop (a handful of loops: a linear search is the fastest lookup).
         var groups: [(loop: EventLoop, connections: [WebSocket])] = []
         for socket in sockets {
-            let loop = socket.connection.loop
-            if let index = groups.firstIndex(where: { $0.loop === loop }) {
-                groups[index].connections.append(socket.connection)
+            let connection = socket.connection
+            let loop = connection.loop
+            if loop.inEventLoop {
+                connection.send(frame, volatile: isVolatile)
+            } else if let index = groups.firstIndex(where: { $0.loop === loop }) {
+                groups[index].connections.append(connection)
             } else {
-                groups.append((loop, [socket.connection]))
+                groups.append((loop, [connection]))
             }
         }
-        let isVolatile = self.isVolatile
         for (loop, connections) in groups {
-            if loop.inEventLoop {
-                for connection in connections { connection.send(frame, volatile: isVolatile) }
-            } else {
-                loop.execute { for connection in connections { connection.send(frame, volatile: isVolatile) } }
-            }
+            loop.execute { for connection in connections { connection.send(frame, volatile: isVolatile) } }
         }
     }
 }

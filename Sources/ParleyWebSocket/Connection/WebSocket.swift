@@ -193,9 +193,14 @@ public final class WebSocket: @unchecked Sendable, Selectable {
         }
         if volatile && awaitingWritable && closing.canSend { return .dropped }
         if role == .client { return enqueueData(frame.opcode, frame.payload) }
-        // Small frames are copied into the connection's current chunk (one iovec for many
-        // frames); large ones are queued by reference, the same bytes for every target.
-        if frame.chunk.count <= Self.copyThreshold { return enqueueData(frame.opcode, frame.payload) }
+        // A small frame joins the connection's own chunk when one with room is at the tail (one
+        // iovec for many frames); otherwise, and for large frames, the shared bytes are queued by
+        // reference: the same bytes for every target, and no chunk taken (a broadcast to
+        // thousands of idle connections would otherwise take a fresh chunk for each).
+        if frame.chunk.count <= Self.copyThreshold, lastChunkOwned, let last = queue.last,
+           last.freeSpace >= frame.chunk.count {
+            return enqueueData(frame.opcode, frame.payload)
+        }
         guard closing.canSend, !isFinalized else { return .closed }
         guard admit(frame.chunk.count) else { return .closed }
         queue.append(frame.chunk)
@@ -204,8 +209,8 @@ public final class WebSocket: @unchecked Sendable, Selectable {
         return .enqueued
     }
 
-    /// Frames up to this size are copied rather than shared: a copy of a few hundred bytes is
-    /// cheaper than one more iovec and a reference count touched from many threads.
+    /// Frames up to this size are copied into a chunk the connection already has, rather than
+    /// shared: a copy of a few hundred bytes is cheaper than one more iovec.
     static let copyThreshold = 1024
     /// Capacity of a fresh outgoing chunk: many small frames share one allocation and one iovec.
     static let chunkCapacity = 4096
