@@ -69,6 +69,19 @@ final class Adapter: Sendable {
                 guard let exceptSocket else { return Array(state.sockets.values) }
                 return state.sockets.values.filter { $0.id != exceptSocket }
             }
+            // One room (a chat room, a socket id), no except rooms: one lookup per member.
+            if rooms.count == 1, except.isEmpty, let room = rooms.first {
+                var selected: [Socket] = []
+                // The socket named by the room (its own-id room is implied, never stored, so it
+                // is not also among the members below).
+                if let socket = state.sockets[room], socket.id != exceptSocket { selected.append(socket) }
+                guard let members = state.rooms[room] else { return selected }
+                selected.reserveCapacity(selected.count + members.count)
+                for id in members where id != exceptSocket {
+                    if let socket = state.sockets[id] { selected.append(socket) }
+                }
+                return selected
+            }
             var excluded: Set<String> = []
             for room in except {
                 excluded.formUnion(state.rooms[room] ?? [])

@@ -66,6 +66,14 @@ final class BroadcastOperatorTests: XCTestCase {
         try await fence(io, members, expect: [[], ["private"]])
     }
 
+    func test_toSocketID_alsoReachesMembersOfARoomNamedSo_once() async throws {
+        let (io, members) = try await start(3)
+        members[0].socket.join(members[1].socket.id)   // a room named after another socket's id
+        try io.to(members[1].socket.id).emit("named", "hi")
+        try members[2].socket.to(members[1].socket.id).emit("named", "hi")
+        try await fence(io, members, expect: [["named", "named"], ["named", "named"], []])
+    }
+
     func test_to_reachesRoomMembersOnly() async throws {
         let (io, members) = try await start(3)
         members[0].socket.join("r")
