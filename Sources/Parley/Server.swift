@@ -150,8 +150,11 @@ public final class Server: Sendable {
             // cancellation cannot hold the refusal back. Whichever comes first settles it.
             let loop = connection.loop
             let settled = Atomic<Bool>(false)
+            // The deadline, cancelled once settled so that it does not hold the socket until then.
+            let deadline = Mutex<Scheduled?>(nil)
             let settle: @Sendable (ConnectError?) -> Void = { refusal in
                 guard !settled.exchange(true, ordering: .acquiringAndReleasing) else { return }
+                deadline.withLock { $0 }?.cancel()
                 loop.execute {
                     if let refusal { socket.refuse(refusal) } else { socket.accept(pingInterval: interval, pingTimeout: timeout) }
                 }
@@ -169,10 +172,13 @@ public final class Server: Sendable {
                     settle(ConnectError(String(describing: error)))
                 }
             }
-            loop.execute(after: configuration.middlewareTimeout) {
+            let timer = loop.execute(after: configuration.middlewareTimeout) {
                 settle(ConnectError("middleware timeout"))
                 task.cancel()
             }
+            deadline.withLock { $0 = timer }
+            // Settled before the deadline was stored: `settle` could not cancel it.
+            if settled.load(ordering: .acquiring) { timer.cancel() }
         }
     }
 

@@ -45,7 +45,8 @@ public final class Socket: Sendable, Hashable {
         var disconnectHandlers: [@Sendable (DisconnectReason) -> Void] = []
         var nextHandlerID = 0
         var nextAckID: UInt64 = 0
-        var pendingAcks: [UInt64: (event: String, continuation: CheckedContinuation<RawJSON?, any Error>)] = [:]
+        /// Acknowledgements awaited, with their timeout (cancelled when the answer comes).
+        var pendingAcks: [UInt64: (event: String, continuation: CheckedContinuation<RawJSON?, any Error>, timer: Scheduled?)] = [:]
         var reason: DisconnectReason?
         var events: AsyncStream<SocketEvent>?
         var eventsContinuation: AsyncStream<SocketEvent>.Continuation?
@@ -247,20 +248,28 @@ public final class Socket: Sendable, Hashable {
                 guard state.phase == .connected else { return nil }
                 guard state.pendingAcks.count < Self.maxPendingAcks else { return .max }
                 state.nextAckID += 1
-                state.pendingAcks[state.nextAckID] = (event, continuation)
+                state.pendingAcks[state.nextAckID] = (event, continuation, nil)
                 return state.nextAckID
             }
             guard let id else { return continuation.resume(throwing: ParleyError.disconnected) }
             guard id != .max else { return continuation.resume(throwing: ParleyError.tooManyPendingAcks(limit: Self.maxPendingAcks)) }
             send(.event(name: event, data: data, id: id))
-            connection.loop.execute(after: timeout) { [self] in
-                completeAck(id, .failure(ParleyError.ackTimeout(event: event)))
+            let timer = connection.loop.execute(after: timeout) { [weak self] in
+                self?.completeAck(id, .failure(ParleyError.ackTimeout(event: event)))
             }
+            // The answer may have come already (or the socket gone): then the timer is not needed.
+            let waiting = state.withLock { state -> Bool in
+                guard state.pendingAcks[id] != nil else { return false }
+                state.pendingAcks[id]?.timer = timer
+                return true
+            }
+            if !waiting { timer.cancel() }
         }
     }
 
     private func completeAck(_ id: UInt64, _ result: Result<RawJSON?, any Error>) {
         let pending = state.withLock { $0.pendingAcks.removeValue(forKey: id) }
+        pending?.timer?.cancel()
         pending?.continuation.resume(with: result)
     }
 
@@ -460,7 +469,10 @@ public final class Socket: Sendable, Hashable {
             }
             return (wasConnected, reason, state.disconnectingHandlers, state.disconnectHandlers, state.pendingAcks, state.eventsContinuation)
         }
-        for (_, pending) in acks { pending.continuation.resume(throwing: ParleyError.disconnected) }
+        for (_, pending) in acks {
+            pending.timer?.cancel()
+            pending.continuation.resume(throwing: ParleyError.disconnected)
+        }
         continuation?.finish()
         guard wasConnected else { return }
         for handler in disconnecting { handler(reason) }

@@ -224,6 +224,7 @@ extension Client {
         update { state, effects in
             let id = ticket.id.load(ordering: .relaxed)
             guard id != 0, let (waiter, _) = state.outbox.expire(id) else { return }
+            if let timer = state.ackTimers.removeValue(forKey: id) { effects.cancelled.append(timer) }
             effects.resumptions.append((waiter, .failure(CancellationError())))
         }
     }

@@ -61,6 +61,8 @@ public final class Client: Sendable {
         /// The open (or opening) transport of the current generation.
         var transport: WebSocket?
         var outbox: Outbox<AckWaiter>
+        /// The timeouts of awaited acknowledgements, cancelled when the answer comes.
+        var ackTimers: [UInt64: Scheduled] = [:]
         var handlers: [Handler] = []
         var nextHandlerID = 0
         var subscribers: [(id: Int, continuation: AsyncStream<ClientEvent>.Continuation)] = []
@@ -85,6 +87,8 @@ public final class Client: Sendable {
         var close: [WebSocket] = []
         var terminate: [WebSocket] = []
         var timers: [(timer: Timer, delay: Duration)] = []
+        /// Timeouts no longer needed.
+        var cancelled: [Scheduled] = []
         var open: UInt64?
         /// The caller must hand out the queued events.
         var deliver = false
@@ -212,6 +216,7 @@ public final class Client: Sendable {
     }
 
     private func perform(_ effects: consuming Effects) {
+        for timer in effects.cancelled { timer.cancel() }
         for (waiter, result) in effects.resumptions { waiter.resume(with: result) }
         for transport in effects.close { transport.close() }
         for transport in effects.terminate { transport.terminate(reason: "ping timeout") }
@@ -220,7 +225,14 @@ public final class Client: Sendable {
             case .machine(let timer, let generation):
                 loop.execute(after: delay) { [weak self] in self?.timerFired(timer, generation: generation) }
             case .ack(let id):
-                loop.execute(after: delay) { [weak self] in self?.ackTimedOut(id) }
+                let timer = loop.execute(after: delay) { [weak self] in self?.ackTimedOut(id) }
+                // The answer may have come already: then the timeout is not needed.
+                let waiting = state.withLock { state -> Bool in
+                    guard state.outbox.isAwaiting(id) else { return false }
+                    state.ackTimers[id] = timer
+                    return true
+                }
+                if !waiting { timer.cancel() }
             }
         }
         if let generation = effects.open { openTransport(generation: generation) }
@@ -234,6 +246,7 @@ public final class Client: Sendable {
 
     private func ackTimedOut(_ id: UInt64) {
         update { state, effects in
+            state.ackTimers[id] = nil
             guard let (waiter, event) = state.outbox.expire(id) else { return }
             effects.resumptions.append((waiter, .failure(ClientError.ackTimeout(event: event))))
         }
@@ -336,6 +349,7 @@ public final class Client: Sendable {
             state.machine.heard(generation: generation, now: now)
             // An id not awaited (never asked, expired, already answered) is ignored.
             guard state.machine.generation == generation, let waiter = state.outbox.answer(id) else { return }
+            if let timer = state.ackTimers.removeValue(forKey: id) { effects.cancelled.append(timer) }
             effects.resumptions.append((waiter, result))
         }
     }

@@ -58,6 +58,9 @@ struct Outbox<Waiter> {
     /// Acknowledgements awaited.
     var pendingCount: Int { pending.count }
 
+    /// Whether an acknowledgement with this id is still awaited.
+    func isAwaiting(_ id: UInt64) -> Bool { pending[id] != nil }
+
     /// Takes the next ack id and records who waits for it.
     /// - Returns: the id, or nil when ``maxPendingAcks`` are already awaited.
     mutating func expectAck(event: String, waiter: Waiter) -> UInt64? {

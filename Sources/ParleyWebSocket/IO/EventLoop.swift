@@ -95,12 +95,21 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     /// Runs `task` on the loop thread after `delay`. Thread-safe.
-    public func execute(after delay: Duration, _ task: @escaping @Sendable () -> Void) {
+    ///
+    /// ```swift
+    /// let deadline = loop.execute(after: .seconds(5)) { print("too late") }
+    /// deadline.cancel()   // the answer came: the task never runs, and is released now
+    /// ```
+    /// - Returns: a handle whose ``Scheduled/cancel()`` stops the task if it has not run yet.
+    @discardableResult
+    public func execute(after delay: Duration, _ task: @escaping @Sendable () -> Void) -> Scheduled {
+        let scheduled = Scheduled(loop: self)
         if inEventLoop {
-            schedule(after: delay, task)
+            scheduled.arm(after: delay, task)
         } else {
-            execute { [self] in schedule(after: delay, task) }
+            execute { scheduled.arm(after: delay, task) }
         }
+        return scheduled
     }
 
     /// Runs `body` on the loop thread after `delay`. Call on the loop thread.
