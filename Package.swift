@@ -30,10 +30,10 @@ let package = Package(
         .executableTarget(name: "parley-echo-client", dependencies: ["ParleyWebSocket"], path: "Examples/EchoClient"),
         .testTarget(name: "ParleyWebSocketTests", dependencies: ["ParleyWebSocket", "CParleySystem"]),
         .testTarget(name: "ParleyProtocolTests", dependencies: ["ParleyProtocol"]),
-        .testTarget(name: "ParleyTests", dependencies: ["Parley", "ParleyProtocol", "ParleyWebSocket", "ParleyRedis", "RedisTestSupport"]),
+        .testTarget(name: "ParleyTests", dependencies: ["Parley", "ParleyProtocol", "ParleyWebSocket", "ParleyRedis", "RedisTestSupport", "TestSupport"]),
         // The Socket.IO-style client: reconnection, offline buffer, acks. Never depends on the server.
         .target(name: "ParleyClient", dependencies: ["ParleyProtocol", "ParleyWebSocket"]),
-        .testTarget(name: "ParleyClientTests", dependencies: ["ParleyClient", "Parley", "ParleyProtocol", "ParleyWebSocket"]),
+        .testTarget(name: "ParleyClientTests", dependencies: ["ParleyClient", "Parley", "ParleyProtocol", "ParleyWebSocket", "TestSupport"]),
         .executableTarget(name: "parley-bot", dependencies: ["ParleyClient"], path: "Examples/Bot"),
         .executableTarget(name: "parley-client-bench", dependencies: ["ParleyClient"]),
         // The chat example: `swift run chat-server`, then open http://localhost:8887/.
@@ -48,6 +48,9 @@ let package = Package(
         .testTarget(name: "ParleyRedisTests", dependencies: ["ParleyRedis", "ParleyWebSocket", "RedisTestSupport"]),
         // Starts a throw-away redis-server for the tests (not a product).
         .target(name: "RedisTestSupport", path: "Tests/RedisTestSupport"),
+        // The mailbox tests await callbacks with (and a few small helpers), shared by the server
+        // and client test targets (not a product).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,6 @@
 import Parley
 import ParleyProtocol
+import TestSupport
 import XCTest
 @testable import ParleyClient
 
@@ -40,7 +41,7 @@ final class ClientAckTests: XCTestCase {
 
     func test_emitWithAck_timesOut_andIgnoresLateAnswer() async throws {
         let io = try startServer()
-        let held = Inbox<Ack>()
+        let held = Mailbox<Ack>()
         io.onConnection { socket in
             socket.on("slow") { (_: RawJSON, ack: Ack) in held.put(ack) }
             socket.on("echo") { (data: RawJSON, ack: Ack) in ack(data) }

@@ -1,5 +1,6 @@
 import Parley
 import ParleyProtocol
+import TestSupport
 import XCTest
 @testable import ParleyClient
 
@@ -37,7 +38,7 @@ final class ClientConnectTests: XCTestCase {
     func test_client_sendsQueryHeadersAndNamespace_inTheHandshake() async throws {
         let io = try startServer()
         let admin = io.of("/admin")
-        let handshakes = Inbox<Handshake>()
+        let handshakes = Mailbox<Handshake>()
         admin.use { handshake in handshakes.put(handshake) }
         let server = ServerSide(admin)
         let (client, _) = try await connectClient(io) { options in

@@ -1,5 +1,6 @@
 import Parley
 import ParleyProtocol
+import TestSupport
 import XCTest
 @testable import ParleyClient
 
@@ -7,7 +8,7 @@ import XCTest
 final class ClientEmitTests: XCTestCase {
     func test_emit_reachesServerHandler_withTypedPayload() async throws {
         let io = try startServer()
-        let chats = Inbox<Chat>()
+        let chats = Mailbox<Chat>()
         io.onConnection { socket in socket.on("chat") { (chat: Chat) in chats.put(chat) } }
         let (client, _) = try await connectClient(io)
         XCTAssertEqual(try client.emit("chat", Chat(text: "hi", count: 1)), .sent)
@@ -19,9 +20,9 @@ final class ClientEmitTests: XCTestCase {
         let io = try startServer()
         let server = ServerSide(io.main)
         let (client, _) = makeClient(io.url)
-        let chats = Inbox<Chat>()
-        let raws = Inbox<String>()
-        let ticks = Inbox<Int>()
+        let chats = Mailbox<Chat>()
+        let raws = Mailbox<String>()
+        let ticks = Mailbox<Int>()
         client.on("chat") { (chat: Chat) in chats.put(chat) }
         client.on("chat") { raw in raws.put(raw.description) }
         client.on("tick") { ticks.put(1) }
@@ -40,7 +41,7 @@ final class ClientEmitTests: XCTestCase {
         let io = try startServer()
         let server = ServerSide(io.main)
         let (client, _) = makeClient(io.url)
-        let chats = Inbox<Chat>()
+        let chats = Mailbox<Chat>()
         client.on("chat") { (chat: Chat) in chats.put(chat) }
         client.connect()
         let socket = try await server.sockets.expect("a socket")
@@ -54,7 +55,7 @@ final class ClientEmitTests: XCTestCase {
         let io = try startServer()
         let server = ServerSide(io.main)
         let (client, _) = makeClient(io.url)
-        let numbers = Inbox<Int>()
+        let numbers = Mailbox<Int>()
         client.on("n") { (n: Int) in numbers.put(n) }
         client.connect()
         let socket = try await server.sockets.expect("a socket")
@@ -88,7 +89,7 @@ final class ClientEmitTests: XCTestCase {
         let io = try startServer()
         let server = ServerSide(io.main)
         let (client, _) = makeClient(io.url)
-        let seen = Inbox<String>()
+        let seen = Mailbox<String>()
         client.once("e") { (n: Int) in seen.put("once \(n)") }
         let removed = client.on("e") { (n: Int) in seen.put("removed \(n)") }
         client.on("e") { (n: Int) in seen.put("kept \(n)") }
@@ -110,7 +111,7 @@ final class ClientEmitTests: XCTestCase {
         let io = try startServer()
         let server = ServerSide(io.main)
         let (client, _) = makeClient(io.url)
-        let seen = Inbox<String>()
+        let seen = Mailbox<String>()
         client.onAny { name, data in seen.put("any \(name) \(data?.description ?? "-")") }
         client.on("a") { (_: RawJSON) in seen.put("a") }
         client.connect()

@@ -1,6 +1,7 @@
 import Parley
 import ParleyProtocol
 import ParleyWebSocket
+import TestSupport
 import XCTest
 @testable import ParleyClient
 
@@ -9,13 +10,13 @@ final class ClientLifetimeTests: XCTestCase {
     /// Connects a client to `io`, exchanges an ack, disconnects it, awaits both ends of the
     /// connection being closed, releases it, and returns whether it was freed.
     private func connectUseAndRelease(_ io: Server, _ server: ServerSide) async throws -> Bool {
-        let closed = Inbox<Void>()
+        let closed = Mailbox<Void>()
         var options = Client.Options()
         options.autoConnect = false
         options.transportClosedHook = { closed.put(()) }
         var client: Client? = Client(url: io.url, options: options)
         weak let weakClient = client
-        let connected = Inbox<Void>()
+        let connected = Mailbox<Void>()
         client?.on(.connect) { connected.put(()) }
         client?.connect()
         try await connected.expect("connect")
@@ -47,7 +48,7 @@ final class ClientLifetimeTests: XCTestCase {
         let io = try startServer()
         installHandlers(on: io.main)
         let server = ServerSide(io.main)
-        let connected = Inbox<String>()
+        let connected = Mailbox<String>()
         weak var weakClient: Client?
         do {
             var options = Client.Options()

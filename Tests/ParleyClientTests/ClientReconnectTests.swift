@@ -1,6 +1,7 @@
 import Parley
 import ParleyProtocol
 import ParleyWebSocket
+import TestSupport
 import XCTest
 @testable import ParleyClient
 

@@ -1,4 +1,5 @@
 import ParleyProtocol
+import TestSupport
 import XCTest
 @testable import Parley
 

@@ -1,6 +1,7 @@
 import ParleyProtocol
 import ParleyWebSocket
 import RedisTestSupport
+import TestSupport
 import XCTest
 @testable import Parley
 

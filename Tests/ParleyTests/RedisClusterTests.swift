@@ -2,6 +2,7 @@ import ParleyProtocol
 import ParleyRedis
 import ParleyWebSocket
 import RedisTestSupport
+import TestSupport
 import XCTest
 @testable import Parley
 

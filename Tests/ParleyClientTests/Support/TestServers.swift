@@ -3,6 +3,7 @@ import Parley
 import ParleyClient
 import ParleyProtocol
 import ParleyWebSocket
+import TestSupport
 import XCTest
 
 // A Parley server on 127.0.0.1 port 0 in one line, closed by the test's teardown; a raw
@@ -77,7 +78,7 @@ extension WebSocketServer {
 
 /// The connection events of one client, in order, as its handlers saw them.
 final class EventLog: Sendable {
-    let events = Inbox<ClientEvent>()
+    let events = Mailbox<ClientEvent>()
 
     /// Registers a handler for every connection event of `client` (not retaining it).
     init(_ client: Client) {
@@ -121,10 +122,10 @@ final class EventLog: Sendable {
 
 /// Server-side sockets as they connect, and the events they receive.
 final class ServerSide: Sendable {
-    let sockets = Inbox<Socket>()
+    let sockets = Mailbox<Socket>()
     /// `(event name, raw data)` of every event any socket received, in order per socket.
-    let received = Inbox<(String, RawJSON?)>()
-    let disconnects = Inbox<String>()
+    let received = Mailbox<(String, RawJSON?)>()
+    let disconnects = Mailbox<String>()
 
     /// Records connections, events and disconnections of `namespace`.
     init(_ namespace: Namespace) {

@@ -2,6 +2,7 @@ import Foundation
 import ParleyProtocol
 import ParleyWebSocket
 import Synchronization
+import TestSupport
 import XCTest
 
 /// A close as the client's `onClose` reported it.

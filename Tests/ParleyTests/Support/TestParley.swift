@@ -1,6 +1,7 @@
 import Foundation
 import ParleyProtocol
 import ParleyWebSocket
+import TestSupport
 import XCTest
 @testable import Parley
 

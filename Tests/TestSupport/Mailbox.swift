@@ -2,18 +2,18 @@ import Foundation
 import Synchronization
 import XCTest
 
-// What the loops' callbacks (client messages, server handlers) post and the tests await, with a
-// timeout: never a sleep.
+// Shared by the test targets: what callbacks (loop callbacks, client and server handlers) post
+// and the tests await, with a timeout: never a sleep.
 
 /// How long a test waits for something that should happen at once.
-let eventTimeout: Duration = .seconds(5)
+public let eventTimeout: Duration = .seconds(5)
 
 /// A thread-safe queue that callbacks post to and tests take from, in order or by predicate.
 ///
 /// `take(where:)` removes the *first* element that matches and leaves the others queued, so a
 /// test can wait for one event while others pile up. After ``finish()`` (the connection is
 /// gone) a take that finds nothing returns at once instead of waiting for its timeout.
-final class Mailbox<Element: Sendable>: Sendable {
+public final class Mailbox<Element: Sendable>: Sendable {
     private struct Waiter {
         var id: UInt64
         var matches: @Sendable (Element) -> Bool
@@ -31,10 +31,10 @@ final class Mailbox<Element: Sendable>: Sendable {
 
     private let state = Mutex(State())
 
-    init() {}
+    public init() {}
 
     /// Posts an element: to the oldest waiter it matches, else to the queue. Any thread.
-    func put(_ element: Element) {
+    public func put(_ element: Element) {
         let waiter = state.withLock { state -> Waiter? in
             if let index = state.waiters.firstIndex(where: { $0.matches(element) }) {
                 return state.waiters.remove(at: index)
@@ -46,7 +46,7 @@ final class Mailbox<Element: Sendable>: Sendable {
     }
 
     /// No more elements will come: waiters and later takes that find nothing get nil at once.
-    func finish() {
+    public func finish() {
         let waiters = state.withLock { state -> [Waiter] in
             state.finished = true
             defer { state.waiters = [] }
@@ -56,11 +56,11 @@ final class Mailbox<Element: Sendable>: Sendable {
     }
 
     /// Elements posted and not taken yet, oldest first.
-    var pending: [Element] { state.withLock { Array($0.items[$0.head...]) } }
+    public var pending: [Element] { state.withLock { Array($0.items[$0.head...]) } }
 
     /// Removes and returns the first element matching `matches`, waiting up to `timeout` for it.
     /// - Returns: the element, or nil after `timeout` (or at once when finished).
-    func take(timeout: Duration = eventTimeout, where matches: @escaping @Sendable (Element) -> Bool = { _ in true }) async -> Element? {
+    public func take(timeout: Duration = eventTimeout, where matches: @escaping @Sendable (Element) -> Bool = { _ in true }) async -> Element? {
         await withCheckedContinuation { (continuation: CheckedContinuation<Element?, Never>) in
             let id = state.withLock { state -> UInt64? in
                 if let index = state.items[state.head...].firstIndex(where: matches) {
@@ -105,7 +105,7 @@ final class Mailbox<Element: Sendable>: Sendable {
 
 extension Mailbox {
     /// The first element matching `matches`; fails the test (and throws) when none comes in time.
-    func expect(_ what: @autoclosure () -> String, timeout: Duration = eventTimeout,
+    public func expect(_ what: @autoclosure () -> String, timeout: Duration = eventTimeout,
                 file: StaticString = #filePath, line: UInt = #line,
                 where matches: @escaping @Sendable (Element) -> Bool = { _ in true }) async throws -> Element {
         let element = await take(timeout: timeout, where: matches)
@@ -114,61 +114,28 @@ extension Mailbox {
 }
 
 /// A value behind a lock, shareable with loop callbacks.
-final class Locked<Value: Sendable>: Sendable {
+public final class Locked<Value: Sendable>: Sendable {
     private let mutex: Mutex<Value>
 
-    init(_ value: Value) { mutex = Mutex(value) }
+    public init(_ value: Value) { mutex = Mutex(value) }
 
     @discardableResult
-    func withLock<T: Sendable>(_ body: (inout Value) -> T) -> T {
+    public func withLock<T: Sendable>(_ body: (inout Value) -> T) -> T {
         mutex.withLock { body(&$0) }
     }
 
-    var value: Value { mutex.withLock { $0 } }
-}
-
-extension Locked where Value == [String] {
-    func append(_ element: String) { withLock { $0.append(element) } }
-}
-
-/// A latch that async code waits on until the test opens it. Waiting ignores cancellation on
-/// purpose: it stands for middleware that does not cooperate.
-final class Gate: Sendable {
-    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-
-    init() {}
-
-    /// Returns once ``open()`` has been called.
-    func wait() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let isOpen = state.withLock { state -> Bool in
-                if !state.open { state.waiters.append(continuation) }
-                return state.open
-            }
-            if isOpen { continuation.resume() }
-        }
-    }
-
-    /// Releases every waiter, now and later.
-    func open() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            state.open = true
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume() }
-    }
+    public var value: Value { mutex.withLock { $0 } }
 }
 
 extension Duration {
     /// The duration in seconds, for Dispatch deadlines and messages.
-    var seconds: Double {
+    public var seconds: Double {
         let (seconds, attoseconds) = components
         return Double(seconds) + Double(attoseconds) / 1e18
     }
 }
 
 /// Seconds elapsed since `start`, for asserting how long something took.
-func secondsSince(_ start: ContinuousClock.Instant) -> Double {
+public func secondsSince(_ start: ContinuousClock.Instant) -> Double {
     (ContinuousClock.now - start).seconds
 }
