@@ -146,38 +146,35 @@ extension Client {
     /// Sends now when connected, else buffers (or drops, when volatile).
     func send(_ event: String, _ data: RawJSON?, volatile: Bool) -> EmitResult {
         let bytes = EnvelopeCodec.encode(.event(name: event, data: data, id: nil))
-        // The hot path, connected: one critical section, no effects (an emit changes no
-        // connection state). Anything else takes the full path below.
-        if !volatile {
-            let outcome = state.withLock { state -> EmitResult? in
-                guard state.machine.isConnected, let transport = state.transport else { return nil }
-                switch transport.send(textUTF8: bytes) {
-                case .enqueued, .scheduled: return .sent
-                case .dropped: return .dropped
-                case .closed: return nil
-                }
-            }
-            if let outcome { return outcome }
-        }
-        var result = EmitResult.sent
+        // The hot path, connected: one critical section, no effects (sending changes no
+        // connection state). Only buffering takes the full path below.
+        if let outcome = state.withLock({ Self.sendNow(bytes, volatile: volatile, $0) }) { return outcome }
+        var result = EmitResult.buffered
         update { state, effects in
-            if state.machine.isConnected, let transport = state.transport {
-                let outcome = volatile
-                    ? transport.send(bytes.withUnsafeBytes { EncodedFrame(opcode: .text, payload: $0) }, volatile: true)
-                    : transport.send(textUTF8: bytes)
-                switch outcome {
-                case .enqueued, .scheduled: result = .sent
-                case .dropped: result = .dropped
-                // The connection is closing and its close not reported yet: keep the emit.
-                case .closed: result = volatile ? .dropped : buffer(Outbox.Message(event: event, ackID: nil, bytes: bytes), &state, &effects)
-                }
-            } else if volatile {
-                result = .dropped
+            // Connected (and flushed) in between: send now rather than wait for the next flush.
+            if let outcome = Self.sendNow(bytes, volatile: volatile, state) {
+                result = outcome
             } else {
                 result = buffer(Outbox.Message(event: event, ackID: nil, bytes: bytes), &state, &effects)
             }
         }
         return result
+    }
+
+    /// Hands an envelope to the open transport (under the lock).
+    /// - Returns: the outcome, or nil when the emit must be buffered instead: not connected, or
+    ///   the connection is closing and its close not reported yet. A volatile emit is never
+    ///   buffered: it is dropped instead.
+    private static func sendNow(_ bytes: [UInt8], volatile: Bool, _ state: State) -> EmitResult? {
+        guard state.machine.isConnected, let transport = state.transport else { return volatile ? .dropped : nil }
+        let outcome = volatile
+            ? transport.send(bytes.withUnsafeBytes { EncodedFrame(opcode: .text, payload: $0) }, volatile: true)
+            : transport.send(textUTF8: bytes)
+        switch outcome {
+        case .enqueued, .scheduled: return .sent
+        case .dropped: return .dropped
+        case .closed: return volatile ? .dropped : nil
+        }
     }
 
     private func buffer(_ message: Outbox<AckWaiter>.Message, _ state: inout State, _ effects: inout Effects) -> EmitResult {
