@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "Parley", targets: ["Parley"]),
         .library(name: "ParleyProtocol", targets: ["ParleyProtocol"]),
         .library(name: "ParleyWebSocket", targets: ["ParleyWebSocket"]),
+        .library(name: "ParleyIO", targets: ["ParleyIO"]),
         .executable(name: "parley-server", targets: ["parley-server"]),
         .library(name: "ParleyClient", targets: ["ParleyClient"]),
         .library(name: "ParleyRedis", targets: ["ParleyRedis"]),
@@ -16,7 +17,11 @@ let package = Package(
     targets: [
         // epoll, eventfd and accept4: Linux headers that Glibc's module does not expose.
         .target(name: "CParleySystem"),
-        .target(name: "ParleyWebSocket", dependencies: ["CParleySystem"]),
+        // The I/O runtime: event loops, timers, sockets, TCP streams. Knows nothing of WebSocket.
+        .target(name: "ParleyIO", dependencies: ["CParleySystem"]),
+        .testTarget(name: "ParleyIOTests", dependencies: ["ParleyIO"]),
+        // RFC 6455: the handshake, the frame codec, connections, a server and a client.
+        .target(name: "ParleyWebSocket", dependencies: ["ParleyIO", "CParleySystem"]),
         // The envelope model and codec: pure, no I/O.
         .target(name: "ParleyProtocol"),
         // The Socket.IO-style server: namespaces, sockets, rooms, acks, middleware.
@@ -44,8 +49,8 @@ let package = Package(
         // under CI). Depends on the executables so that `swift test` builds them.
         .testTarget(name: "EndToEndTests", dependencies: ["Parley", "ParleyWebSocket", "ParleyClient", "chat-server", "parley-server", "parley-bot"]),
         // A RESP2 Redis client on the ParleyWebSocket loops: pub/sub for scale-out across servers.
-        .target(name: "ParleyRedis", dependencies: ["ParleyWebSocket"]),
-        .testTarget(name: "ParleyRedisTests", dependencies: ["ParleyRedis", "ParleyWebSocket", "RedisTestSupport"]),
+        .target(name: "ParleyRedis", dependencies: ["ParleyIO"]),
+        .testTarget(name: "ParleyRedisTests", dependencies: ["ParleyRedis", "ParleyIO", "RedisTestSupport"]),
         // Starts a throw-away redis-server for the tests (not a product).
         .target(name: "RedisTestSupport", path: "Tests/RedisTestSupport"),
         // The mailbox tests await callbacks with (and a few small helpers), shared by the server

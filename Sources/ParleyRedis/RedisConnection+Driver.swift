@@ -1,5 +1,5 @@
 import Glibc
-import ParleyWebSocket
+import ParleyIO
 import Synchronization
 
 /// The state a ``RedisConnection`` shares between its callers' threads and its loop: what

@@ -1,6 +1,6 @@
 import Dispatch
 import Glibc
-import ParleyWebSocket
+import ParleyIO
 import Synchronization
 
 /// One connection to a Redis server over RESP2, on a ParleyWebSocket event loop: `AUTH` and

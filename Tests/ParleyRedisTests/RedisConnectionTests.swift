@@ -1,6 +1,6 @@
 import Glibc
 import ParleyRedis
-import ParleyWebSocket
+import ParleyIO
 import RedisTestSupport
 import XCTest
 

@@ -1,3 +1,4 @@
+import ParleyIO
 import CParleySystem
 import Glibc
 
@@ -48,10 +49,10 @@ public enum WebSocketClient {
     public static func connect(to url: String, configuration: Configuration = Configuration(),
                                group: EventLoopGroup = .shared,
                                onOpen: @escaping @Sendable (WebSocket) -> Void = { _ in }) async throws -> WebSocket {
-        Socket.ignoreSIGPIPE()
+        SystemSocket.ignoreSIGPIPE()
         let target = try ClientHandshake.Target(url: url)
         let addresses: [sockaddr_storage]
-        switch Socket.resolve(host: target.host, port: target.port) {
+        switch SystemSocket.resolve(host: target.host, port: target.port) {
         case .success(let found): addresses = found
         case .failure(let error): throw WebSocketError.connectFailed(host: target.host, port: target.port, errno: error.code)
         }
@@ -110,7 +111,7 @@ final class Connector: Selectable {
             fail(.connectFailed(host: handshake.target.host, port: handshake.target.port, errno: lastErrno))
             return
         }
-        switch Socket.startConnect(to: address) {
+        switch SystemSocket.startConnect(to: address) {
         case .failure(let error):
             lastErrno = error.code
             tryNextAddress()
@@ -126,7 +127,7 @@ final class Connector: Selectable {
         }
     }
 
-    func handleEvents(_ events: UInt32) {
+    package func handleEvents(_ events: UInt32) {
         guard completion != nil else { return }
         if !connected {
             var error: Int32 = 0

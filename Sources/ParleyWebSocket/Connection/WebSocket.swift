@@ -1,3 +1,4 @@
+import ParleyIO
 import CParleySystem
 import Glibc
 import Synchronization
@@ -27,7 +28,7 @@ import Synchronization
 /// single statements, never across a call that could reach them again, so the runtime
 /// exclusivity check is skipped for them. `parser` and `assembler` keep it: their frames are
 /// handed to the application while they are being mutated.
-public final class WebSocket: @unchecked Sendable, Selectable {
+public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     /// Which end of the connection this is.
     public enum Role: Sendable { case server, client }
 
@@ -114,7 +115,7 @@ public final class WebSocket: @unchecked Sendable, Selectable {
     }
 
     /// The peer's address as `ip:port` (`[ip]:port` for IPv6), or "" once closed.
-    public var remoteAddress: String { Socket.peerAddress(fd) }
+    public var remoteAddress: String { SystemSocket.peerAddress(fd) }
 
     /// Bytes queued for sending and not yet handed to the kernel. Read it on the connection's
     /// loop (in a handler); from another thread the value is not synchronised.
@@ -213,7 +214,6 @@ public final class WebSocket: @unchecked Sendable, Selectable {
     /// shared: a copy of a few hundred bytes is cheaper than one more iovec.
     static let copyThreshold = 1024
     /// Capacity of a fresh outgoing chunk: many small frames share one allocation and one iovec.
-    static let chunkCapacity = 4096
 
     /// Sends a ping with up to 125 bytes of payload.
     public func ping(_ payload: [UInt8] = []) {
@@ -277,7 +277,7 @@ public final class WebSocket: @unchecked Sendable, Selectable {
         if lastChunkOwned, let last = queue.last, last.freeSpace >= size {
             last.appendFrame(opcode: opcode, payload: payload, maskKey: mask)
         } else {
-            let chunk = size <= Self.chunkCapacity ? loop.takeChunk() : ByteChunk(capacity: size)
+            let chunk = size <= ByteChunk.standardCapacity ? loop.takeChunk() : ByteChunk(capacity: size)
             chunk.appendFrame(opcode: opcode, payload: payload, maskKey: mask)
             queue.append(chunk)
             lastChunkOwned = true
@@ -309,7 +309,7 @@ public final class WebSocket: @unchecked Sendable, Selectable {
         schedulePing()
     }
 
-    func handleEvents(_ events: UInt32) {
+    package func handleEvents(_ events: UInt32) {
         if events & (CPS_EPOLLIN | CPS_EPOLLHUP | CPS_EPOLLERR) != 0 {
             readAvailable()
         }
@@ -423,7 +423,7 @@ public final class WebSocket: @unchecked Sendable, Selectable {
     }
 
     /// Writes the queue with one `writev`-style `sendmsg` per batch of up to 64 chunks.
-    func flush() {
+    package func flush() {
         flushScheduled = false
         guard !isFinalized, !awaitingWritable else { return }
         while !queue.isEmpty {
@@ -473,7 +473,7 @@ public final class WebSocket: @unchecked Sendable, Selectable {
         }
         guard drop > 0 else { return }
         if drop == queue.count { lastChunkOwned = false }
-        for index in 0..<drop where queue[index].capacity == Self.chunkCapacity {
+        for index in 0..<drop where queue[index].capacity == ByteChunk.standardCapacity {
             // Only chunks from the pool have this capacity; a shared frame never does
             // (`EncodedFrame` sizes its chunk to the frame), but check the reference anyway.
             if isKnownUniquelyReferenced(&queue[index]) { loop.recycle(queue[index]) }

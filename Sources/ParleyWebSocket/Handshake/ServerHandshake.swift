@@ -1,3 +1,4 @@
+import ParleyIO
 import Foundation
 
 /// The server side of the opening handshake (RFC 6455 4.2), as a pure decision.

@@ -1,3 +1,4 @@
+import ParleyIO
 import CParleySystem
 import Glibc
 
@@ -29,12 +30,12 @@ final class Acceptor: Selectable {
         loop.deregister(listenFD)
     }
 
-    func handleEvents(_ events: UInt32) {
+    package func handleEvents(_ events: UInt32) {
         // Up to 64 per wake-up, then let the loop serve its connections.
         for _ in 0..<64 {
             let fd = cps_accept(listenFD, nil, nil)
             if fd >= 0 {
-                Socket.setNoDelay(fd)
+                SystemSocket.setNoDelay(fd)
                 UpgradeHandler(fd: fd, loop: loop, context: context).start()
                 continue
             }

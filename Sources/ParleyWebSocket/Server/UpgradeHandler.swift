@@ -1,3 +1,4 @@
+import ParleyIO
 import CParleySystem
 import Glibc
 
@@ -38,7 +39,7 @@ final class UpgradeHandler: Selectable {
         }
     }
 
-    func handleEvents(_ events: UInt32) {
+    package func handleEvents(_ events: UInt32) {
         if events & CPS_EPOLLOUT != 0 && responding { writePending() }
         guard events & (CPS_EPOLLIN | CPS_EPOLLHUP | CPS_EPOLLERR) != 0, !closed else { return }
         let buffer = loop.readBuffer
@@ -95,7 +96,7 @@ final class UpgradeHandler: Selectable {
     }
 
     private func refused(_ status: Int, path: String) {
-        context.configuration.onRefusal?(status, path, Socket.peerAddress(fd))
+        context.configuration.onRefusal?(status, path, SystemSocket.peerAddress(fd))
     }
 
     private func respond(_ response: HTTPResponse, includeBody: Bool) {

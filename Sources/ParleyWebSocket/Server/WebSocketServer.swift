@@ -1,3 +1,4 @@
+import ParleyIO
 import CParleySystem
 import Foundation
 import Glibc
@@ -145,11 +146,11 @@ public final class WebSocketServer: Sendable {
     /// - Throws: ``WebSocketError/bindFailed(host:port:errno:)``.
     @discardableResult
     public func start() throws -> Int {
-        Socket.ignoreSIGPIPE()
-        Socket.raiseOpenFileLimit()
+        SystemSocket.ignoreSIGPIPE()
+        SystemSocket.raiseOpenFileLimit()
         let configuration = context.configuration
         let listener: (fd: Int32, port: Int)
-        switch Socket.listen(host: configuration.host, port: configuration.port, backlog: configuration.backlog) {
+        switch SystemSocket.listen(host: configuration.host, port: configuration.port, backlog: configuration.backlog) {
         case .success(let bound): listener = bound
         case .failure(let error):
             throw WebSocketError.bindFailed(host: configuration.host, port: configuration.port, errno: error.code)

@@ -69,7 +69,7 @@ final class RawClient {
         guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { throw RawSocketError(description: "bad IPv4 address \(host)") }
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw RawSocketError(description: "socket: errno \(errno)") }
-        if let receiveBuffer { Socket.setOption(fd, SOL_SOCKET, SO_RCVBUF, receiveBuffer) }
+        if let receiveBuffer { SystemSocket.setOption(fd, SOL_SOCKET, SO_RCVBUF, receiveBuffer) }
         setTimeout(timeout)
         let status = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
@@ -302,7 +302,7 @@ final class SilentListener {
             throw RawSocketError(description: "listen: errno \(code)")
         }
         self.fd = fd
-        port = Socket.localPort(fd)
+        port = SystemSocket.localPort(fd)
     }
 
     deinit { Glibc.close(fd) }

@@ -4,22 +4,22 @@ import Glibc
 /// Thin wrappers over the socket calls Parley makes; every function returns errno on failure
 /// instead of throwing, so the loop can decide what each error means.
 /// An errno value as an Error, for `Result`.
-struct Errno: Error {
-    let code: Int32
-    init(_ code: Int32) { self.code = code }
+package struct Errno: Error {
+    package let code: Int32
+    package init(_ code: Int32) { self.code = code }
 }
 
-enum Socket {
+package enum SystemSocket {
     /// Ignores SIGPIPE process-wide: a peer that vanishes mid-write must cost an EPIPE, not the
     /// process. (Writes also pass MSG_NOSIGNAL; this covers any other write path.)
-    static func ignoreSIGPIPE() {
+    package static func ignoreSIGPIPE() {
         _ = signal(SIGPIPE, SIG_IGN)
     }
 
     /// Raises the open-file soft limit to the hard limit, so a server can hold as many
     /// connections as the system allows. Returns the new soft limit.
     @discardableResult
-    static func raiseOpenFileLimit() -> UInt64 {
+    package static func raiseOpenFileLimit() -> UInt64 {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
         if limit.rlim_cur < limit.rlim_max {
@@ -30,7 +30,7 @@ enum Socket {
     }
 
     /// Resolves `host` (a name such as `localhost`, or a literal address) to socket addresses.
-    static func resolve(host: String, port: Int, passive: Bool = false) -> Result<[sockaddr_storage], Errno> {
+    package static func resolve(host: String, port: Int, passive: Bool = false) -> Result<[sockaddr_storage], Errno> {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -56,7 +56,7 @@ enum Socket {
     /// when the descriptor turns writable (check `SO_ERROR` then).
     /// - Returns: the descriptor, or the errno of a failed `socket` or `connect` (the descriptor
     ///   is closed then).
-    static func startConnect(to address: sockaddr_storage) -> Result<Int32, Errno> {
+    package static func startConnect(to address: sockaddr_storage) -> Result<Int32, Errno> {
         var address = address
         let fd = cps_socket_stream(Int32(address.ss_family))
         guard fd >= 0 else { return .failure(Errno(errno)) }
@@ -73,12 +73,12 @@ enum Socket {
         return .success(fd)
     }
 
-    static func length(of address: sockaddr_storage) -> socklen_t {
+    package static func length(of address: sockaddr_storage) -> socklen_t {
         socklen_t(Int32(address.ss_family) == AF_INET6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
     }
 
     /// The port of a bound or connected socket.
-    static func localPort(_ fd: Int32) -> Int {
+    package static func localPort(_ fd: Int32) -> Int {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         _ = withUnsafeMutablePointer(to: &storage) {
@@ -92,7 +92,7 @@ enum Socket {
 
     /// A listening, non-blocking socket with SO_REUSEADDR. An IPv6 wildcard (`::`) also
     /// accepts IPv4. Returns the fd and the bound port (useful with port 0).
-    static func listen(host: String, port: Int, backlog: Int32) -> Result<(fd: Int32, port: Int), Errno> {
+    package static func listen(host: String, port: Int, backlog: Int32) -> Result<(fd: Int32, port: Int), Errno> {
         let addresses: [sockaddr_storage]
         switch resolve(host: host, port: port, passive: true) {
         case .success(let found): addresses = found
@@ -118,13 +118,13 @@ enum Socket {
         return .failure(Errno(lastError))
     }
 
-    static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) {
+    package static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) {
         var value = value
         _ = setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size))
     }
 
     /// The peer address of a connected socket, `ip:port` or `[ip]:port`; "" on failure.
-    static func peerAddress(_ fd: Int32) -> String {
+    package static func peerAddress(_ fd: Int32) -> String {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let status = withUnsafeMutablePointer(to: &storage) {
@@ -145,7 +145,7 @@ enum Socket {
     }
 
     /// Disables Nagle's algorithm: frames are small and latency matters more than packets.
-    static func setNoDelay(_ fd: Int32) {
+    package static func setNoDelay(_ fd: Int32) {
         setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
     }
 }

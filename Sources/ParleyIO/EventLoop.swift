@@ -4,7 +4,7 @@ import Glibc
 import Synchronization
 
 /// Something that receives readiness events from an ``EventLoop``. Called on the loop's thread.
-protocol Selectable: AnyObject {
+package protocol Selectable: AnyObject {
     /// `events` is a mask of `CPS_EPOLLIN`, `CPS_EPOLLOUT`, `CPS_EPOLLERR`, `CPS_EPOLLHUP`.
     func handleEvents(_ events: UInt32)
 }
@@ -22,6 +22,13 @@ protocol Selectable: AnyObject {
 /// statements (never held across a call that could reach it again), so accesses never overlap,
 /// and the runtime check Swift would otherwise make per access (about a fifth of the
 /// instructions of a small message's round trip) buys nothing.
+/// A connection with bytes queued during this loop iteration, written at its end (see
+/// ``EventLoop/pendingFlush``): many frames queued by one iteration's events go out in one write.
+package protocol Flushable: AnyObject {
+    /// Writes what is queued. Called on the loop thread.
+    func flush()
+}
+
 public final class EventLoop: @unchecked Sendable {
     private struct Registration {
         var handler: Selectable
@@ -30,9 +37,9 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Size of the receive buffer the loop shares among all its connections. 64 KiB: a few
     /// dozen frames per read under load, and idle connections hold no buffer of their own.
-    static let readBufferSize = 64 * 1024
+    package static let readBufferSize = 64 * 1024
 
-    let epollFD: Int32
+    package let epollFD: Int32
     private let wakeFD: Int32
     private let tasks = Mutex<[@Sendable () -> Void]>([])
     private let wakeupArmed = Atomic<Bool>(false)
@@ -43,15 +50,15 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var timers = TimerQueue()
     @exclusivity(unchecked) private var running = true
     /// Connections with queued bytes to write at the end of this loop iteration.
-    @exclusivity(unchecked) var pendingFlush: [WebSocket] = []
+    @exclusivity(unchecked) package var pendingFlush: [any Flushable] = []
     /// The connections being flushed (see ``flushPending()``).
-    @exclusivity(unchecked) private var flushing: [WebSocket] = []
+    @exclusivity(unchecked) private var flushing: [any Flushable] = []
     /// Written-out send chunks kept for reuse, so a busy connection does not allocate per frame.
     @exclusivity(unchecked) private var chunkPool: [ByteChunk] = []
     /// Chunks kept in the pool at most: 64 × 4 KiB = 256 KiB per loop.
     static let chunkPoolLimit = 64
     /// The shared receive buffer (see ``readBufferSize``).
-    let readBuffer: UnsafeMutableRawBufferPointer
+    package let readBuffer: UnsafeMutableRawBufferPointer
 
     /// Random bytes for client masking keys, refilled from the kernel 4 KiB at a time
     /// (RFC 6455 10.3: keys must be unpredictable; one getrandom per 1,024 frames).
@@ -114,31 +121,31 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs `body` on the loop thread after `delay`. Call on the loop thread.
     @discardableResult
-    func schedule(after delay: Duration, _ body: @escaping () -> Void) -> TimerID {
+    package func schedule(after delay: Duration, _ body: @escaping () -> Void) -> TimerID {
         timers.schedule(at: monotonicNanoseconds() &+ delay.nanoseconds, body)
     }
 
     /// Cancels a timer that has not fired. Call on the loop thread.
-    func cancel(_ timer: TimerID) {
+    package func cancel(_ timer: TimerID) {
         timers.cancel(timer)
     }
 
-    /// A send chunk of ``WebSocket/chunkCapacity`` bytes, empty, from the pool if one is free.
-    func takeChunk() -> ByteChunk {
+    /// A send chunk of ``ByteChunk/standardCapacity`` bytes, empty, from the pool if one is free.
+    package func takeChunk() -> ByteChunk {
         if let chunk = chunkPool.popLast() {
             chunk.reset()
             return chunk
         }
-        return ByteChunk(capacity: WebSocket.chunkCapacity)
+        return ByteChunk(capacity: ByteChunk.standardCapacity)
     }
 
     /// Returns a written-out chunk to the pool (callers pass only chunks no one else holds).
-    func recycle(_ chunk: ByteChunk) {
+    package func recycle(_ chunk: ByteChunk) {
         if chunkPool.count < Self.chunkPoolLimit { chunkPool.append(chunk) }
     }
 
     /// A fresh masking key for a client frame. Call on the loop thread.
-    func nextMaskKey() -> (UInt8, UInt8, UInt8, UInt8) {
+    package func nextMaskKey() -> (UInt8, UInt8, UInt8, UInt8) {
         if randomOffset + 4 > randomPool.count {
             randomPool.withUnsafeMutableBytes { _ = cps_random_bytes($0.baseAddress, $0.count) }
             randomOffset = 0
@@ -148,7 +155,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     /// Registers `fd` for `events`; the loop then calls `handler` with its readiness.
-    func register(_ fd: Int32, events: UInt32, handler: Selectable) -> Bool {
+    package func register(_ fd: Int32, events: UInt32, handler: Selectable) -> Bool {
         let index = Int(fd)
         if index >= registrations.count {
             registrations.append(contentsOf: repeatElement(nil, count: max(index + 1 - registrations.count, registrations.count)))
@@ -160,33 +167,33 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     /// Hands `fd` to another handler without touching epoll (e.g. handshake -> WebSocket).
-    func replaceHandler(_ fd: Int32, with handler: Selectable) {
+    package func replaceHandler(_ fd: Int32, with handler: Selectable) {
         registrations[Int(fd)]?.handler = handler
     }
 
     /// Changes the events `fd` is watched for.
-    func modify(_ fd: Int32, events: UInt32) {
+    package func modify(_ fd: Int32, events: UInt32) {
         guard let registration = registrations[Int(fd)] else { return }
         _ = cps_epoll_ctl(epollFD, 1, fd, events, Self.token(fd, registration.generation))
     }
 
     /// Stops watching `fd` (before it is closed).
-    func deregister(_ fd: Int32) {
+    package func deregister(_ fd: Int32) {
         guard Int(fd) < registrations.count else { return }
         registrations[Int(fd)] = nil
         _ = cps_epoll_ctl(epollFD, 2, fd, 0, 0)
     }
 
     /// Every handler registered on this loop. Call on the loop thread.
-    var handlers: [Selectable] { registrations.compactMap { $0?.handler } }
+    package var handlers: [Selectable] { registrations.compactMap { $0?.handler } }
 
     /// Asks the loop to finish: it stops after the current iteration. Thread-safe.
-    func stop() {
+    package func stop() {
         execute { [self] in running = false }
     }
 
     /// Waits until the loop thread has finished. Call after ``stop()``, from another thread.
-    func join() {
+    package func join() {
         finished.wait()
     }
 

@@ -1,6 +1,6 @@
 /// The identity of a scheduled timer, for cancelling it.
 public struct TimerID: Hashable, Sendable {
-    let value: UInt64
+    package let value: UInt64
 }
 
 /// Timers of one event loop: a binary min-heap of deadlines with lazy cancellation. Pure: the
@@ -15,9 +15,9 @@ struct TimerQueue {
     private var callbacks: [UInt64: () -> Void] = [:]
     private var nextID: UInt64 = 1
 
-    var isEmpty: Bool { callbacks.isEmpty }
+    package var isEmpty: Bool { callbacks.isEmpty }
 
-    mutating func schedule(at deadline: UInt64, _ body: @escaping () -> Void) -> TimerID {
+    package mutating func schedule(at deadline: UInt64, _ body: @escaping () -> Void) -> TimerID {
         let id = nextID
         nextID += 1
         callbacks[id] = body
@@ -26,7 +26,7 @@ struct TimerQueue {
         return TimerID(value: id)
     }
 
-    mutating func cancel(_ timer: TimerID) {
+    package mutating func cancel(_ timer: TimerID) {
         callbacks[timer.value] = nil
         // Cancelled entries stay in the heap until they reach the top; compact when they dominate.
         if heap.count > 64 && heap.count > 4 * callbacks.count {
@@ -36,7 +36,7 @@ struct TimerQueue {
     }
 
     /// The earliest live deadline, if any.
-    mutating func nextDeadline() -> UInt64? {
+    package mutating func nextDeadline() -> UInt64? {
         while let top = heap.first {
             if callbacks[top.id] != nil { return top.deadline }
             popTop()
@@ -45,7 +45,7 @@ struct TimerQueue {
     }
 
     /// Removes and returns the callbacks whose deadline is at or before `now`, earliest first.
-    mutating func popExpired(now: UInt64) -> [() -> Void] {
+    package mutating func popExpired(now: UInt64) -> [() -> Void] {
         var due: [() -> Void] = []
         while let top = heap.first, top.deadline <= now {
             popTop()

@@ -1,40 +1,4 @@
-import Glibc
-
-/// A heap block of bytes with a stable address, so queued frames can go straight into `writev`.
-///
-/// `@unchecked Sendable`: a chunk is either appended to by the one loop that owns it (then never
-/// shared), or frozen (``EncodedFrame``) and only read afterwards, from any thread.
-final class ByteChunk: @unchecked Sendable {
-    let base: UnsafeMutableRawPointer
-    let capacity: Int
-    private(set) var count = 0
-
-    init(capacity: Int) {
-        self.capacity = max(capacity, 1)
-        base = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 8)
-    }
-
-    deinit { base.deallocate() }
-
-    var freeSpace: Int { capacity - count }
-
-    /// Empties the chunk for reuse.
-    func reset() { count = 0 }
-
-    /// Appends a frame; the caller checked ``freeSpace``.
-    func appendFrame(opcode: Opcode, payload: UnsafeRawBufferPointer, maskKey: (UInt8, UInt8, UInt8, UInt8)?) {
-        let written = FrameEncoder.write(opcode: opcode, payload: payload, maskKey: maskKey, to: base + count)
-        count += written
-    }
-
-    func append(_ bytes: UnsafeRawBufferPointer) {
-        guard let source = bytes.baseAddress, bytes.count > 0 else { return }
-        (base + count).copyMemory(from: source, byteCount: bytes.count)
-        count += bytes.count
-    }
-
-    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
-}
+import ParleyIO
 
 /// A server frame encoded once and sent, as the same bytes, to any number of connections.
 ///

@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 import XCTest
-@testable import ParleyWebSocket
+@testable import ParleyIO
 
 /// `EventLoop.execute(after:)` and its cancellable handle. "Did not run" is shown without
 /// sleeping: a later task is awaited, and timers fire in deadline order.

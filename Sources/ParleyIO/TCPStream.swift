@@ -65,9 +65,9 @@ package final class TCPStream: Selectable {
     /// answers, within `timeout` in all.
     package func connect(host: String, port: Int, timeout: Duration) {
         guard phase == .idle else { return }
-        Socket.ignoreSIGPIPE()
+        SystemSocket.ignoreSIGPIPE()
         phase = .connecting
-        switch Socket.resolve(host: host, port: port) {
+        switch SystemSocket.resolve(host: host, port: port) {
         case .success(let found): addresses = found[...]
         case .failure(let error):
             finish(errno: error.code)
@@ -85,10 +85,10 @@ package final class TCPStream: Selectable {
     /// `idle + interval × count` seconds of silence, instead of never. Call once connected.
     package func enableKeepAlive(idleSeconds: Int32, intervalSeconds: Int32, count: Int32) {
         guard fd >= 0 else { return }
-        Socket.setOption(fd, SOL_SOCKET, SO_KEEPALIVE, 1)
-        Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPIDLE, idleSeconds)
-        Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPINTVL, intervalSeconds)
-        Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPCNT, count)
+        SystemSocket.setOption(fd, SOL_SOCKET, SO_KEEPALIVE, 1)
+        SystemSocket.setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPIDLE, idleSeconds)
+        SystemSocket.setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPINTVL, intervalSeconds)
+        SystemSocket.setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPCNT, count)
     }
 
     /// Queues `bytes` and writes as much as the kernel takes now; the rest goes out when the
@@ -111,7 +111,7 @@ package final class TCPStream: Selectable {
             finish(errno: lastErrno)
             return
         }
-        switch Socket.startConnect(to: address) {
+        switch SystemSocket.startConnect(to: address) {
         case .failure(let error):
             lastErrno = error.code
             tryNextAddress()
@@ -126,7 +126,7 @@ package final class TCPStream: Selectable {
         }
     }
 
-    func handleEvents(_ events: UInt32) {
+    package func handleEvents(_ events: UInt32) {
         switch phase {
         case .connecting:
             var error: Int32 = 0

@@ -10,7 +10,7 @@ public final class Scheduled: Sendable {
     /// `timer` is set on the loop when the task is armed; `done` once it ran or was cancelled.
     private let state = Mutex<(done: Bool, timer: TimerID?)>((false, nil))
 
-    init(loop: EventLoop) {
+    package init(loop: EventLoop) {
         self.loop = loop
     }
 
@@ -32,7 +32,7 @@ public final class Scheduled: Sendable {
     }
 
     /// Schedules `task` on the loop (called on the loop thread), unless already cancelled.
-    func arm(after delay: Duration, _ task: @escaping @Sendable () -> Void) {
+    package func arm(after delay: Duration, _ task: @escaping @Sendable () -> Void) {
         state.withLock { state in
             guard !state.done else { return }
             state.timer = loop.schedule(after: delay) { [self] in

@@ -1,5 +1,5 @@
 import XCTest
-@testable import ParleyWebSocket
+@testable import ParleyIO
 
 final class TimerQueueTests: XCTestCase {
     func test_timerQueue_popExpired_returnsDueTimersInDeadlineOrder() {
