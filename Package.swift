@@ -29,8 +29,6 @@ let package = Package(
         .target(name: "Parley", dependencies: ["ParleyProtocol", "ParleyWebSocket", "ParleyRedis"],
                 resources: [.embedInCode("Resources/parley.js")]),
         .executableTarget(name: "parley-server", dependencies: ["Parley", "ParleyWebSocket", "ParleyRedis"]),
-        // Drives the Autobahn|Testsuite fuzzing server with the ParleyWebSocket client.
-        .executableTarget(name: "parley-autobahn-client", dependencies: ["ParleyWebSocket"]),
         // Examples: small programs that show the libraries in use.
         .executableTarget(name: "parley-echo-client", dependencies: ["ParleyWebSocket"], path: "Examples/EchoClient"),
         .testTarget(name: "ParleyWebSocketTests", dependencies: ["ParleyWebSocket", "CParleySystem"]),
@@ -40,7 +38,6 @@ let package = Package(
         .target(name: "ParleyClient", dependencies: ["ParleyProtocol", "ParleyWebSocket"]),
         .testTarget(name: "ParleyClientTests", dependencies: ["ParleyClient", "Parley", "ParleyProtocol", "ParleyWebSocket", "TestSupport"]),
         .executableTarget(name: "parley-bot", dependencies: ["ParleyClient"], path: "Examples/Bot"),
-        .executableTarget(name: "parley-client-bench", dependencies: ["ParleyClient"]),
         // The chat example: `swift run chat-server`, then open http://localhost:8887/.
         .executableTarget(name: "chat-server", dependencies: ["Parley", "ParleyWebSocket"], path: "Examples/Chat",
                           resources: [.embedInCode("Public/index.html"), .embedInCode("Public/chat.css"), .embedInCode("Public/chat.js")]),

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """ParleyClient against wsload, side by side, on parley-server's relay (path /).
 
-usage: .ci/bench-client.py [ROUNDS] [TESTS]   (default 3 rounds, ~1 minute each; TESTS: echo,bcast = both)
+usage: Benchmarks/scripts/bench-client.py [ROUNDS] [TESTS]   (default 3 rounds, ~1 minute each; TESTS: echo,bcast = both)
 
 Every run gets a fresh release `parley-server --port P --path /`; the runs of a test alternate.
   echo    window-1 round trips of one connection, 64-byte messages:
@@ -16,19 +16,21 @@ Every run gets a fresh release `parley-server --port P --path /`; the runs of a 
                           wsload runs so far (median, msgs/s): the same load as the server benchmark
             client@max    as client@R but without --rate: the sender's flow control then follows
                           wsload's single receiver, not the 1,000 clients (headroom, for information)
-Needs: swift build -c release --scratch-path .build-release --product parley-server, the same with
---product parley-client-bench (the script builds both), and wsload in $PARLEY_TOOLS_HOME/bin
+Needs: swift build -c release --scratch-path .build-release --product parley-server, the same in
+Benchmarks/ with --product parley-client-bench (the script builds both), and wsload in $PARLEY_TOOLS_HOME/bin
 (make -C ../shared/tools/wsload OUT="$HOME/.cache/parley-tools/bin").
 Prints one line per run, then tables of medians, per-run values and ratios.
 """
 import json, os, statistics, subprocess, sys, time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The repository root: this file is Benchmarks/scripts/NAME.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOME = os.environ.get("PARLEY_TOOLS_HOME", os.path.expanduser("~/.cache/parley-tools"))
 WSLOAD = os.path.join(HOME, "bin", "wsload")
 RELEASE = os.path.join(ROOT, ".build-release", "release")
 SERVER = os.path.join(RELEASE, "parley-server")
-BENCH = os.path.join(RELEASE, "parley-client-bench")
+BENCHMARKS = os.path.join(ROOT, "Benchmarks")
+BENCH = os.path.join(BENCHMARKS, ".build-release", "release", "parley-client-bench")
 CLIENTS = 1000
 DURATION = "5"
 
@@ -96,10 +98,10 @@ def bench_receive(server, sender_args):
 
 
 def build():
-    for product in ("parley-server", "parley-client-bench"):
-        # One --product per call: with several, SwiftPM builds only the last one.
-        subprocess.run(["swift", "build", "-c", "release", "--scratch-path", os.path.join(ROOT, ".build-release"),
-                        "--product", product], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    # parley-server from the root package, parley-client-bench from the Benchmarks package.
+    for package, product in ((ROOT, "parley-server"), (BENCHMARKS, "parley-client-bench")):
+        subprocess.run(["swift", "build", "-c", "release", "--scratch-path", os.path.join(package, ".build-release"),
+                        "--product", product], cwd=package, check=True, stdout=subprocess.DEVNULL)
 
 
 def med(values):

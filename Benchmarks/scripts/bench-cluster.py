@@ -2,7 +2,7 @@
 """Broadcast fan-out across 3 parley-server nodes on one Redis, against 1 node alone, with the
 same total number of receivers.
 
-usage: .ci/bench-cluster.py [ROUNDS] [RECEIVERS]   (default 5 rounds, 1000 receivers; ~1 minute a round)
+usage: Benchmarks/scripts/bench-cluster.py [ROUNDS] [RECEIVERS]   (default 5 rounds, 1000 receivers; ~1 minute a round)
 
 Every run gets fresh processes; the order of the runs alternates every round. One round runs:
   single      parley-server --port P --path /                     (default: one loop per core)
@@ -25,7 +25,8 @@ Prints one line per run, then the medians and the cluster/single ratios.
 """
 import json, os, socket, statistics, subprocess, sys, tempfile, time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The repository root: this file is Benchmarks/scripts/NAME.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOME = os.environ.get("PARLEY_TOOLS_HOME", os.path.expanduser("~/.cache/parley-tools"))
 WSLOAD = os.path.join(HOME, "bin", "wsload")
 SERVER = os.path.join(ROOT, ".build-release", "release", "parley-server")

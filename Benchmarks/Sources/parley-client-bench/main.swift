@@ -1,12 +1,13 @@
 import Glibc
 import ParleyClient
+import ParleyIO
 import ParleyProtocol
-import ParleyWebSocket
 import Synchronization
 
 // parley-client-bench: measures ParleyClient against `parley-server --path /` (the relay) on
-// this machine, the client-side counterpart of `wsload` (../shared/tools/wsload). Loopback only,
-// and every phase has a time cap, so the process always stops by itself.
+// this machine, the client-side counterpart of the `wsload` load generator (Benchmarks/README.md
+// says where it comes from). Loopback only, and every phase has a time cap, so the process
+// always stops by itself.
 //
 //   echo     one client sends `echo` events one at a time (window 1), 64-byte messages as
 //            wsload's envelope dialect, and times each round trip until the `echo` event comes

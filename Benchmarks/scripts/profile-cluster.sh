@@ -2,7 +2,7 @@
 # callgrind on one receiving node (node 1) of a 2-node cluster on one Redis, and on a single
 # node, each fanning a 50 msg/s broadcast out to 333 wsload receivers (BENCHMARKS.md, Scale-out).
 # Then: callgrind_annotate --inclusive=yes callgrind.cluster | head -40 (and callgrind.single).
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)   # the repository root
 B=$ROOT/.build-release/release/parley-server
 W=${PARLEY_TOOLS_HOME:-$HOME/.cache/parley-tools}/bin/wsload
 OUT=$(mktemp -d); cd "$OUT"; echo "profiles in $OUT"

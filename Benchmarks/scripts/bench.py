@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Side-by-side benchmarks of parley-server against peers, with ../shared/tools/wsload.
 
-usage: .ci/bench.py SUITE [ROUNDS] [TESTS]
+usage: Benchmarks/scripts/bench.py SUITE [ROUNDS] [TESTS]
   SUITE   raw       parley-server --raw-echo vs Node ws (ws_raw.js)
           envelope  parley-server relay (path /) vs Node ws envelope peer (ws_envelope.js)
                     and python-socketio (sio_server.py, echo tests only)
@@ -13,8 +13,10 @@ Prints one line per run, then a table of medians and ratios.
 """
 import json, os, statistics, subprocess, sys, time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOLS = os.path.join(os.path.dirname(ROOT), "shared", "tools")
+# The repository root: this file is Benchmarks/scripts/NAME.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The peers (Node ws, python-socketio) live outside the repository (Benchmarks/README.md).
+TOOLS = os.environ.get("PARLEY_SHARED_TOOLS", os.path.join(os.path.dirname(ROOT), "shared", "tools"))
 HOME = os.environ.get("PARLEY_TOOLS_HOME", os.path.expanduser("~/.cache/parley-tools"))
 WSLOAD = os.path.join(HOME, "bin", "wsload")
 PARLEY = os.path.join(ROOT, ".build-release", "release", "parley-server")
