@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,7 @@ typedef int (*pem_password_cb)(char *buffer, int size, int rwflag, void *user);
 typedef int (*alpn_select_cb)(void *ssl, const unsigned char **out, unsigned char *out_length,
                               const unsigned char *in, unsigned int in_length, void *arg);
 
-static struct {
+struct api_table {
     // libssl
     const void *(*TLS_server_method)(void);
     const void *(*TLS_client_method)(void);
@@ -102,16 +103,19 @@ static struct {
     int (*X509_VERIFY_PARAM_set1_ip_asc)(void *param, const char *ip);
     unsigned long (*OpenSSL_version_num)(void);
     const char *(*OpenSSL_version)(int type);
-} api;
+};
+
+/// The functions in use: written once, by the first successful cpt_load, then only read.
+static struct api_table api;
 
 struct symbol {
     const char *name;
-    void **slot;
-    int crypto; // 0: libssl, 1: libcrypto
+    size_t offset; // in struct api_table
+    int crypto;    // 0: libssl, 1: libcrypto
 };
 
-#define SSL_SYMBOL(name) { #name, (void **)&api.name, 0 }
-#define CRYPTO_SYMBOL(name) { #name, (void **)&api.name, 1 }
+#define SSL_SYMBOL(name) { #name, offsetof(struct api_table, name), 0 }
+#define CRYPTO_SYMBOL(name) { #name, offsetof(struct api_table, name), 1 }
 
 static const struct symbol symbols[] = {
     SSL_SYMBOL(TLS_server_method), SSL_SYMBOL(TLS_client_method), SSL_SYMBOL(SSL_CTX_new),
@@ -187,8 +191,10 @@ static void append(char *message, size_t length, const char *text) {
     snprintf(message + used, length - used, "%s", text);
 }
 
-/// Opens one candidate pair and resolves every symbol; on failure says why in `message`.
-static int try_candidate(const char *ssl_name, const char *crypto_name, char *message, size_t length) {
+/// Opens one candidate pair and resolves every symbol into `table`; on failure says why in
+/// `message` and closes what it opened.
+static int try_candidate(const char *ssl_name, const char *crypto_name, struct api_table *table,
+                         char *message, size_t length) {
     char line[512];
     void *crypto = dlopen(crypto_name, RTLD_NOW | RTLD_LOCAL);
     if (!crypto) {
@@ -211,15 +217,18 @@ static int try_candidate(const char *ssl_name, const char *crypto_name, char *me
             snprintf(line, sizeof line, "%s%s has no function %s (OpenSSL 1.1.1 or later is needed)",
                      message[0] ? "; " : "", symbols[i].crypto ? crypto_name : ssl_name, symbols[i].name);
             append(message, length, line);
-            memset(&api, 0, sizeof api);
             dlclose(ssl);
             dlclose(crypto);
             return -1;
         }
-        *symbols[i].slot = address;
+        memcpy((char *)table + symbols[i].offset, &address, sizeof address);
     }
-    major_version = api.OpenSSL_version_num() >> 28;
-    // The handles stay open for the life of the process.
+    if (__atomic_load_n(&loaded, __ATOMIC_ACQUIRE)) {
+        // Loaded before (maybe from another candidate): keep that one; this one stays usable.
+        dlclose(ssl);
+        dlclose(crypto);
+    }
+    // Otherwise the handles stay open for the life of the process.
     return 0;
 }
 
@@ -228,15 +237,16 @@ int cpt_load(const char *const *ssl_names, const char *const *crypto_names, int 
     if (message_length > 0) message[0] = 0;
     pthread_mutex_lock(&load_lock);
     int result = -1;
-    if (loaded) {
-        result = 0;
-    } else {
-        for (int i = 0; i < count; i++) {
-            if (try_candidate(ssl_names[i], crypto_names[i], message, message_length) == 0) {
+    for (int i = 0; i < count; i++) {
+        struct api_table table;
+        if (try_candidate(ssl_names[i], crypto_names[i], &table, message, message_length) == 0) {
+            if (!__atomic_load_n(&loaded, __ATOMIC_ACQUIRE)) {
+                api = table;
+                major_version = api.OpenSSL_version_num() >> 28;
                 __atomic_store_n(&loaded, 1, __ATOMIC_RELEASE);
-                result = 0;
-                break;
             }
+            result = 0;
+            break;
         }
     }
     pthread_mutex_unlock(&load_lock);

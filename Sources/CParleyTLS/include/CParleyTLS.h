@@ -22,7 +22,8 @@ const char *cpt_default_candidate_ssl(int index);
 const char *cpt_default_candidate_crypto(int index);
 
 /// Loads OpenSSL from the first candidate pair that opens and has every function needed.
-/// Returns 0 when loaded (now or earlier), -1 with a description of each failure in `message`.
+/// Returns 0 when a candidate loads, -1 with a description of each failure in `message`. The
+/// first library loaded stays in use: later successful calls change nothing.
 int cpt_load(const char *const *ssl_names, const char *const *crypto_names, int count,
              char *message, size_t message_length);
 /// 1 once OpenSSL is loaded.

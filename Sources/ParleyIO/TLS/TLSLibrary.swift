@@ -53,7 +53,8 @@ public enum TLSLibrary {
     }
 
     /// Loads OpenSSL from the first of `candidates` that opens and has every function Parley
-    /// uses. Returns at once when OpenSSL is already loaded (from any candidate).
+    /// uses. The first library loaded in the process stays in use; the candidates are tried
+    /// even so, and the call fails when none of them loads.
     ///
     /// - Throws: ``TLSError/libraryNotFound`` when no candidate loads.
     package static func load(candidates: [Candidate]) throws(TLSError) {
