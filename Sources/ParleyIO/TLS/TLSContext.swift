@@ -75,7 +75,11 @@ package final class TLSContext: @unchecked Sendable {
             }
             let keyBytes = try key.load("private key")
             guard cpt_context_use_private_key(pointer, keyBytes, keyBytes.count) == 1 else {
-                throw .invalidConfiguration("the private key (\(key.origin)) could not be loaded: \(reasons(default: "no PEM private key found")) (it must be an unencrypted PEM key of the chain's first certificate)")
+                let why = reasons(default: "no PEM private key found")
+                if why.contains("passphrase") || why.contains("bad password") || why.contains("bad decrypt") {
+                    throw .invalidConfiguration("the private key (\(key.origin)) is encrypted: give it unencrypted (openssl pkey -in KEY -out PLAIN_KEY)")
+                }
+                throw .invalidConfiguration("the private key (\(key.origin)) could not be loaded: \(why) (it must be an unencrypted PEM key of the chain's first certificate)")
             }
         }
         let verifiesPeer = role == .client || configuration.clientCertificateRequired
@@ -114,6 +118,9 @@ package final class TLSContext: @unchecked Sendable {
     /// OpenSSL's reasons for the last failure, or `fallback` when it gave none.
     private func reasons(default fallback: String) -> String {
         let text = TLSLibrary.drainErrors()
-        return text.isEmpty ? fallback : text
+        if text.isEmpty { return fallback }
+        // PEM_R_NO_START_LINE: the bytes hold no "-----BEGIN ...-----" block of the right kind.
+        if text == "no start line" { return "\(fallback) (no start line)" }
+        return text
     }
 }
