@@ -162,6 +162,42 @@ final class TLSConnectionTests: XCTestCase {
         XCTAssertEqual(result.server, .completed)
     }
 
+    func test_handshake_failsWithoutCrash_onRandomBytesAfterARecordHeader() throws {
+        let fixture = try TLSFixture()
+        let serverContext = try TLSContext(configuration: fixture.serverConfiguration(), role: .server)
+        var generator = SeededGenerator(seed: 0x5EED)
+        for round in 0..<20 {
+            let fds = try TLSLoopback.socketPair()
+            defer { close(fds.client); close(fds.server) }
+            let server = try TLSConnection(context: serverContext, fd: fds.server)
+            // A handshake record header (content type 22, version 3.1, a length), then noise.
+            let length = Int.random(in: 1...2000, using: &generator)
+            let bytes: [UInt8] = [0x16, 0x03, 0x01, UInt8(length >> 8), UInt8(length & 0xFF)]
+                + (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            _ = bytes.withUnsafeBytes { send(fds.client, $0.baseAddress, $0.count, 0) }
+            shutdownWrite(fds.client)
+            let outcome = TLSLoopback.handshake(server)
+            XCTAssertEqual(outcome, .failed(.handshakeFailed), "round \(round): \(outcome)")
+        }
+    }
+
+    func test_read_failsWithoutCrash_onCorruptRecordAfterHandshake() throws {
+        let fixture = try TLSFixture()
+        let (clientTLS, serverTLS) = try fixture.pair()
+        defer { clientTLS.closeSocket(); serverTLS.closeSocket() }
+        XCTAssertEqual(TLSLoopback.handshake(clientTLS, serverTLS).server, .completed)
+        // An application-data record whose ciphertext is noise: authentication fails.
+        let record: [UInt8] = [0x17, 0x03, 0x03, 0x00, 0x40] + Array(repeating: 0xA5, count: 64)
+        _ = record.withUnsafeBytes { send(clientTLS.fd, $0.baseAddress, $0.count, 0) }
+        let end = TLSLoopback.read(serverTLS, count: 1).end
+        XCTAssertEqual(end, .failed(.connectionFailed))
+        XCTAssertTrue(end?.error?.message.contains("bad record mac") == true, "\(String(describing: end))")
+        // The failure sticks.
+        var buffer = [UInt8](repeating: 0, count: 16)
+        XCTAssertEqual(buffer.withUnsafeMutableBytes { serverTLS.read(into: $0) }, .failed(.connectionFailed))
+        XCTAssertEqual(serverTLS.shutdown(), .closed)
+    }
+
     func test_handshake_failsWithPointedMessage_whenServerIsNotTLS() throws {
         let fixture = try TLSFixture()
         let clientContext = try TLSContext(configuration: fixture.clientConfiguration(), role: .client)
@@ -198,5 +234,20 @@ final class TLSConnectionTests: XCTestCase {
 
     private func shutdownWrite(_ fd: Int32) {
         _ = Glibc.shutdown(fd, Int32(SHUT_WR))
+    }
+}
+
+/// A deterministic random source (SplitMix64), so a failing round can be replayed.
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
