@@ -8,7 +8,7 @@
 /// // A server (wss://, https://):
 /// let server = TLSConfiguration.server(certificateChain: .file("/etc/parley/cert.pem"),
 ///                                      privateKey: .file("/etc/parley/key.pem"))
-/// // A client trusting a private CA besides nothing else:
+/// // A client trusting only a private CA (not the system's):
 /// var client = TLSConfiguration()
 /// client.trust = .certificateAuthorities(.file("ca.pem"))
 /// ```
@@ -55,8 +55,9 @@ public struct TLSConfiguration: Sendable, Hashable {
     public var certificateChain: PEM?
     /// The unencrypted private key of ``certificateChain``'s leaf. Default nil.
     public var privateKey: PEM?
-    /// What the peer's certificate must chain to. Default ``Trust/system``: public certificates
-    /// work with no setup.
+    /// What the peer's certificate must chain to: the server's (clients), the clients' (servers
+    /// with ``clientCertificateRequired``). Default ``Trust/system``: public certificates work
+    /// with no setup.
     public var trust: Trust
     /// Default ``CertificateVerification/full``: skipping checks must be a visible choice.
     public var certificateVerification: CertificateVerification
