@@ -17,9 +17,11 @@ let package = Package(
     targets: [
         // epoll, eventfd and accept4: Linux headers that Glibc's module does not expose.
         .target(name: "CParleySystem"),
-        // The I/O runtime: event loops, timers, sockets, TCP streams. Knows nothing of WebSocket.
-        .target(name: "ParleyIO", dependencies: ["CParleySystem"]),
-        .testTarget(name: "ParleyIOTests", dependencies: ["ParleyIO"]),
+        // OpenSSL loaded at run time (dlopen): no OpenSSL headers or libraries needed to build.
+        .target(name: "CParleyTLS", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
+        // The I/O runtime: event loops, timers, sockets, TCP streams, TLS. Knows nothing of WebSocket.
+        .target(name: "ParleyIO", dependencies: ["CParleySystem", "CParleyTLS"]),
+        .testTarget(name: "ParleyIOTests", dependencies: ["ParleyIO", "TestSupport"]),
         // RFC 6455: the handshake, the frame codec, connections, a server and a client.
         .target(name: "ParleyWebSocket", dependencies: ["ParleyIO", "CParleySystem"]),
         // The envelope model and codec: pure, no I/O.

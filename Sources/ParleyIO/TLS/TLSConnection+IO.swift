@@ -1,0 +1,127 @@
+import CParleyTLS
+
+extension TLSConnection {
+    /// Takes the handshake as far as the socket allows now.
+    ///
+    /// Calling it after completion returns ``HandshakeOutcome/completed`` again; after a failure,
+    /// the same failure. ``read(into:)`` and ``write(_:)`` also drive an unfinished handshake.
+    package func handshake() -> HandshakeOutcome {
+        switch phase {
+        case .established, .shutdown: return .completed
+        case .failed(let error): return .failed(error)
+        case .handshaking: break
+        }
+        var errorNumber: Int32 = 0
+        let result = cpt_session_handshake(session, &errorNumber)
+        switch Int(result) {
+        case 0...:
+            phase = .established
+            return .completed
+        case CPT_WANT_READ:
+            return .wantRead
+        case CPT_WANT_WRITE:
+            return .wantWrite
+        default:
+            let error = handshakeError(result, errorNumber)
+            phase = .failed(error)
+            return .failed(error)
+        }
+    }
+
+    /// Reads decrypted bytes into `buffer`: as many as are ready, up to its size.
+    ///
+    /// - Returns: ``Outcome/bytes(_:)`` (0 only for an empty buffer), ``Outcome/wantRead`` /
+    ///   ``Outcome/wantWrite``, ``Outcome/closed`` when the peer ended the stream (then always),
+    ///   or ``Outcome/failed(_:)``.
+    package func read(into buffer: UnsafeMutableRawBufferPointer) -> Outcome {
+        if let early = prepare() { return early }
+        if peerClosed { return .closed }
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return .bytes(0) }
+        var errorNumber: Int32 = 0
+        let result = cpt_session_read(session, base, Int32(clamping: buffer.count), &errorNumber)
+        return ioOutcome(result, errorNumber)
+    }
+
+    /// Encrypts and sends bytes of `buffer`: at least one record's worth when the socket takes it.
+    ///
+    /// - Returns: ``Outcome/bytes(_:)`` taken (0 only for an empty buffer; the rest is the
+    ///   caller's to write again), ``Outcome/wantWrite`` / ``Outcome/wantRead`` (then write the
+    ///   same bytes again), ``Outcome/closed`` if the peer closed, or ``Outcome/failed(_:)``.
+    package func write(_ buffer: UnsafeRawBufferPointer) -> Outcome {
+        if let early = prepare() { return early }
+        if case .shutdown = phase { return .failed(.connectionFailed("write after the TLS connection was shut down")) }
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return .bytes(0) }
+        var errorNumber: Int32 = 0
+        let result = cpt_session_write(session, base, Int32(clamping: buffer.count), &errorNumber)
+        return ioOutcome(result, errorNumber)
+    }
+
+    /// Sends `close_notify`, telling the peer that no more data follows.
+    ///
+    /// - Returns: ``Outcome/closed`` once sent (or when there is nothing to send: the handshake
+    ///   never completed, or the connection failed); ``Outcome/wantWrite`` to call again when
+    ///   writable; ``Outcome/failed(_:)`` if the socket failed. Then close the socket.
+    package func shutdown() -> Outcome {
+        switch phase {
+        case .handshaking, .failed:
+            phase = .shutdown
+            return .closed
+        case .shutdown:
+            return .closed
+        case .established:
+            break
+        }
+        var errorNumber: Int32 = 0
+        let result = cpt_session_shutdown(session, &errorNumber)
+        switch Int(result) {
+        case 0...:
+            phase = .shutdown
+            return .closed
+        case CPT_WANT_WRITE:
+            return .wantWrite
+        case CPT_WANT_READ:
+            // Only when called again after the peer's data arrived: ours is out.
+            phase = .shutdown
+            return .closed
+        default:
+            let error = connectionError(result, errorNumber)
+            phase = .failed(error)
+            return .failed(error)
+        }
+    }
+
+    /// Finishes the handshake first: nil when established, else what read or write returns.
+    private func prepare() -> Outcome? {
+        switch phase {
+        case .established, .shutdown:
+            return nil
+        case .failed(let error):
+            return .failed(error)
+        case .handshaking:
+            switch handshake() {
+            case .completed: return nil
+            case .wantRead: return .wantRead
+            case .wantWrite: return .wantWrite
+            case .failed(let error): return .failed(error)
+            }
+        }
+    }
+
+    private func ioOutcome(_ result: Int32, _ errorNumber: Int32) -> Outcome {
+        switch Int(result) {
+        case 1...:
+            return .bytes(Int(result))
+        case CPT_WANT_READ:
+            return .wantRead
+        case CPT_WANT_WRITE:
+            return .wantWrite
+        case CPT_CLOSED, CPT_END_OF_STREAM:
+            peerClosed = true
+            return .closed
+        default:
+            let error = connectionError(result, errorNumber)
+            phase = .failed(error)
+            return .failed(error)
+        }
+    }
+}
