@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "parley-server", targets: ["parley-server"]),
         .library(name: "ParleyClient", targets: ["ParleyClient"]),
         .library(name: "ParleyRedis", targets: ["ParleyRedis"]),
+        .library(name: "ParleyRedisAdapter", targets: ["ParleyRedisAdapter"]),
     ],
     dependencies: [],
     targets: [
@@ -26,16 +27,17 @@ let package = Package(
         .target(name: "ParleyWebSocket", dependencies: ["ParleyIO", "CParleySystem"]),
         // The envelope model and codec: pure, no I/O.
         .target(name: "ParleyProtocol"),
-        // The Socket.IO-style server: namespaces, sockets, rooms, acks, middleware.
+        // The Socket.IO-style server: namespaces, sockets, rooms, acks, middleware, and the
+        // cluster adapter protocol (engines are plug-ins: Parley links none).
         // Resources/parley.js, the browser client, is compiled in: the server serves those bytes.
-        .target(name: "Parley", dependencies: ["ParleyProtocol", "ParleyWebSocket", "ParleyRedis"],
+        .target(name: "Parley", dependencies: ["ParleyProtocol", "ParleyWebSocket"],
                 resources: [.embedInCode("Resources/parley.js")]),
-        .executableTarget(name: "parley-server", dependencies: ["Parley", "ParleyWebSocket", "ParleyRedis"]),
+        .executableTarget(name: "parley-server", dependencies: ["Parley", "ParleyWebSocket", "ParleyRedisAdapter"]),
         // Examples: small programs that show the libraries in use.
         .executableTarget(name: "parley-echo-client", dependencies: ["ParleyWebSocket"], path: "Examples/EchoClient"),
         .testTarget(name: "ParleyWebSocketTests", dependencies: ["ParleyWebSocket", "CParleySystem"]),
         .testTarget(name: "ParleyProtocolTests", dependencies: ["ParleyProtocol"]),
-        .testTarget(name: "ParleyTests", dependencies: ["Parley", "ParleyProtocol", "ParleyWebSocket", "ParleyRedis", "RedisTestSupport", "TestSupport"]),
+        .testTarget(name: "ParleyTests", dependencies: ["Parley", "ParleyProtocol", "ParleyWebSocket", "ParleyTestSupport", "TestSupport"]),
         // The Socket.IO-style client: reconnection, offline buffer, acks. Never depends on the server.
         .target(name: "ParleyClient", dependencies: ["ParleyProtocol", "ParleyWebSocket"]),
         .testTarget(name: "ParleyClientTests", dependencies: ["ParleyClient", "Parley", "ParleyProtocol", "ParleyWebSocket", "TestSupport"]),
@@ -50,11 +52,19 @@ let package = Package(
         // A RESP2 Redis client on the ParleyWebSocket loops: pub/sub for scale-out across servers.
         .target(name: "ParleyRedis", dependencies: ["ParleyIO"]),
         .testTarget(name: "ParleyRedisTests", dependencies: ["ParleyRedis", "ParleyIO", "RedisTestSupport"]),
+        // The cluster adapter on Redis pub/sub: servers on one Redis share broadcasts.
+        .target(name: "ParleyRedisAdapter", dependencies: ["Parley", "ParleyIO", "ParleyRedis"]),
+        .testTarget(name: "ParleyRedisAdapterTests", dependencies: ["ParleyRedisAdapter", "Parley", "ParleyProtocol", "ParleyWebSocket",
+                                                                    "ParleyRedis", "ParleyTestSupport", "RedisTestSupport", "TestSupport"]),
         // Starts a throw-away redis-server for the tests (not a product).
         .target(name: "RedisTestSupport", path: "Tests/RedisTestSupport"),
         // The mailbox tests await callbacks with (and a few small helpers), shared by the server
         // and client test targets (not a product).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Parley servers on a loopback port and envelope clients for them, shared by the server
+        // and cluster adapter test targets (not a product).
+        .target(name: "ParleyTestSupport", dependencies: ["Parley", "ParleyProtocol", "ParleyWebSocket", "TestSupport"],
+                path: "Tests/ParleyTestSupport"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -10,54 +10,53 @@ import ParleyWebSocket
 /// io.local.emit("node news", nodeName)                   // this node's sockets only
 /// ```
 ///
-/// With a Redis adapter (``ClusterAdapter/redis(url:channelPrefix:)``) `emit`, `socketsJoin`,
+/// With a cluster adapter (``Server/Configuration/clusterAdapter``) `emit`, `socketsJoin`,
 /// `socketsLeave` and `disconnectSockets` act on the selected sockets of every node (each
 /// node applies them to its own sockets); `fetchSockets` returns this node's sockets only.
 public struct BroadcastOperator: Sendable {
     let namespace: Namespace
-    var rooms: Set<String> = []
-    var exceptRooms: Set<String> = []
-    var exceptSocket: String?
-    var isVolatile = false
-    var isLocal = false
+    var selection: BroadcastSelection
+    var flags: BroadcastFlags = []
 
-    init(namespace: Namespace) {
+    init(namespace: Namespace, selection: BroadcastSelection? = nil, flags: BroadcastFlags = []) {
         self.namespace = namespace
+        self.selection = selection ?? BroadcastSelection(namespace: namespace.name)
+        self.flags = flags
     }
 
     /// Also targets members of `room` (targets are the union of the rooms given; none given
     /// means everyone).
     public func to(_ room: String) -> BroadcastOperator {
         var copy = self
-        copy.rooms.insert(room)
+        copy.selection.rooms.insert(room)
         return copy
     }
 
     /// Leaves out members of `room`.
     public func except(_ room: String) -> BroadcastOperator {
         var copy = self
-        copy.exceptRooms.insert(room)
+        copy.selection.exceptRooms.insert(room)
         return copy
     }
 
     func excluding(socket id: String) -> BroadcastOperator {
         var copy = self
-        copy.exceptSocket = id
+        copy.selection.exceptSocket = id
         return copy
     }
 
     /// Emits that may be dropped for a client whose connection is not writable right now.
     public var volatile: BroadcastOperator {
         var copy = self
-        copy.isVolatile = true
+        copy.flags.insert(.volatile)
         return copy
     }
 
-    /// Emits that stay on this node: with a Redis adapter, they are not published to the
-    /// other nodes (Socket.IO's `local` flag). Without one, every emit is local anyway.
+    /// Emits and room operations that stay on this node: with a cluster adapter, they are not
+    /// published to the other nodes (Socket.IO's `local` flag). Without one, all are local.
     public var local: BroadcastOperator {
         var copy = self
-        copy.isLocal = true
+        copy.flags.insert(.local)
         return copy
     }
 
@@ -71,9 +70,9 @@ public struct BroadcastOperator: Sendable {
     /// Emits `event` with already-encoded JSON data (relayed as is).
     public func emit(_ event: String, _ data: RawJSON?) throws {
         try Namespace.checkEventName(event)
-        let envelope = EnvelopeCodec.encode(.event(name: event, data: data, id: nil))
+        let envelope = EncodedEnvelope(unchecked: EnvelopeCodec.encode(.event(name: event, data: data, id: nil)))
         deliver(envelope)
-        if !isLocal, let cluster = namespace.cluster { cluster.publish(self, .emit(envelope: envelope)) }
+        publish(.emit(envelope))
     }
 
     /// Emits `event` without data.
@@ -83,48 +82,54 @@ public struct BroadcastOperator: Sendable {
 
     /// The selected sockets of this node.
     public func fetchSockets() -> [Socket] {
-        namespace.adapter.sockets(in: rooms, except: exceptRooms, exceptSocket: exceptSocket)
+        namespace.roomStore.sockets(selection)
     }
 
-    /// Makes the selected sockets join `rooms` (on every node, with a Redis adapter).
+    /// Makes the selected sockets join `rooms` (on every node, with a cluster adapter).
     public func socketsJoin(_ rooms: String...) {
-        apply(.join(rooms))
+        apply(.socketsJoin(rooms))
     }
 
-    /// Makes the selected sockets leave `room` (on every node, with a Redis adapter).
+    /// Makes the selected sockets leave `room` (on every node, with a cluster adapter).
     public func socketsLeave(_ room: String) {
-        apply(.leave([room]))
+        apply(.socketsLeave([room]))
     }
 
-    /// Disconnects the selected sockets (on every node, with a Redis adapter): each gets
+    /// Disconnects the selected sockets (on every node, with a cluster adapter): each gets
     /// `disconnect`, then close 1000.
     public func disconnectSockets() {
-        apply(.disconnect)
+        apply(.disconnectSockets)
     }
 
-    /// Applies `operation` here, then (unless `local`) publishes it to the other nodes.
-    func apply(_ operation: ClusterMessage.Operation) {
-        applyLocally(operation)
-        if !isLocal, let cluster = namespace.cluster { cluster.publish(self, operation) }
+    /// Applies `action` here, then (unless `local`) publishes it to the other nodes.
+    func apply(_ action: ClusterOperation.Action) {
+        applyLocally(action)
+        publish(action)
     }
 
-    /// Applies `operation` to this node's selected sockets.
-    func applyLocally(_ operation: ClusterMessage.Operation) {
-        switch operation {
+    /// Gives `action` with this selection to the cluster adapter, if any, unless `local`.
+    private func publish(_ action: ClusterOperation.Action) {
+        guard !flags.contains(.local), let cluster = namespace.cluster else { return }
+        cluster.publish(ClusterOperation(selection: selection, flags: flags, action: action))
+    }
+
+    /// Applies `action` to this node's selected sockets.
+    func applyLocally(_ action: ClusterOperation.Action) {
+        switch action {
         case .emit(let envelope): deliver(envelope)
-        case .join(let rooms): for socket in fetchSockets() { socket.join(rooms) }
-        case .leave(let rooms): for socket in fetchSockets() { for room in rooms { socket.leave(room) } }
-        case .disconnect: for socket in fetchSockets() { socket.disconnect() }
+        case .socketsJoin(let rooms): for socket in fetchSockets() { socket.join(rooms) }
+        case .socketsLeave(let rooms): for socket in fetchSockets() { for room in rooms { socket.leave(room) } }
+        case .disconnectSockets: for socket in fetchSockets() { socket.disconnect() }
         }
     }
 
     /// Writes one encoded envelope to every selected socket: one frame, one hand-off per event
     /// loop (sockets on the caller's own loop are written to directly).
-    func deliver(_ envelope: [UInt8]) {
+    func deliver(_ envelope: EncodedEnvelope) {
         let sockets = fetchSockets()
         guard !sockets.isEmpty else { return }
-        let frame = envelope.withUnsafeBytes { EncodedFrame(opcode: .text, payload: $0) }
-        let isVolatile = self.isVolatile
+        let frame = envelope.bytes.withUnsafeBytes { EncodedFrame(opcode: .text, payload: $0) }
+        let isVolatile = flags.contains(.volatile)
         // Sockets of the caller's own loop are written to at once; the others are grouped, one
         // hand-off per loop (a handful of loops: a linear search is the fastest lookup).
         var groups: [(loop: EventLoop, connections: [WebSocket])] = []

@@ -18,20 +18,18 @@ public final class Namespace: Sendable {
 
     /// The namespace name, e.g. `/` or `/admin`.
     public let name: String
-    let adapter = Adapter()
+    /// This node's rooms of the namespace.
+    let roomStore = RoomStore()
     private let handlers = Mutex<(middleware: [Middleware], connection: [@Sendable (Socket) -> Void])>(([], []))
     /// Writes a log line when the server is verbose.
     let log: @Sendable (@autoclosure () -> String) -> Void
-    /// Publishes broadcasts to the other nodes; nil with the in-memory adapter.
-    let cluster: RedisAdapter?
-    /// This namespace's Redis channel, computed once.
-    let clusterChannel: [UInt8]?
+    /// Publishes broadcast operations to the other nodes; nil for a single node.
+    let cluster: (any ClusterAdapter)?
 
-    init(name: String, log: @escaping @Sendable (@autoclosure () -> String) -> Void, cluster: RedisAdapter? = nil) {
+    init(name: String, log: @escaping @Sendable (@autoclosure () -> String) -> Void, cluster: (any ClusterAdapter)? = nil) {
         self.name = name
         self.log = log
         self.cluster = cluster
-        clusterChannel = cluster?.channel(for: name)
     }
 
     /// Adds connection middleware, run in the order added, after the server's own.
@@ -68,18 +66,18 @@ public final class Namespace: Sendable {
     public func except(_ room: String) -> BroadcastOperator { all.except(room) }
     /// Emits that may be dropped for slow consumers.
     public var volatile: BroadcastOperator { all.volatile }
-    /// Emits that reach this node's sockets only (with a Redis adapter, not the other nodes').
+    /// Emits that reach this node's sockets only (with a cluster adapter, not the other nodes').
     public var local: BroadcastOperator { all.local }
     /// Every connected socket (of this node).
     public func fetchSockets() -> [Socket] { all.fetchSockets() }
-    /// Makes every socket join `rooms` (of every node, with a Redis adapter).
-    public func socketsJoin(_ rooms: String...) { all.apply(.join(rooms)) }
+    /// Makes every socket join `rooms` (of every node, with a cluster adapter).
+    public func socketsJoin(_ rooms: String...) { all.apply(.socketsJoin(rooms)) }
     /// Makes every socket leave `room`.
     public func socketsLeave(_ room: String) { all.socketsLeave(room) }
     /// Disconnects every socket.
     public func disconnectSockets() { all.disconnectSockets() }
     /// Connected sockets.
-    public var clientCount: Int { adapter.count }
+    public var clientCount: Int { roomStore.count }
 
     /// Applications may not emit reserved names.
     static func checkEventName(_ name: String) throws {

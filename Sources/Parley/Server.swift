@@ -1,6 +1,5 @@
 import Foundation
 import ParleyProtocol
-import ParleyRedis
 import ParleyWebSocket
 import Synchronization
 
@@ -54,9 +53,11 @@ public final class Server: Sendable {
         /// a page of the same server then needs nothing else, not even a CDN. A route of your own
         /// at that path wins.
         public var serveClient = true
-        /// How broadcasts reach other servers: `.memory` (the default: one node, nothing to set
-        /// up) or `.redis(url:)` to run several nodes behind a load balancer on one Redis.
-        public var adapter: ClusterAdapter = .memory
+        /// The engine that shares broadcasts and room operations with other servers, to run
+        /// several nodes behind a load balancer: e.g. `RedisClusterAdapter(url:)` from the
+        /// `ParleyRedisAdapter` product. nil (the default): one node, everything in this process,
+        /// nothing to set up. One adapter instance per server.
+        public var clusterAdapter: (any ClusterAdapter)?
 
         public init(host: String = "127.0.0.1", port: Int = 8887, path: String = "/parley") {
             self.host = host
@@ -96,8 +97,8 @@ public final class Server: Sendable {
         let log: @Sendable (@autoclosure () -> String) -> Void
         /// The main namespace, `/`.
         let main: Namespace
-        /// The Redis side of broadcasting; nil with the in-memory adapter.
-        let cluster: RedisAdapter?
+        /// The cluster engine; nil for a single node.
+        let cluster: (any ClusterAdapter)?
 
         init(configuration: Configuration) {
             self.configuration = configuration
@@ -106,13 +107,10 @@ public final class Server: Sendable {
                 if verbose { FileHandle.standardError.write(Data((message() + "\n").utf8)) }
             }
             self.log = log
-            switch configuration.adapter {
-            case .memory: cluster = nil
-            case .redis(let url, let prefix): cluster = RedisAdapter(url: url, channelPrefix: prefix, log: log)
-            }
+            cluster = configuration.clusterAdapter
             main = Namespace(name: "/", log: log, cluster: cluster)
             namespaces.withLock { $0["/"] = main }
-            cluster?.register(main)
+            cluster?.register(namespace: "/")
         }
 
         func namespace(_ name: String, create: Bool) -> Namespace? {
@@ -121,9 +119,24 @@ public final class Server: Sendable {
                 guard create else { return nil }
                 let created = Namespace(name: name, log: log, cluster: cluster)
                 namespaces[name] = created
-                cluster?.register(created)
+                cluster?.register(namespace: name)
                 return created
             }
+        }
+
+        /// Applies an operation received from another node to this node's sockets.
+        func apply(_ operation: ClusterOperation) {
+            guard let namespace = namespace(operation.selection.namespace, create: false) else { return }
+            BroadcastOperator(namespace: namespace, selection: operation.selection, flags: operation.flags)
+                .applyLocally(operation.action)
+        }
+
+        /// What the cluster adapter gets at start: the first event loop, the way back here
+        /// (weak: the adapter is this router's), and the server's logs.
+        func clusterContext(loop: EventLoop) -> ClusterContext {
+            let log = self.log
+            let debug: (@Sendable (String) -> Void)? = configuration.verbose ? { @Sendable message in log(message) } : nil
+            return ClusterContext(loop: loop, apply: { [weak self] operation in self?.apply(operation) }, debug: debug)
         }
 
         /// A new WebSocket connection (on its loop): pick the namespace, run middleware, accept.
@@ -229,7 +242,7 @@ public final class Server: Sendable {
     /// Sockets of the main namespace (on this node).
     public func fetchSockets() -> [Socket] { main.fetchSockets() }
     /// Makes every socket of the main namespace join `rooms`.
-    public func socketsJoin(_ rooms: String...) { main.all.apply(.join(rooms)) }
+    public func socketsJoin(_ rooms: String...) { main.all.apply(.socketsJoin(rooms)) }
     /// Makes every socket of the main namespace leave `room`.
     public func socketsLeave(_ room: String) { main.socketsLeave(room) }
     /// Disconnects every socket of the main namespace.
@@ -240,21 +253,22 @@ public final class Server: Sendable {
     /// The bound port (after ``start()``).
     public var port: Int { webSocketServer.port }
 
-    /// Connects to Redis (with a Redis adapter), then listens and starts the event loops.
+    /// Starts the cluster adapter (if any), then listens and starts the event loops.
     /// - Returns: the bound port.
-    /// - Throws: ``WebSocketError/bindFailed(host:port:errno:)``; with a Redis adapter,
-    ///   ``RedisError`` (a bad URL, a refused connection, refused `AUTH` or `SELECT`, no answer
-    ///   within 5 s) before anything listens.
+    /// - Throws: ``WebSocketError/bindFailed(host:port:errno:)``; what the cluster adapter's
+    ///   ``ClusterAdapter/start(_:)`` throws (for `RedisClusterAdapter`: `RedisError`, a bad URL,
+    ///   a refused connection, refused `AUTH` or `SELECT`, no answer within 5 s), before
+    ///   anything listens.
     @discardableResult
     public func start() throws -> Int {
         guard let cluster = router.cluster else { return try webSocketServer.start() }
-        // Redis lives on the first event loop, so it is connected before anything listens.
+        // The adapter gets the first event loop, and is connected before anything listens.
         let loops = webSocketServer.prepareLoops()
         do {
-            try cluster.start(on: loops[0])
+            try cluster.start(router.clusterContext(loop: loops[0]))
             return try webSocketServer.start()
         } catch {
-            cluster.close()
+            cluster.stop()
             webSocketServer.discardPreparedLoops()
             throw error
         }
@@ -279,7 +293,7 @@ public final class Server: Sendable {
         for namespace in router.namespaces.withLock({ Array($0.values) }) {
             for socket in namespace.fetchSockets() { socket.setReason(.serverShuttingDown) }
         }
-        router.cluster?.close()  // before the loops stop
+        router.cluster?.stop()  // before the loops stop
         await webSocketServer.shutdown(gracePeriod: gracePeriod)
         let waiters = stopped.withLock { state in
             state.done = true

@@ -288,13 +288,13 @@ public final class Socket: Sendable, Hashable {
     // MARK: Rooms and broadcast
 
     /// Joins rooms (idempotent).
-    public func join(_ rooms: String...) { namespace.adapter.join(id, rooms) }
+    public func join(_ rooms: String...) { namespace.roomStore.join(id, rooms) }
     /// Joins rooms (idempotent).
-    public func join(_ rooms: [String]) { namespace.adapter.join(id, rooms) }
+    public func join(_ rooms: [String]) { namespace.roomStore.join(id, rooms) }
     /// Leaves a room.
-    public func leave(_ room: String) { namespace.adapter.leave(id, room) }
+    public func leave(_ room: String) { namespace.roomStore.leave(id, room) }
     /// The rooms this socket is in, including the one named by its id.
-    public var rooms: Set<String> { namespace.adapter.rooms(of: id) }
+    public var rooms: Set<String> { namespace.roomStore.rooms(of: id) }
 
     /// Everyone in the namespace but this socket.
     public var broadcast: BroadcastOperator { BroadcastOperator(namespace: namespace).excluding(socket: id) }
@@ -417,7 +417,7 @@ public final class Socket: Sendable, Hashable {
             return true
         }
         guard alive else { return }
-        namespace.adapter.add(self)
+        namespace.roomStore.add(self)
         var data: [UInt8] = Array(#"{"id":"#.utf8)
         EnvelopeCodec.appendJSONString(id, to: &data)
         let interval = pingInterval.map { Self.milliseconds($0) } ?? 0
@@ -476,7 +476,7 @@ public final class Socket: Sendable, Hashable {
         continuation?.finish()
         guard wasConnected else { return }
         for handler in disconnecting { handler(reason) }
-        namespace.adapter.remove(id)
+        namespace.roomStore.remove(id)
         for handler in disconnected { handler(reason) }
         namespace.log("parley: disconnect \(id) (\(reason.rawValue))")
     }

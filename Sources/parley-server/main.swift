@@ -2,7 +2,7 @@ import Foundation
 import Glibc
 import Parley
 import ParleyProtocol
-import ParleyRedis
+import ParleyRedisAdapter
 import ParleyWebSocket
 
 /// `parley-server`: the ready-to-run relay (a demo, and the benchmark target), or a raw
@@ -77,7 +77,7 @@ func parseArguments(_ arguments: [String]) -> Options {
         case "--max-payload", "--max-message": options.configuration.maxPayload = number(argument, 1...(1 << 30))
         case "--loops": options.configuration.loopCount = number(argument, 1...1024)
         case "--verbose": options.configuration.verbose = true
-        case "--redis": options.configuration.adapter = .redis(url: value(argument))
+        case "--redis": options.configuration.clusterAdapter = RedisClusterAdapter(url: value(argument))
         case "--raw-echo": options.rawEcho = true
         case "-h", "--help":
             print(usage)
@@ -155,7 +155,7 @@ do {
         installRelay(on: io, token: options.token)
         let port = try io.start()
         var redis = ""
-        if case .redis(let url, _) = configuration.adapter, let parsed = try? RedisURL(url) { redis = " (broadcasts shared through \(parsed))" }
+        if let cluster = configuration.clusterAdapter { redis = " (broadcasts shared through \(cluster))" }
         print("parley-server: relay on ws://\(host):\(port)\(configuration.path)\(redis)")
         stop = { await io.close(gracePeriod: .seconds(2)) }
     }

@@ -2,11 +2,13 @@ import ParleyWebSocket
 import Synchronization
 
 /// The rooms of one namespace on this server: rooms -> sockets and sockets -> rooms, as
-/// Socket.IO's in-memory adapter keeps them. Thread-safe.
+/// Socket.IO's in-memory adapter keeps them. Thread-safe. Rooms are always local: a cluster
+/// adapter (``ClusterAdapter``) relays operations between nodes, and each node selects its own
+/// sockets here.
 ///
 /// Every socket is also in the room named by its id; that room is implied rather than stored
 /// (two sets per socket saved), and lookups treat a room name that is a socket id as that socket.
-final class Adapter: Sendable {
+final class RoomStore: Sendable {
     private struct State {
         var sockets: [String: Socket] = [:]
         var rooms: [String: Set<String>] = [:]
@@ -60,10 +62,11 @@ final class Adapter: Sendable {
 
     var count: Int { state.withLock { $0.sockets.count } }
 
-    /// The sockets in any of `rooms` (every socket when `rooms` is empty), minus those in any of
-    /// `except` and minus `exceptSocket`.
-    func sockets(in rooms: Set<String>, except: Set<String>, exceptSocket: String?) -> [Socket] {
-        state.withLock { state in
+    /// The sockets `selection` picks: those in any of its rooms (every socket when it has none),
+    /// minus those in any of its except rooms and minus its excluded socket.
+    func sockets(_ selection: BroadcastSelection) -> [Socket] {
+        let (rooms, except, exceptSocket) = (selection.rooms, selection.exceptRooms, selection.exceptSocket)
+        return state.withLock { state in
             // The common cases without hashing every id: everyone, or everyone but the sender.
             if rooms.isEmpty && except.isEmpty {
                 guard let exceptSocket else { return Array(state.sockets.values) }

@@ -1,7 +1,10 @@
-/// One broadcast operation as nodes exchange it over Redis: the selection of a
-/// ``BroadcastOperator`` and what to do with the selected sockets. An emit carries the envelope
-/// exactly as the emitting node encoded it, so receivers write those bytes without parsing
-/// `data`. Pure: no I/O. The layout is documented in Protocol.md, "Scale-out over Redis":
+import Parley
+
+/// One ``ClusterOperation`` as nodes exchange it over Redis, with the id of the node that
+/// published it. An emit carries the envelope exactly as the emitting node encoded it, so
+/// receivers write those bytes without parsing `data`. The namespace is not in the message:
+/// the channel names it. Pure: no I/O. The layout is documented in Protocol.md, "Scale-out over
+/// Redis":
 ///
 /// ```
 /// u8   version (1)
@@ -15,20 +18,9 @@
 /// join, leave: u16 room count, then per room: u16 length, UTF-8 name
 /// disconnect: nothing
 /// ```
-/// Integers are big-endian.
+/// Integers are big-endian. Room names of a set are written sorted, so that one operation
+/// always has the same bytes.
 struct ClusterMessage: Equatable, Sendable {
-    /// What the receiving nodes do with the sockets they select.
-    enum Operation: Equatable, Sendable {
-        /// Write this envelope to each.
-        case emit(envelope: [UInt8])
-        /// Make each join these rooms (`socketsJoin`).
-        case join([String])
-        /// Make each leave these rooms (`socketsLeave`).
-        case leave([String])
-        /// Disconnect each (`disconnectSockets`).
-        case disconnect
-    }
-
     /// Errors reading a message published by another node.
     enum DecodingError: Error, Equatable {
         case truncated
@@ -39,19 +31,12 @@ struct ClusterMessage: Equatable, Sendable {
     static let version: UInt8 = 1
     static let nodeIDLength = 16
 
+    /// The id of the node that published it.
     var origin: [UInt8]
-    var rooms: [String]
-    var exceptRooms: [String]
-    var exceptSocket: String?
-    var isVolatile: Bool
-    var operation: Operation
+    var operation: ClusterOperation
 
-    init(origin: [UInt8], rooms: [String], exceptRooms: [String], exceptSocket: String?, isVolatile: Bool, operation: Operation) {
+    init(origin: [UInt8], operation: ClusterOperation) {
         self.origin = origin
-        self.rooms = rooms
-        self.exceptRooms = exceptRooms
-        self.exceptSocket = exceptSocket
-        self.isVolatile = isVolatile
         self.operation = operation
     }
 
@@ -59,26 +44,27 @@ struct ClusterMessage: Equatable, Sendable {
     /// produced by sockets) make it nil.
     func encoded() -> [UInt8]? {
         precondition(origin.count == Self.nodeIDLength)
+        let selection = operation.selection
         var bytes: [UInt8] = []
-        let names = rooms.reduce(0) { $0 + $1.utf8.count + 2 } + exceptRooms.reduce(0) { $0 + $1.utf8.count + 2 }
-        if case .emit(let envelope) = operation {
-            bytes.reserveCapacity(32 + names + envelope.count)
+        let names = selection.rooms.reduce(0) { $0 + $1.utf8.count + 2 } + selection.exceptRooms.reduce(0) { $0 + $1.utf8.count + 2 }
+        if case .emit(let envelope) = operation.action {
+            bytes.reserveCapacity(32 + names + (selection.exceptSocket?.utf8.count ?? 0) + envelope.bytes.count)
         }
         bytes.append(Self.version)
-        bytes.append(isVolatile ? 1 : 0)
+        bytes.append(operation.flags.contains(.volatile) ? 1 : 0)
         bytes.append(contentsOf: origin)
-        switch operation {
+        switch operation.action {
         case .emit: bytes.append(0)
-        case .join: bytes.append(1)
-        case .leave: bytes.append(2)
-        case .disconnect: bytes.append(3)
+        case .socketsJoin: bytes.append(1)
+        case .socketsLeave: bytes.append(2)
+        case .disconnectSockets: bytes.append(3)
         }
-        guard Self.appendStrings(rooms, to: &bytes), Self.appendStrings(exceptRooms, to: &bytes),
-              Self.appendString(exceptSocket ?? "", to: &bytes) else { return nil }
-        switch operation {
-        case .emit(let envelope): bytes.append(contentsOf: envelope)
-        case .join(let names), .leave(let names): guard Self.appendStrings(names, to: &bytes) else { return nil }
-        case .disconnect: break
+        guard Self.appendStrings(selection.rooms, to: &bytes), Self.appendStrings(selection.exceptRooms, to: &bytes),
+              Self.appendString(selection.exceptSocket ?? "", to: &bytes) else { return nil }
+        switch operation.action {
+        case .emit(let envelope): bytes.append(contentsOf: envelope.bytes)
+        case .socketsJoin(let names), .socketsLeave(let names): guard Self.appendStrings(names, to: &bytes) else { return nil }
+        case .disconnectSockets: break
         }
         return bytes
     }
@@ -90,26 +76,29 @@ struct ClusterMessage: Equatable, Sendable {
         return bytes[2..<(2 + nodeIDLength)].elementsEqual(id)
     }
 
-    /// Reads a message.
+    /// Reads a message received on the channel of `namespace`.
     /// - Throws: ``DecodingError``.
-    init(decoding bytes: [UInt8]) throws {
+    init(decoding bytes: [UInt8], namespace: String) throws {
         var reader = Reader(bytes: bytes)
         let version = try reader.byte()
         guard version == Self.version else { throw DecodingError.unsupportedVersion(version) }
-        isVolatile = try reader.byte() & 1 != 0
+        let flags: BroadcastFlags = try reader.byte() & 1 != 0 ? .volatile : []
         origin = try reader.take(Self.nodeIDLength)
         let kind = try reader.byte()
         guard kind <= 3 else { throw DecodingError.unknownOperation(kind) }
-        rooms = try reader.strings()
-        exceptRooms = try reader.strings()
+        let rooms = Set(try reader.strings())
+        let exceptRooms = Set(try reader.strings())
         let socket = try reader.string()
-        exceptSocket = socket.isEmpty ? nil : socket
+        let selection = BroadcastSelection(namespace: namespace, rooms: rooms, exceptRooms: exceptRooms,
+                                           exceptSocket: socket.isEmpty ? nil : socket)
+        let action: ClusterOperation.Action
         switch kind {
-        case 0: operation = .emit(envelope: Array(bytes[reader.offset...]))
-        case 1: operation = .join(try reader.strings())
-        case 2: operation = .leave(try reader.strings())
-        default: operation = .disconnect
+        case 0: action = .emit(EncodedEnvelope(unchecked: Array(bytes[reader.offset...])))
+        case 1: action = .socketsJoin(try reader.strings())
+        case 2: action = .socketsLeave(try reader.strings())
+        default: action = .disconnectSockets
         }
+        operation = ClusterOperation(selection: selection, flags: flags, action: action)
     }
 
     private static func appendUInt16(_ value: Int, to bytes: inout [UInt8]) {
@@ -129,6 +118,15 @@ struct ClusterMessage: Equatable, Sendable {
         guard list.count <= 0xFFFF else { return false }
         appendUInt16(list.count, to: &bytes)
         return list.allSatisfy { appendString($0, to: &bytes) }
+    }
+
+    /// A set's names, sorted when there are several (none or one: nothing to sort, no copy).
+    private static func appendStrings(_ set: Set<String>, to bytes: inout [UInt8]) -> Bool {
+        guard set.count > 1 else {
+            appendUInt16(set.count, to: &bytes)
+            return set.allSatisfy { appendString($0, to: &bytes) }
+        }
+        return appendStrings(set.sorted(), to: &bytes)
     }
 
     private struct Reader {

@@ -1,10 +1,12 @@
+import Parley
 import ParleyProtocol
 import ParleyRedis
+import ParleyRedisAdapter
+import ParleyTestSupport
 import ParleyWebSocket
 import RedisTestSupport
 import TestSupport
 import XCTest
-@testable import Parley
 
 /// Three servers on one real redis-server: broadcasts, room emits and exclusions from any node
 /// reach the right sockets of every node exactly once. Each check ends with a fence emitted from
@@ -18,7 +20,7 @@ final class RedisClusterTests: XCTestCase {
     }
 
     private func startNode(_ redis: RedisTestServer, gracePeriod: Duration = .milliseconds(500)) throws -> Server {
-        try startServer(gracePeriod: gracePeriod) { $0.adapter = .redis(url: redis.url) }
+        try startServer(gracePeriod: gracePeriod) { $0.clusterAdapter = RedisClusterAdapter(url: redis.url) }
     }
 
     /// Three nodes on one Redis with `perNode` clients each.
@@ -223,7 +225,7 @@ final class RedisClusterTests: XCTestCase {
     func test_start_throwsAuthFailed_forWrongRedisPassword() throws {
         let redis = try startRedis(password: "right")
         var configuration = Server.Configuration(host: "127.0.0.1", port: 0)
-        configuration.adapter = .redis(url: "redis://:wrong@127.0.0.1:\(redis.port)")
+        configuration.clusterAdapter = RedisClusterAdapter(url: "redis://:wrong@127.0.0.1:\(redis.port)")
         let io = Server(configuration)
         XCTAssertThrowsError(try io.start()) { error in
             guard case RedisError.authFailed(let message) = error else { return XCTFail("\(error)") }
@@ -231,7 +233,7 @@ final class RedisClusterTests: XCTestCase {
             XCTAssertTrue(String(describing: error).hasPrefix("Redis refused authentication"), "\(error)")
         }
         XCTAssertEqual(io.port, 0, "nothing listens")
-        configuration.adapter = .redis(url: "redis://:right@127.0.0.1:\(redis.port)")
+        configuration.clusterAdapter = RedisClusterAdapter(url: "redis://:right@127.0.0.1:\(redis.port)")
         let good = Server(configuration)
         XCTAssertNoThrow(try good.start())
         addTeardownBlock { await good.close() }
@@ -239,12 +241,12 @@ final class RedisClusterTests: XCTestCase {
 
     func test_start_throwsClearErrors_forBadURLAndUnreachableRedis() throws {
         var configuration = Server.Configuration(host: "127.0.0.1", port: 0)
-        configuration.adapter = .redis(url: "http://localhost:6379")
+        configuration.clusterAdapter = RedisClusterAdapter(url: "http://localhost:6379")
         XCTAssertThrowsError(try Server(configuration).start()) { error in
             guard case RedisError.invalidURL = error else { return XCTFail("\(error)") }
         }
         let port = RedisTestServer.freePort()
-        configuration.adapter = .redis(url: "redis://127.0.0.1:\(port)")
+        configuration.clusterAdapter = RedisClusterAdapter(url: "redis://127.0.0.1:\(port)")
         XCTAssertThrowsError(try Server(configuration).start()) { error in
             XCTAssertEqual(error as? RedisError, .connectFailed(host: "127.0.0.1", port: port, errno: ECONNREFUSED))
         }

@@ -6,34 +6,45 @@ import TestSupport
 import XCTest
 
 /// A close as the client's `onClose` reported it.
-struct CloseEvent: Sendable, Equatable, CustomStringConvertible {
-    var code: CloseCode
-    var reason: String
-    var description: String { "\(code) \"\(reason)\"" }
+public struct CloseEvent: Sendable, Equatable, CustomStringConvertible {
+    public var code: CloseCode
+    public var reason: String
+    public var description: String { "\(code) \"\(reason)\"" }
+
+    public init(code: CloseCode, reason: String) {
+        self.code = code
+        self.reason = reason
+    }
 }
 
 /// One event envelope the client received.
-struct ClientEvent: Sendable, Equatable, CustomStringConvertible {
-    var name: String
-    var data: RawJSON?
-    var id: UInt64?
+public struct ClientEvent: Sendable, Equatable, CustomStringConvertible {
+    public var name: String
+    public var data: RawJSON?
+    public var id: UInt64?
+
+    public init(name: String, data: RawJSON?, id: UInt64?) {
+        self.name = name
+        self.data = data
+        self.id = id
+    }
 
     /// The data's JSON text, nil when `data` was absent.
-    var json: String? { data?.description }
+    public var json: String? { data?.description }
 
     /// Decodes the data (absent data as `null`).
-    func decode<T: Decodable>(_ type: T.Type = T.self) throws -> T {
+    public func decode<T: Decodable>(_ type: T.Type = T.self) throws -> T {
         try (data ?? .null).decode(type)
     }
 
-    var description: String { "\(name) \(json ?? "<no data>")\(id.map { " id \($0)" } ?? "")" }
+    public var description: String { "\(name) \(json ?? "<no data>")\(id.map { " id \($0)" } ?? "")" }
 }
 
 /// What the server sends first: `{"id":...,"pingInterval":ms,"pingTimeout":ms}`.
-struct ConnectInfo: Decodable, Sendable, Equatable {
-    var id: String
-    var pingInterval: Int
-    var pingTimeout: Int
+public struct ConnectInfo: Decodable, Sendable, Equatable {
+    public var id: String
+    public var pingInterval: Int
+    public var pingTimeout: Int
 }
 
 /// A test client speaking raw envelopes (Protocol.md section 5) over ``WebSocketClient``.
@@ -47,15 +58,15 @@ struct ConnectInfo: Decodable, Sendable, Equatable {
 /// client.emit("add", "[1,2]", id: 1)
 /// let answer = try await client.nextAck(id: 1)   // .ack(id: 1, data: 3)
 /// ```
-final class EnvelopeClient: Sendable {
+public final class EnvelopeClient: Sendable {
     /// The WebSocket under the client.
-    let socket: WebSocket
+    public let socket: WebSocket
     private let inbox: Mailbox<Envelope>
     private let closes: Mailbox<CloseEvent>
     /// Text messages that were not envelopes (the server must never send one).
-    let undecodable: Locked<[String]>
+    public let undecodable: Locked<[String]>
     /// Binary messages received (the server must never send one).
-    let binaryCount: Locked<Int>
+    public let binaryCount: Locked<Int>
     private let info = Mutex<ConnectInfo?>(nil)
 
     private init(socket: WebSocket, inbox: Mailbox<Envelope>, closes: Mailbox<CloseEvent>,
@@ -74,7 +85,7 @@ final class EnvelopeClient: Sendable {
     ///   - headers: extra request headers, e.g. `Origin`.
     ///   - group: the client loops; the shared one-loop group by default.
     /// - Throws: what ``WebSocketClient/connect(to:configuration:group:onOpen:)`` throws.
-    static func connect(_ url: String, headers: [(name: String, value: String)] = [],
+    public static func connect(_ url: String, headers: [(name: String, value: String)] = [],
                         group: EventLoopGroup = .shared) async throws -> EnvelopeClient {
         var configuration = WebSocketClient.Configuration()
         configuration.connectTimeout = .seconds(10)
@@ -91,7 +102,7 @@ final class EnvelopeClient: Sendable {
                         let envelope = try text.withUTF8 { try EnvelopeCodec.decode(UnsafeRawBufferPointer($0)) }
                         inbox.put(envelope)
                     } catch {
-                        undecodable.append(text)
+                        undecodable.withLock { $0.append(text) }
                     }
                 case .binary:
                     binaryCount.withLock { $0 += 1 }
@@ -109,15 +120,15 @@ final class EnvelopeClient: Sendable {
     // MARK: Receiving
 
     /// Envelopes received and not taken yet, oldest first.
-    var pending: [Envelope] { inbox.pending }
+    public var pending: [Envelope] { inbox.pending }
 
     /// The next envelope, whatever it is.
-    func next(timeout: Duration = eventTimeout, file: StaticString = #filePath, line: UInt = #line) async throws -> Envelope {
+    public func next(timeout: Duration = eventTimeout, file: StaticString = #filePath, line: UInt = #line) async throws -> Envelope {
         try await inbox.expect("the next envelope", timeout: timeout, file: file, line: line)
     }
 
     /// The next envelope, which must be the event `name`; fails the test otherwise.
-    func nextStrict(event name: String, timeout: Duration = eventTimeout,
+    public func nextStrict(event name: String, timeout: Duration = eventTimeout,
                     file: StaticString = #filePath, line: UInt = #line) async throws -> ClientEvent {
         let envelope = try await next(timeout: timeout, file: file, line: line)
         guard case .event(let received, let data, let id) = envelope, received == name else {
@@ -128,7 +139,7 @@ final class EnvelopeClient: Sendable {
     }
 
     /// The first event named `name` received (other envelopes stay queued).
-    func next(event name: String, timeout: Duration = eventTimeout,
+    public func next(event name: String, timeout: Duration = eventTimeout,
               file: StaticString = #filePath, line: UInt = #line) async throws -> ClientEvent {
         let envelope = try await inbox.expect("event '\(name)'", timeout: timeout, file: file, line: line) { envelope in
             if case .event(name, _, _) = envelope { return true }
@@ -139,7 +150,7 @@ final class EnvelopeClient: Sendable {
     }
 
     /// The first event named `name` received within `timeout`, or nil: for polling, not a failure.
-    func take(event name: String, timeout: Duration) async -> ClientEvent? {
+    public func take(event name: String, timeout: Duration) async -> ClientEvent? {
         let envelope = await inbox.take(timeout: timeout) { envelope in
             if case .event(name, _, _) = envelope { return true }
             return false
@@ -149,7 +160,7 @@ final class EnvelopeClient: Sendable {
     }
 
     /// The first acknowledgement (`.ack` or `.ackError`) of `id` received.
-    func nextAck(id: UInt64, timeout: Duration = eventTimeout,
+    public func nextAck(id: UInt64, timeout: Duration = eventTimeout,
                  file: StaticString = #filePath, line: UInt = #line) async throws -> Envelope {
         try await inbox.expect("the acknowledgement of id \(id)", timeout: timeout, file: file, line: line) { envelope in
             switch envelope {
@@ -161,7 +172,7 @@ final class EnvelopeClient: Sendable {
 
     /// Awaits `connect`, which must be the first message, and remembers the socket id.
     @discardableResult
-    func awaitConnect(file: StaticString = #filePath, line: UInt = #line) async throws -> ConnectInfo {
+    public func awaitConnect(file: StaticString = #filePath, line: UInt = #line) async throws -> ConnectInfo {
         let event = try await nextStrict(event: "connect", file: file, line: line)
         let connected = try event.decode(ConnectInfo.self)
         info.withLock { $0 = connected }
@@ -169,13 +180,13 @@ final class EnvelopeClient: Sendable {
     }
 
     /// The socket id the server announced (after ``awaitConnect(file:line:)``).
-    var id: String {
+    public var id: String {
         guard let id = info.withLock({ $0?.id }) else { preconditionFailure("awaitConnect() first") }
         return id
     }
 
     /// How the connection closed: code and reason.
-    func closed(timeout: Duration = eventTimeout, file: StaticString = #filePath, line: UInt = #line) async throws -> CloseEvent {
+    public func closed(timeout: Duration = eventTimeout, file: StaticString = #filePath, line: UInt = #line) async throws -> CloseEvent {
         try await closes.expect("the connection to close", timeout: timeout, file: file, line: line)
     }
 
@@ -183,7 +194,7 @@ final class EnvelopeClient: Sendable {
 
     /// Emits `event` with `json` as its data, written verbatim (nil: no `data` key), asking for
     /// an acknowledgement when `id` is given.
-    func emit(_ event: String, _ json: String? = nil, id: UInt64? = nil) {
+    public func emit(_ event: String, _ json: String? = nil, id: UInt64? = nil) {
         var text = "{\"event\":"
         var name: [UInt8] = []
         EnvelopeCodec.appendJSONString(event, to: &name)
@@ -195,17 +206,17 @@ final class EnvelopeClient: Sendable {
     }
 
     /// Answers the server's event `id` with `json` as data (nil: no `data` key).
-    func ack(_ id: UInt64, _ json: String? = nil) {
+    public func ack(_ id: UInt64, _ json: String? = nil) {
         send(raw: json.map { "{\"ack\":\(id),\"data\":\($0)}" } ?? "{\"ack\":\(id)}")
     }
 
     /// Answers the server's event `id` with an error.
-    func ackError(_ id: UInt64, message: String) {
+    public func ackError(_ id: UInt64, message: String) {
         send(EnvelopeCodec.encode(.ackError(id: id, message: message)))
     }
 
     /// Sends one text message exactly as given.
-    func send(raw text: String) {
+    public func send(raw text: String) {
         socket.send(text: text)
     }
 
@@ -214,26 +225,30 @@ final class EnvelopeClient: Sendable {
     }
 
     /// Closes the WebSocket (close frame with `code`).
-    func close(code: CloseCode = .normalClosure, reason: String = "") {
+    public func close(code: CloseCode = .normalClosure, reason: String = "") {
         socket.close(code: code, reason: reason)
     }
 
     /// Asserts nothing but envelopes arrived (the server never sends other messages).
-    func assertOnlyEnvelopesReceived(file: StaticString = #filePath, line: UInt = #line) {
+    public func assertOnlyEnvelopesReceived(file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(undecodable.value, [], "the server sent text that is not an envelope", file: file, line: line)
         XCTAssertEqual(binaryCount.value, 0, "the server sent binary messages", file: file, line: line)
     }
 }
 
 /// Thrown after a test failure that says which envelope came instead.
-struct UnexpectedEnvelope: Error, CustomStringConvertible {
-    var envelope: Envelope
-    var description: String { "unexpected envelope \(envelope)" }
+public struct UnexpectedEnvelope: Error, CustomStringConvertible {
+    public var envelope: Envelope
+    public var description: String { "unexpected envelope \(envelope)" }
+
+    public init(envelope: Envelope) {
+        self.envelope = envelope
+    }
 }
 
 extension Envelope {
     /// An acknowledgement with data given as JSON text.
-    static func ack(_ id: UInt64, _ json: String) throws -> Envelope {
+    public static func ack(_ id: UInt64, _ json: String) throws -> Envelope {
         .ack(id: id, data: try RawJSON(json: json))
     }
 }
