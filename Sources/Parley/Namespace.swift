@@ -10,7 +10,7 @@ import Synchronization
 /// admin.use { handshake in
 ///     guard handshake.query["role"] == "admin" else { throw ConnectError("forbidden") }
 /// }
-/// admin.onConnection { socket in try? socket.emit("welcome", "admin") }
+/// admin.onConnection { socket in try socket.emit("welcome", "admin") }
 /// ```
 public final class Namespace: Sendable {
     /// Connection middleware: runs before a client is accepted; throwing refuses it.
@@ -19,7 +19,7 @@ public final class Namespace: Sendable {
     /// The namespace name, e.g. `/` or `/admin`.
     public let name: String
     let adapter = Adapter()
-    private let handlers = Mutex<(middleware: [Middleware], connection: [@Sendable (Socket) -> Void])>(([], []))
+    private let handlers = Mutex<(middleware: [Middleware], connection: [@Sendable (Socket) throws -> Void])>(([], []))
     /// Writes a log line when the server is verbose.
     let log: @Sendable (@autoclosure () -> String) -> Void
     /// Publishes broadcasts to the other nodes; nil with the in-memory adapter.
@@ -40,15 +40,18 @@ public final class Namespace: Sendable {
     }
 
     /// Adds a handler for newly connected sockets (after middleware accepted them and after
-    /// they received `connect`). Register the socket's event handlers here.
-    public func onConnection(_ handler: @escaping @Sendable (Socket) -> Void) {
+    /// they received `connect`). Register the socket's event handlers here. The handler may
+    /// throw (`try socket.emit(...)`): what it throws is logged, and the socket stays connected.
+    public func onConnection(_ handler: @escaping @Sendable (Socket) throws -> Void) {
         handlers.withLock { $0.connection.append(handler) }
     }
 
     var middleware: [Middleware] { handlers.withLock { $0.middleware } }
 
     func runConnectionHandlers(_ socket: Socket) {
-        for handler in handlers.withLock({ $0.connection }) { handler(socket) }
+        for handler in handlers.withLock({ $0.connection }) {
+            do { try handler(socket) } catch { socket.report(error, from: "connection", ack: nil) }
+        }
     }
 
     // MARK: Broadcast
