@@ -73,8 +73,14 @@ extension Client {
     /// Handles `event` without looking at its data (`on("connect") { ... }` included).
     @discardableResult
     public func on(_ event: String, _ handler: @escaping @Sendable () throws -> Void) -> Int {
-        register(event, .noData, once: false, application: raw(event) { _, _ in try handler() },
+        register(event, .noData(ack: false), once: false, application: raw(event) { _, _ in try handler() },
                  connection: connection { (_: RawJSON) in try handler() })
+    }
+
+    /// Handles `event` without looking at its data, and answers the server's acknowledgement.
+    @discardableResult
+    public func on(_ event: String, _ handler: @escaping @Sendable (Ack) throws -> Void) -> Int {
+        register(event, .noData(ack: true), once: false, application: raw(event) { _, ack in try handler(ack) }, connection: nil)
     }
 
     /// Like `on`, removed after the first event.

@@ -22,7 +22,9 @@ extension Client {
             return Self(dataType: String(describing: type), takesPayload: takes, takesAck: ack)
         }
 
-        static let noData = Self(dataType: nil, takesPayload: nil, takesAck: false)
+        static func noData(ack: Bool) -> Self {
+            Self(dataType: nil, takesPayload: nil, takesAck: ack)
+        }
     }
 
     /// Where a handler registered with `on(event)` goes.
