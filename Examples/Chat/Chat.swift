@@ -2,16 +2,23 @@ import Foundation
 import Parley
 import Synchronization
 
-/// The chat: nicknames checked by middleware, presence, rooms with recent history, typing.
+/// The chat: nicknames checked by middleware, presence, rooms with recent history, activity in
+/// the other rooms, typing.
 ///
 /// Every handler is a few lines: validate the untrusted input, update the state under its lock,
-/// emit. Pages render every text with `textContent`, so nothing here needs escaping.
+/// emit. Handlers `try` their emits: an emit that fails (data that does not encode) is logged by
+/// Parley and fails the page's acknowledgement, never silently dropped. Pages render every text
+/// with `textContent`, so nothing here needs escaping.
 final class Chat: Sendable {
     /// The rooms a page can switch between; everyone starts in the first.
     let rooms: [String]
     let limits = Limits()
     /// Messages kept per room for people who join it later. 50: a screenful of context.
     static let historyLength = 50
+    /// How long a nickname stays reserved for the page taking it back from its own stale
+    /// connection. 30 s: a reconnection takes at most a few seconds (parley.js backs off up to
+    /// 5 s); past this the nickname is free for anyone again.
+    static let handoverWindow: Duration = .seconds(30)
 
     private struct User {
         /// The page's random key (query `key`): the same page coming back after a dropped
@@ -22,6 +29,9 @@ final class Chat: Sendable {
 
     private struct State {
         var users: [String: User] = [:]
+        /// Nicknames whose page is coming back on a new connection (its key and since when):
+        /// neither the stale connection's end nor the new one is announced, since nobody left.
+        var handovers: [String: (key: String, since: ContinuousClock.Instant)] = [:]
         var history: [String: [ChatMessage]] = [:]
     }
 
@@ -33,7 +43,7 @@ final class Chat: Sendable {
         self.io = io
         self.rooms = rooms
         io.use { [self] handshake in try admit(handshake) }
-        io.onConnection { [self] socket in connected(socket) }
+        io.onConnection { [self] socket in try connected(socket) }
     }
 
     // MARK: Nicknames (middleware: a refusal reaches the page as connect_error)
@@ -42,52 +52,60 @@ final class Chat: Sendable {
         let nick = (handshake.query["token"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         if let problem = limits.problem(withNickname: nick) { throw ConnectError(problem) }
         let key = handshake.query["key"] ?? ""
+        let now = ContinuousClock.now
         let stale: Socket? = try state.withLock { state in
-            guard let user = state.users[nick] else { return nil }
-            guard !key.isEmpty, user.key == key else { throw ConnectError("\"\(nick)\" is taken: pick another nickname.") }
-            return user.socket
+            state.handovers = state.handovers.filter { now - $0.value.since < Self.handoverWindow }
+            let holder = state.users[nick]?.key ?? state.handovers[nick]?.key
+            guard let holder else { return nil }
+            guard !key.isEmpty, holder == key else { throw ConnectError("\"\(nick)\" is taken: pick another nickname.") }
+            // The same page, back before its old connection timed out: the nickname passes to
+            // the new connection without a "left" and a "joined" for a blip nobody else saw.
+            state.handovers[nick] = (key, now)
+            return state.users.removeValue(forKey: nick)?.socket
         }
-        stale?.disconnect()    // the same page, back before its old connection timed out
+        stale?.disconnect()
         handshake.data["nick"] = nick
         handshake.data["key"] = key
     }
 
     // MARK: Connection
 
-    private func connected(_ socket: Socket) {
+    private func connected(_ socket: Socket) throws {
         guard let nick = socket.data["nick"] as? String, let key = socket.data["key"] as? String else { return }
-        let claimed = state.withLock { state -> Bool in
-            guard state.users[nick] == nil else { return false }   // lost a race for the same nickname
+        let claim = state.withLock { state -> (claimed: Bool, returning: Bool) in
+            guard state.users[nick] == nil else { return (false, false) }   // lost a race for the same nickname
             state.users[nick] = User(key: key, socket: socket)
-            return true
+            let returning = state.handovers[nick]?.key == key
+            if returning { state.handovers[nick] = nil }
+            return (true, returning)
         }
-        guard claimed else { return socket.disconnect() }
-        socket.onDisconnect { [self] _ in left(nick, socket) }
+        guard claim.claimed else { return socket.disconnect() }
+        socket.on("disconnect") { [self] (_: String) in try left(nick, socket) }
         socket.on("join") { [self] (room: String, ack: Ack) in join(socket, room, ack) }
-        socket.on("message") { [self] (draft: Draft, ack: Ack) in post(nick, draft, ack) }
+        socket.on("message") { [self] (draft: Draft, ack: Ack) in try post(nick, draft, socket, ack) }
         socket.on("typing") { (typing: Bool) in
             for room in socket.rooms where room != socket.id {
-                try? socket.to(room).volatile.emit("typing", Typing(nick: nick, typing: typing))
+                try socket.to(room).volatile.emit("typing", Typing(nick: nick, typing: typing))
             }
         }
-        try? socket.emit("welcome", Welcome(nick: nick, rooms: rooms, limits: limits))
-        announcePresence(joined: nick)
+        try socket.emit("welcome", Welcome(nick: nick, rooms: rooms, limits: limits))
+        try announcePresence(joined: claim.returning ? nil : nick)
     }
 
-    private func left(_ nick: String, _ socket: Socket) {
+    private func left(_ nick: String, _ socket: Socket) throws {
         let removed = state.withLock { state -> Bool in
-            guard state.users[nick]?.socket === socket else { return false }   // taken over already
+            guard state.users[nick]?.socket === socket else { return false }   // handed over already
             state.users[nick] = nil
             return true
         }
-        if removed { announcePresence(left: nick) }
+        if removed { try announcePresence(left: nick) }
     }
 
     /// Sends everyone the list; under the lock, so that lists go out in the order they changed.
-    private func announcePresence(joined: String? = nil, left: String? = nil) {
-        state.withLock { state in
+    private func announcePresence(joined: String? = nil, left: String? = nil) throws {
+        try state.withLock { state in
             let users = state.users.keys.sorted { $0.lowercased() < $1.lowercased() }
-            try? io.emit("presence", Presence(users: users, joined: joined, left: left))
+            try io.emit("presence", Presence(users: users, joined: joined, left: left))
         }
     }
 
@@ -105,18 +123,20 @@ final class Chat: Sendable {
         ack(Joined(room: room, history: history))
     }
 
-    private func post(_ nick: String, _ draft: Draft, _ ack: Ack) {
+    private func post(_ nick: String, _ draft: Draft, _ socket: Socket, _ ack: Ack) throws {
         let text = draft.text.trimmingCharacters(in: .whitespacesAndNewlines)
         if let problem = limits.problem(withMessage: text) { return ack.fail(problem) }
         let room = draft.room
         guard rooms.contains(room) else { return ack.fail("There is no room \"\(room.prefix(40))\".") }
         let message = ChatMessage(room: room, author: nick, text: text, time: Int64(Date().timeIntervalSince1970 * 1000))
-        state.withLock { state in
+        try state.withLock { state in
             var history = state.history[room] ?? []
             history.append(message)
             state.history[room] = Array(history.suffix(Self.historyLength))
-            try? io.to(room).emit("message", message)
+            try io.to(room).emit("message", message)
         }
+        // Everyone elsewhere learns that the room has something new (their unread counts).
+        try io.except(room).emit("activity", Activity(room: room, time: message.time))
         ack()
     }
 }

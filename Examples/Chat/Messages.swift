@@ -2,7 +2,8 @@ import Foundation
 
 // The chat's events, as JSON. Client to server: `join` (a room name, acked with the room's
 // recent messages), `message` ({"room","text"}, acked, or refused with an error ack), `typing`
-// (a Bool). Server to client: `welcome`, `presence`, `message`, `typing`.
+// (a Bool). Server to client: `welcome`, `presence`, `message` (to the room), `activity` (to
+// everyone outside the room), `typing`.
 
 /// One chat line, as every member of the room receives it.
 struct ChatMessage: Codable, Sendable, Equatable {
@@ -29,11 +30,22 @@ struct Welcome: Codable, Sendable {
 }
 
 /// Who is online, sent to everyone when someone comes or goes.
+///
+/// `joined` is absent when a page takes its nickname back from its own stale connection (a
+/// blip nobody saw). After a server restart the server remembers nobody: pages themselves do
+/// not announce people they still list as online from before (chat.js, "Presence").
 struct Presence: Codable, Sendable {
     /// Online nicknames, sorted.
     var users: [String]
     var joined: String?
     var left: String?
+}
+
+/// A message was posted in a room the receiver is not in (pages count it as unread there).
+struct Activity: Codable, Sendable {
+    var room: String
+    /// The message's time (milliseconds since 1970).
+    var time: Int64
 }
 
 /// Someone in the room started or stopped typing.

@@ -10,7 +10,7 @@ import Synchronization
 /// admin.use { handshake in
 ///     guard handshake.query["role"] == "admin" else { throw ConnectError("forbidden") }
 /// }
-/// admin.onConnection { socket in try? socket.emit("welcome", "admin") }
+/// admin.onConnection { socket in try socket.emit("welcome", "admin") }
 /// ```
 public final class Namespace: Sendable {
     /// Connection middleware: runs before a client is accepted; throwing refuses it.
@@ -20,7 +20,7 @@ public final class Namespace: Sendable {
     public let name: String
     /// This node's rooms of the namespace.
     let roomStore = RoomStore()
-    private let handlers = Mutex<(middleware: [Middleware], connection: [@Sendable (Socket) -> Void])>(([], []))
+    private let handlers = Mutex<(middleware: [Middleware], connection: [@Sendable (Socket) throws -> Void])>(([], []))
     /// Writes a log line when the server is verbose.
     let log: @Sendable (@autoclosure () -> String) -> Void
     /// Publishes broadcast operations to the other nodes; nil for a single node.
@@ -38,15 +38,18 @@ public final class Namespace: Sendable {
     }
 
     /// Adds a handler for newly connected sockets (after middleware accepted them and after
-    /// they received `connect`). Register the socket's event handlers here.
-    public func onConnection(_ handler: @escaping @Sendable (Socket) -> Void) {
+    /// they received `connect`). Register the socket's event handlers here. The handler may
+    /// throw (`try socket.emit(...)`): what it throws is logged, and the socket stays connected.
+    public func onConnection(_ handler: @escaping @Sendable (Socket) throws -> Void) {
         handlers.withLock { $0.connection.append(handler) }
     }
 
     var middleware: [Middleware] { handlers.withLock { $0.middleware } }
 
     func runConnectionHandlers(_ socket: Socket) {
-        for handler in handlers.withLock({ $0.connection }) { handler(socket) }
+        for handler in handlers.withLock({ $0.connection }) {
+            do { try handler(socket) } catch { socket.report(error, from: "connection", ack: nil) }
+        }
     }
 
     // MARK: Broadcast

@@ -12,7 +12,7 @@ import Synchronization
 ///     guard handshake.query["token"] == "secret" else { throw ConnectError("unauthorized") }
 /// }
 /// io.onConnection { socket in
-///     socket.on("chat") { (message: String) in try? socket.broadcast.emit("chat", message) }
+///     socket.on("chat") { (message: String) in try socket.broadcast.emit("chat", message) }
 ///     socket.on("whoami") { (ack: Ack) in ack(socket.id) }
 /// }
 /// try await io.run()
@@ -223,7 +223,7 @@ public final class Server: Sendable {
     }
 
     /// Adds a connection handler to the main namespace.
-    public func onConnection(_ handler: @escaping @Sendable (Socket) -> Void) { main.onConnection(handler) }
+    public func onConnection(_ handler: @escaping @Sendable (Socket) throws -> Void) { main.onConnection(handler) }
 
     /// Emits to every socket of the main namespace.
     public func emit<T: Encodable>(_ event: String, _ data: T) throws { try main.emit(event, data) }

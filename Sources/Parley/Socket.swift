@@ -11,9 +11,10 @@ import Synchronization
 ///
 /// ```swift
 /// io.onConnection { socket in
-///     socket.on("chat") { (message: ChatMessage) in try? socket.broadcast.emit("chat", message) }
+///     socket.on("chat") { (message: ChatMessage) in try socket.broadcast.emit("chat", message) }
 ///     socket.on("join") { (room: String) in socket.join(room) }
 ///     socket.on("whoami") { (ack: Ack) in ack(socket.id) }
+///     socket.on("disconnect") { (reason: String) in print(socket.id, "left:", reason) }
 /// }
 /// ```
 public final class Socket: Sendable, Hashable {
@@ -25,7 +26,8 @@ public final class Socket: Sendable, Hashable {
     public let namespace: Namespace
     let connection: WebSocket
 
-    typealias Handler = @Sendable (RawJSON?, Ack) -> Void
+    typealias Handler = @Sendable (RawJSON?, Ack) throws -> Void
+    typealias LifecycleHandler = @Sendable (DisconnectReason) throws -> Void
 
     private enum Phase {
         /// Middleware is running; messages wait in `early`.
@@ -41,8 +43,8 @@ public final class Socket: Sendable, Hashable {
         /// beats hashing, and one array costs less memory than a dictionary of arrays.
         var handlers: [(event: String, id: Int, once: Bool, handler: Handler)] = []
         var anyHandlers: [(id: Int, handler: @Sendable (String, RawJSON?) -> Void)] = []
-        var disconnectingHandlers: [@Sendable (DisconnectReason) -> Void] = []
-        var disconnectHandlers: [@Sendable (DisconnectReason) -> Void] = []
+        var disconnectingHandlers: [(id: Int, handler: LifecycleHandler)] = []
+        var disconnectHandlers: [(id: Int, handler: LifecycleHandler)] = []
         var nextHandlerID = 0
         var nextAckID: UInt64 = 0
         /// Acknowledgements awaited, with their timeout (cancelled when the answer comes).
@@ -103,52 +105,72 @@ public final class Socket: Sendable, Hashable {
     /// Handles `event`, decoding its data as `T` (use ``RawJSON`` to get it undecoded).
     /// Data that does not decode never reaches the handler: the client gets an error ack (or an
     /// `error` event when it asked for none).
+    ///
+    /// The handler may throw (`try socket.broadcast.emit(...)` needs no `try?`): what it throws
+    /// is logged with the socket id and the event, and an acknowledgement the client asked for
+    /// fails with "the server failed to handle 'EVENT'" (the error itself stays on the server).
+    ///
+    /// Socket.IO's reserved names reach the lifecycle: `on("disconnecting")` and
+    /// `on("disconnect")` get the reason string (`"transport close"`, ...), as
+    /// ``onDisconnecting(_:)`` and ``onDisconnect(_:)`` do. Names that never reach a server
+    /// socket (`connect`, `connect_error`, `error`, `heartbeat`), or a handler that cannot take
+    /// the reason, are programming errors: registration stops the program with a message naming
+    /// the call to write instead, rather than accept a handler that would never run.
+    ///
+    /// ```swift
+    /// socket.on("chat") { (message: ChatMessage) in try socket.broadcast.emit("chat", message) }
+    /// socket.on("disconnect") { (reason: String) in print(socket.id, "left:", reason) }
+    /// ```
     /// - Returns: an id for ``off(_:_:)``.
     @discardableResult
-    public func on<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T) -> Void) -> Int {
-        addHandler(event, once: false, typed(event) { value, _ in handler(value) })
+    public func on<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T) throws -> Void) -> Int {
+        register(event, .data(T.self, ack: false), once: false, typed(event) { value, _ in try handler(value) })
     }
 
     /// Handles `event` and answers its acknowledgement.
     @discardableResult
-    public func on<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T, Ack) -> Void) -> Int {
-        addHandler(event, once: false, typed(event, handler))
+    public func on<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T, Ack) throws -> Void) -> Int {
+        register(event, .data(T.self, ack: true), once: false, typed(event, handler))
     }
 
     /// Handles `event` with its data as raw JSON (absent data is `null`), undecoded.
     @discardableResult
-    public func on(_ event: String, _ handler: @escaping @Sendable (RawJSON) -> Void) -> Int {
-        addHandler(event, once: false) { data, _ in handler(data ?? .null) }
+    public func on(_ event: String, _ handler: @escaping @Sendable (RawJSON) throws -> Void) -> Int {
+        register(event, .data(RawJSON.self, ack: false), once: false) { data, _ in try handler(data ?? .null) }
     }
 
     /// Handles `event` with its data as raw JSON, answering its acknowledgement.
     @discardableResult
-    public func on(_ event: String, _ handler: @escaping @Sendable (RawJSON, Ack) -> Void) -> Int {
-        addHandler(event, once: false) { data, ack in handler(data ?? .null, ack) }
+    public func on(_ event: String, _ handler: @escaping @Sendable (RawJSON, Ack) throws -> Void) -> Int {
+        register(event, .data(RawJSON.self, ack: true), once: false) { data, ack in try handler(data ?? .null, ack) }
     }
 
     /// Handles `event` without looking at its data.
     @discardableResult
-    public func on(_ event: String, _ handler: @escaping @Sendable () -> Void) -> Int {
-        addHandler(event, once: false) { _, _ in handler() }
+    public func on(_ event: String, _ handler: @escaping @Sendable () throws -> Void) -> Int {
+        register(event, .noData(ack: false), once: false) { _, _ in try handler() }
     }
 
     /// Handles `event` without looking at its data, answering its acknowledgement.
     @discardableResult
-    public func on(_ event: String, _ handler: @escaping @Sendable (Ack) -> Void) -> Int {
-        addHandler(event, once: false) { _, ack in handler(ack) }
+    public func on(_ event: String, _ handler: @escaping @Sendable (Ack) throws -> Void) -> Int {
+        register(event, .noData(ack: true), once: false) { _, ack in try handler(ack) }
     }
 
     /// Like ``on(_:_:)-(String,(T)->Void)``, removed after the first event.
     @discardableResult
-    public func once<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T) -> Void) -> Int {
-        addHandler(event, once: true, typed(event) { value, _ in handler(value) })
+    public func once<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T) throws -> Void) -> Int {
+        register(event, .data(T.self, ack: false), once: true, typed(event) { value, _ in try handler(value) })
     }
 
     /// Removes one handler (by the id `on` returned), or every handler of `event`.
     public func off(_ event: String, _ handlerID: Int? = nil) {
         state.withLock { state in
-            state.handlers.removeAll { $0.event == event && (handlerID == nil || $0.id == handlerID) }
+            switch event {
+            case "disconnecting": state.disconnectingHandlers.removeAll { handlerID == nil || $0.id == handlerID }
+            case "disconnect": state.disconnectHandlers.removeAll { handlerID == nil || $0.id == handlerID }
+            default: state.handlers.removeAll { $0.event == event && (handlerID == nil || $0.id == handlerID) }
+            }
         }
     }
 
@@ -162,14 +184,28 @@ public final class Socket: Sendable, Hashable {
         }
     }
 
-    /// Called when the socket is about to leave: its rooms are still set.
-    public func onDisconnecting(_ handler: @escaping @Sendable (DisconnectReason) -> Void) {
-        state.withLock { $0.disconnectingHandlers.append(handler) }
+    /// Called when the socket is about to leave: its rooms are still set. Socket.IO's
+    /// `on("disconnecting")`, with the reason typed. What the handler throws is logged.
+    /// - Returns: an id for `off("disconnecting", id)`.
+    @discardableResult
+    public func onDisconnecting(_ handler: @escaping @Sendable (DisconnectReason) throws -> Void) -> Int {
+        state.withLock { state in
+            state.nextHandlerID += 1
+            state.disconnectingHandlers.append((state.nextHandlerID, handler))
+            return state.nextHandlerID
+        }
     }
 
-    /// Called once the socket has disconnected, with the reason.
-    public func onDisconnect(_ handler: @escaping @Sendable (DisconnectReason) -> Void) {
-        state.withLock { $0.disconnectHandlers.append(handler) }
+    /// Called once the socket has disconnected, with the reason. Socket.IO's
+    /// `on("disconnect")`, with the reason typed. What the handler throws is logged.
+    /// - Returns: an id for `off("disconnect", id)`.
+    @discardableResult
+    public func onDisconnect(_ handler: @escaping @Sendable (DisconnectReason) throws -> Void) -> Int {
+        state.withLock { state in
+            state.nextHandlerID += 1
+            state.disconnectHandlers.append((state.nextHandlerID, handler))
+            return state.nextHandlerID
+        }
     }
 
     /// Every event, in arrival order, for `for await` loops: an alternative to `on` that runs
@@ -186,7 +222,7 @@ public final class Socket: Sendable, Hashable {
         }
     }
 
-    private func addHandler(_ event: String, once: Bool, _ handler: @escaping Handler) -> Int {
+    func addHandler(_ event: String, once: Bool, _ handler: @escaping Handler) -> Int {
         state.withLock { state in
             state.nextHandlerID += 1
             state.handlers.append((event, state.nextHandlerID, once, handler))
@@ -194,7 +230,7 @@ public final class Socket: Sendable, Hashable {
         }
     }
 
-    private func typed<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T, Ack) -> Void) -> Handler {
+    private func typed<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T, Ack) throws -> Void) -> Handler {
         { [unowned self] data, ack in
             let value: T
             do {
@@ -205,13 +241,22 @@ public final class Socket: Sendable, Hashable {
                 if ack.isRequested { ack.fail(message) } else { sendError(message) }
                 return
             }
-            handler(value, ack)
+            try handler(value, ack)
         }
     }
 
     // MARK: Emitting
 
     /// Sends `event` with `data` to this client.
+    ///
+    /// Throws only for what the caller can fix: a reserved name, or data that does not encode
+    /// (a `Double.nan`, an `encode(to:)` that throws). Delivery never throws: an emit to a
+    /// socket that has gone is dropped, as in Socket.IO. In a handler, write `try`: the handler
+    /// may throw, and what it throws is logged.
+    ///
+    /// ```swift
+    /// socket.on("hello") { (name: String) in try socket.emit("greeting", "hi \(name)") }
+    /// ```
     /// - Throws: ``ParleyError/reservedEvent(_:)``, ``ParleyError/encodingFailed(_:)``.
     public func emit<T: Encodable>(_ event: String, _ data: T) throws {
         try emit(event, RawJSON.encoded(data))
@@ -392,7 +437,9 @@ public final class Socket: Sendable, Hashable {
                 return (handlers, state.anyHandlers, state.eventsContinuation)
             }
             for any in anyHandlers { any.handler(name, data) }
-            for handler in handlers { handler(data, ack) }
+            for handler in handlers {
+                do { try handler(data, ack) } catch { report(error, from: name, ack: ack) }
+            }
             var consumed = !handlers.isEmpty
             if let continuation {
                 switch continuation.yield(SocketEvent(name: name, data: data, ack: ack)) {
@@ -475,9 +522,13 @@ public final class Socket: Sendable, Hashable {
         }
         continuation?.finish()
         guard wasConnected else { return }
-        for handler in disconnecting { handler(reason) }
+        for entry in disconnecting {
+            do { try entry.handler(reason) } catch { report(error, from: "disconnecting", ack: nil) }
+        }
         namespace.roomStore.remove(id)
-        for handler in disconnected { handler(reason) }
+        for entry in disconnected {
+            do { try entry.handler(reason) } catch { report(error, from: "disconnect", ack: nil) }
+        }
         namespace.log("parley: disconnect \(id) (\(reason.rawValue))")
     }
 

@@ -23,13 +23,28 @@ extension Client {
     /// Handles `event`, decoding its data as `T`. Data that does not decode never reaches the
     /// handler; if the server asked for an acknowledgement, it gets an error answer.
     ///
+    /// The handler may throw (`try client.emit(...)` needs no `try?`): what it throws is
+    /// logged with the event's name, and an acknowledgement the server asked for fails with
+    /// "the client failed to handle 'EVENT'".
+    ///
+    /// Socket.IO's connection event names reach the connection events, with their Socket.IO
+    /// payloads: `on("connect") { }`, `on("disconnect") { (reason: String) in }`,
+    /// `on("connect_error") { (message: String) in }` (or a `Decodable` with `message` and
+    /// `data`), `on("reconnect_attempt")` and `on("reconnect")` with an `Int`,
+    /// `on("reconnect_error") { (message: String) in }`, `on("reconnect_failed") { }`. A name
+    /// that never reaches a client (`disconnecting`, `heartbeat`), or a handler that cannot take
+    /// the event's payload, is a programming error: registration stops the program with a
+    /// message naming the call to write instead, rather than accept a handler that never runs.
+    ///
     /// ```swift
     /// client.on("chat") { (message: ChatMessage) in print(message.text) }
+    /// client.on("connect") { try client.emit("join", "general") }
     /// ```
     /// - Returns: an id for `off`.
     @discardableResult
-    public func on<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T) -> Void) -> Int {
-        add(.event(event), once: false, typed(event) { value, _ in handler(value) })
+    public func on<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T) throws -> Void) -> Int {
+        register(event, .data(T.self, ack: false, event: event), once: false,
+                 application: typed(event) { value, _ in try handler(value) }, connection: connection(handler))
     }
 
     /// Handles `event`, decoding its data as `T`, and answers the server's acknowledgement.
@@ -38,43 +53,53 @@ extension Client {
     /// client.on("add") { (numbers: [Int], ack: Client.Ack) in ack(numbers.reduce(0, +)) }
     /// ```
     @discardableResult
-    public func on<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T, Ack) -> Void) -> Int {
-        add(.event(event), once: false, typed(event, handler))
+    public func on<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T, Ack) throws -> Void) -> Int {
+        register(event, .data(T.self, ack: true, event: event), once: false, application: typed(event, handler), connection: nil)
     }
 
     /// Handles `event` with its data as raw JSON, undecoded (absent data is `null`).
     @discardableResult
-    public func on(_ event: String, _ handler: @escaping @Sendable (RawJSON) -> Void) -> Int {
-        add(.event(event), once: false, raw { data, _ in handler(data) })
+    public func on(_ event: String, _ handler: @escaping @Sendable (RawJSON) throws -> Void) -> Int {
+        register(event, .data(RawJSON.self, ack: false, event: event), once: false,
+                 application: raw(event) { data, _ in try handler(data) }, connection: connection(handler))
     }
 
     /// Handles `event` with its data as raw JSON, and answers the server's acknowledgement.
     @discardableResult
-    public func on(_ event: String, _ handler: @escaping @Sendable (RawJSON, Ack) -> Void) -> Int {
-        add(.event(event), once: false, raw(handler))
+    public func on(_ event: String, _ handler: @escaping @Sendable (RawJSON, Ack) throws -> Void) -> Int {
+        register(event, .data(RawJSON.self, ack: true, event: event), once: false, application: raw(event, handler), connection: nil)
     }
 
-    /// Handles `event` without looking at its data.
+    /// Handles `event` without looking at its data (`on("connect") { ... }` included).
     @discardableResult
-    public func on(_ event: String, _ handler: @escaping @Sendable () -> Void) -> Int {
-        add(.event(event), once: false, raw { _, _ in handler() })
+    public func on(_ event: String, _ handler: @escaping @Sendable () throws -> Void) -> Int {
+        register(event, .noData(ack: false), once: false, application: raw(event) { _, _ in try handler() },
+                 connection: connection { (_: RawJSON) in try handler() })
+    }
+
+    /// Handles `event` without looking at its data, and answers the server's acknowledgement.
+    @discardableResult
+    public func on(_ event: String, _ handler: @escaping @Sendable (Ack) throws -> Void) -> Int {
+        register(event, .noData(ack: true), once: false, application: raw(event) { _, ack in try handler(ack) }, connection: nil)
     }
 
     /// Like `on`, removed after the first event.
     @discardableResult
-    public func once<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T) -> Void) -> Int {
-        add(.event(event), once: true, typed(event) { value, _ in handler(value) })
+    public func once<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T) throws -> Void) -> Int {
+        register(event, .data(T.self, ack: false, event: event), once: true,
+                 application: typed(event) { value, _ in try handler(value) }, connection: connection(handler))
     }
 
     /// Like `on` with raw JSON, removed after the first event.
     @discardableResult
-    public func once(_ event: String, _ handler: @escaping @Sendable (RawJSON) -> Void) -> Int {
-        add(.event(event), once: true, raw { data, _ in handler(data) })
+    public func once(_ event: String, _ handler: @escaping @Sendable (RawJSON) throws -> Void) -> Int {
+        register(event, .data(RawJSON.self, ack: false, event: event), once: true,
+                 application: raw(event) { data, _ in try handler(data) }, connection: connection(handler))
     }
 
     /// Removes one handler of `event` (by the id `on` returned), or all of them.
     public func off(_ event: String, _ handlerID: Int? = nil) {
-        remove(.event(event), handlerID)
+        remove(Self.connectionKind(named: event).map { .connection($0) } ?? .event(event), handlerID)
     }
 
     /// Called for every application event, before its own handlers, with the name and the raw
@@ -93,7 +118,7 @@ extension Client {
 
     // MARK: Connection events
 
-    /// Handles a connection event, with its payload typed.
+    /// Handles a connection event, with its payload typed. What the handler throws is logged.
     ///
     /// ```swift
     /// client.on(.connect) { print("connected") }
@@ -103,17 +128,19 @@ extension Client {
     /// ```
     /// - Returns: an id for `off`.
     @discardableResult
-    public func on<P>(_ event: ClientEvent.Key<P>, _ handler: @escaping @Sendable (P) -> Void) -> Int {
-        add(.connection(event.kind), once: false) { delivered in
-            if let payload = event.payload(delivered) { handler(payload) }
+    public func on<P>(_ event: ClientEvent.Key<P>, _ handler: @escaping @Sendable (P) throws -> Void) -> Int {
+        add(.connection(event.kind), once: false) { [weak self] delivered in
+            guard let payload = event.payload(delivered) else { return }
+            do { try handler(payload) } catch { self?.report(error, from: delivered.name, ack: nil) }
         }
     }
 
     /// Like `on` for a connection event, removed after the first one.
     @discardableResult
-    public func once<P>(_ event: ClientEvent.Key<P>, _ handler: @escaping @Sendable (P) -> Void) -> Int {
-        add(.connection(event.kind), once: true) { delivered in
-            if let payload = event.payload(delivered) { handler(payload) }
+    public func once<P>(_ event: ClientEvent.Key<P>, _ handler: @escaping @Sendable (P) throws -> Void) -> Int {
+        add(.connection(event.kind), once: true) { [weak self] delivered in
+            guard let payload = event.payload(delivered) else { return }
+            do { try handler(payload) } catch { self?.report(error, from: delivered.name, ack: nil) }
         }
     }
 
@@ -239,7 +266,7 @@ extension Client {
 
     // MARK: Registration
 
-    private func add(_ key: Handler.Key, once: Bool, _ call: @escaping @Sendable (ClientEvent) -> Void) -> Int {
+    func add(_ key: Handler.Key, once: Bool, _ call: @escaping @Sendable (ClientEvent) -> Void) -> Int {
         state.withLock { state in
             state.nextHandlerID += 1
             state.handlers.append(Handler(key: key, id: state.nextHandlerID, once: once, call: call))
@@ -267,9 +294,9 @@ extension Client {
     }
 
     /// A handler of application events decoding the data as `T`.
-    private func typed<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T, Ack) -> Void)
+    private func typed<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T, Ack) throws -> Void)
         -> @Sendable (ClientEvent) -> Void {
-        { delivered in
+        { [weak self] delivered in
             guard case .event(_, let data, let ack) = delivered else { return }
             let value: T
             do {
@@ -278,14 +305,15 @@ extension Client {
                 if ack.isRequested { ack.fail("invalid data for '\(event)': \(RawJSON.describe(decodingError: error))") }
                 return
             }
-            handler(value, ack)
+            do { try handler(value, ack) } catch { self?.report(error, from: event, ack: ack) }
         }
     }
 
     /// A handler of application events taking the data as raw JSON.
-    private func raw(_ handler: @escaping @Sendable (RawJSON, Ack) -> Void) -> @Sendable (ClientEvent) -> Void {
-        { delivered in
-            if case .event(_, let data, let ack) = delivered { handler(data ?? .null, ack) }
+    private func raw(_ event: String, _ handler: @escaping @Sendable (RawJSON, Ack) throws -> Void) -> @Sendable (ClientEvent) -> Void {
+        { [weak self] delivered in
+            guard case .event(_, let data, let ack) = delivered else { return }
+            do { try handler(data ?? .null, ack) } catch { self?.report(error, from: event, ack: ack) }
         }
     }
 }

@@ -140,5 +140,12 @@ final class ChatBrowserTests: XCTestCase {
         XCTAssertEqual(shown, ["before the restart", "written while offline", "after the restart", "still here"])
         let composer = try await ada.page.string("document.getElementById('text').value + '|' + document.getElementById('send-error').textContent")
         XCTAssertEqual(composer, "|", "the offline message was not acknowledged")
+        // Nobody saw anyone leave: coming back after the restart is not announced as joining.
+        let notices = "[...document.querySelectorAll('#messages .notice')].map((n) => n.textContent).join(',')"
+        let adaNotices = try await ada.page.string(notices)
+        XCTAssertEqual(adaNotices, "grace joined", "ada was told again that grace joined, or that she left")
+        let graceNotices = try await grace.page.string(notices)
+        XCTAssertEqual(graceNotices, "", "grace was told that ada joined or left")
+        try await ada.page.waitFor("[...document.querySelectorAll('#users li')].map((li) => li.textContent + (li.classList.contains('away') ? '?' : '')).join(',') === 'ada,grace'")
     }
 }

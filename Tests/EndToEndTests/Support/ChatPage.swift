@@ -5,9 +5,9 @@ struct ChatPage {
     let page: Page
     let url: String
 
-    static func open(_ devTools: DevTools, port: Int) async throws -> ChatPage {
+    static func open(_ devTools: DevTools, port: Int, size: Viewport = .default) async throws -> ChatPage {
         let url = "http://127.0.0.1:\(port)/"
-        let page = try await devTools.newPage()
+        let page = try await devTools.newPage(width: size.width, height: size.height, mobile: size.mobile)
         try await page.open(url, ready: "document.readyState === 'complete' && !!document.getElementById('login-form')")
         return ChatPage(page: page, url: url)
     }
@@ -64,8 +64,23 @@ struct ChatPage {
     /// Clicks the room button of `room` and waits for its title.
     func switchRoom(_ room: String) async throws {
         try await page.evaluate("""
-            [...document.querySelectorAll('#rooms button')].find((b) => b.textContent === \(jsString("# " + room))).click(); true
+            [...document.querySelectorAll('#rooms button')].find((b) => b.dataset.room === \(jsString(room))).click(); true
             """)
         try await page.waitFor("document.getElementById('room-title').textContent === \(jsString("# " + room))")
     }
+}
+
+/// A browser viewport the chat is tried at.
+struct Viewport: Sendable, CustomStringConvertible {
+    var name: String
+    var width: Int
+    var height: Int
+    var mobile: Bool
+
+    static let `default` = Viewport(name: "default", width: 1100, height: 700, mobile: false)
+    static let desktop = Viewport(name: "desktop", width: 1280, height: 800, mobile: false)
+    /// A current phone in portrait (390 x 844 CSS pixels).
+    static let phone = Viewport(name: "phone", width: 390, height: 844, mobile: true)
+
+    var description: String { "\(name) \(width)x\(height)" }
 }

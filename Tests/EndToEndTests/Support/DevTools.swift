@@ -65,15 +65,17 @@ final class DevTools: Sendable {
         return object["result"] as? [String: Any] ?? [:]
     }
 
-    /// Opens a new page (tab) and attaches to it.
-    func newPage(width: Int = 1100, height: Int = 700) async throws -> Page {
+    /// Opens a new page (tab) and attaches to it, its viewport `width` x `height` CSS pixels;
+    /// `mobile` emulates a phone (touch, the mobile viewport rules).
+    func newPage(width: Int = 1100, height: Int = 700, mobile: Bool = false) async throws -> Page {
         let target = try await call("Target.createTarget", ["url": "about:blank"])
         guard let targetID = target["targetId"] as? String else { throw EndToEndError("no targetId") }
         let attached = try await call("Target.attachToTarget", ["targetId": targetID, "flatten": true])
         guard let session = attached["sessionId"] as? String else { throw EndToEndError("no sessionId") }
         let page = Page(devTools: self, session: session)
         _ = try await page.call("Emulation.setDeviceMetricsOverride",
-                                ["width": width, "height": height, "deviceScaleFactor": 1, "mobile": false])
+                                ["width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile])
+        if mobile { _ = try await page.call("Emulation.setTouchEmulationEnabled", ["enabled": true, "maxTouchPoints": 5]) }
         return page
     }
 
