@@ -129,7 +129,7 @@ public struct EventArguments: Sendable, Equatable {
 
     /// Argument `index` of `expected` that a typed handler takes: the argument itself, or, when
     /// one argument came and it is a JSON array (an envelope client's `data`), that array's element.
-    func parameter(_ index: Int, of expected: Int) -> RawJSON {
+    package func parameter(_ index: Int, of expected: Int) -> RawJSON {
         if count == 1, expected > 1, case .one(let value) = storage, value.bytes.first == UInt8(ascii: "[") {
             return Self.element(index, of: value) ?? .null
         }
