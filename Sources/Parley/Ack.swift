@@ -1,3 +1,4 @@
+import Foundation
 import ParleyProtocol
 import Synchronization
 
@@ -27,6 +28,10 @@ public struct Ack: Sendable {
     /// Answers with `value` as the ack's `data`.
     public func callAsFunction<T: Encodable>(_ value: T) {
         guard let id, let socket, answered?.claim() == true else { return }
+        // `Data` goes to a Socket.IO client as a binary attachment (to an envelope client as base64).
+        if let bytes = value as? Data, case .socketIO(let connection) = socket.link {
+            return connection.send(.ack(namespace: socket.namespace.name, id: id, arguments: EventArguments(binary: [UInt8](bytes))))
+        }
         if let raw = try? RawJSON(encoding: value) {
             socket.send(.ack(id: id, data: raw))
         } else {
@@ -38,6 +43,18 @@ public struct Ack: Sendable {
     public func callAsFunction(_ raw: RawJSON) {
         guard let id, let socket, answered?.claim() == true else { return }
         socket.send(.ack(id: id, data: raw))
+    }
+
+    /// Answers with several values: a Socket.IO client receives them as the ack's arguments, an
+    /// envelope client as `data` (``EventArguments/data``).
+    public func callAsFunction(_ arguments: EventArguments) {
+        guard let id, let socket, answered?.claim() == true else { return }
+        switch socket.link {
+        case .socketIO(let connection):
+            connection.send(.ack(namespace: socket.namespace.name, id: id, arguments: arguments))
+        case .envelope:
+            socket.send(.ack(id: id, data: (try? arguments.resolvingAttachments())?.data))
+        }
     }
 
     /// Answers with no data.

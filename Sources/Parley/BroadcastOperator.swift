@@ -133,8 +133,12 @@ public struct BroadcastOperator: Sendable {
         // Sockets of the caller's own loop are written to at once; the others are grouped, one
         // hand-off per loop (a handful of loops: a linear search is the fastest lookup).
         var groups: [(loop: EventLoop, connections: [WebSocket])] = []
+        var socketIOTargets: [Socket] = []
         for socket in sockets {
-            let connection = socket.connection
+            guard case .envelope(let connection) = socket.link else {
+                socketIOTargets.append(socket)
+                continue
+            }
             let loop = connection.loop
             if loop.inEventLoop {
                 connection.send(frame, volatile: isVolatile)
@@ -146,6 +150,9 @@ public struct BroadcastOperator: Sendable {
         }
         for (loop, connections) in groups {
             loop.execute { for connection in connections { connection.send(frame, volatile: isVolatile) } }
+        }
+        if !socketIOTargets.isEmpty {
+            SocketIOConnection.deliver(envelope.bytes, to: socketIOTargets, namespace: namespace.name, volatile: isVolatile)
         }
     }
 }

@@ -12,8 +12,12 @@ public final class Handshake: Sendable {
     public let headers: [(name: String, value: String)]
     /// The client's address, `ip:port`.
     public let address: String
-    /// The namespace asked for (query parameter `nsp`, default `/`).
+    /// The namespace asked for (query parameter `nsp`, default `/`; for a Socket.IO client,
+    /// the namespace of its `CONNECT`).
     public let namespace: String
+    /// The `auth` object a Socket.IO client sent with `CONNECT` (nil for envelope clients and
+    /// when none was sent).
+    public let auth: RawJSON?
     /// When the connection was accepted.
     public let issued: ContinuousClock.Instant
     /// Data middleware attaches for the socket (e.g. the authenticated user); the same
@@ -31,6 +35,25 @@ public final class Handshake: Sendable {
             }
         }
         self.address = address
+        auth = nil
+        issued = .now
+    }
+
+    /// A Socket.IO client's handshake: the Engine.IO request's query (without `EIO`,
+    /// `transport`, `sid` and `t`) and headers, and the namespace and `auth` of its `CONNECT`.
+    init(socketIORequest request: HTTPRequestHead, address: String, namespace: String, auth: RawJSON?) {
+        var query = request.query
+        for key in ["EIO", "transport", "sid", "t"] { query[key] = nil }
+        self.query = query
+        headers = request.headers.filter { header in
+            switch header.name.lowercased() {
+            case "upgrade", "connection", "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions": return false
+            default: return true
+            }
+        }
+        self.address = address
+        self.namespace = namespace
+        self.auth = auth
         issued = .now
     }
 

@@ -53,6 +53,9 @@ public final class Server: Sendable {
         /// a page of the same server then needs nothing else, not even a CDN. A route of your own
         /// at that path wins.
         public var serveClient = true
+        /// Where Socket.IO clients (Engine.IO v4, polling and WebSocket) connect; nil serves
+        /// none. `/socket.io/`, Socket.IO's default `path`: stock clients connect unchanged.
+        public var socketIOPath: String? = "/socket.io/"
         /// The engine that shares broadcasts and room operations with other servers, to run
         /// several nodes behind a load balancer: e.g. `RedisClusterAdapter(url:)` from the
         /// `ParleyRedisAdapter` product. nil (the default): one node, everything in this process,
@@ -149,9 +152,14 @@ public final class Server: Sendable {
                 connection.close(code: .policyViolation, reason: "Invalid namespace")
                 return
             }
-            let socket = Socket(connection: connection, handshake: handshake, namespace: namespace)
+            let socket = Socket(link: .envelope(connection), handshake: handshake, namespace: namespace)
             connection.onMessage { _, message in socket.receive(message) }
             connection.onClose { _, code, reason in socket.connectionClosed(code: code, reason: reason) }
+            admit(socket, handshake: handshake, namespace: namespace, loop: connection.loop)
+        }
+
+        /// Runs the middleware chain for a new socket, then accepts or refuses it on `loop`.
+        func admit(_ socket: Socket, handshake: Handshake, namespace: Namespace, loop: EventLoop) {
             let chain = middleware.withLock { $0 } + namespace.middleware
             let (interval, timeout) = (configuration.pingInterval, configuration.pingTimeout)
             guard !chain.isEmpty else {
@@ -161,7 +169,6 @@ public final class Server: Sendable {
             // One task per connection (not per message): middleware may await a lookup. The
             // deadline is a loop timer, not a task-group child: a middleware that ignores
             // cancellation cannot hold the refusal back. Whichever comes first settles it.
-            let loop = connection.loop
             let settled = Atomic<Bool>(false)
             // The deadline, cancelled once settled so that it does not hold the socket until then.
             let deadline = Mutex<Scheduled?>(nil)
@@ -197,13 +204,25 @@ public final class Server: Sendable {
 
     private let router: Router
     private let webSocketServer: WebSocketServer
+    /// The Engine.IO endpoint; nil when ``Configuration/socketIOPath`` is nil.
+    private let socketIO: SocketIOEndpoint?
     private let stopped = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     /// Creates a server; call ``start()`` or ``run()`` to listen.
     public init(_ configuration: Configuration = Configuration()) {
         let router = Router(configuration: configuration)
         self.router = router
-        webSocketServer = WebSocketServer(configuration: configuration.webSocketConfiguration) { connection, request in
+        var webSocketConfiguration = configuration.webSocketConfiguration
+        if let path = configuration.socketIOPath {
+            let endpoint = SocketIOEndpoint(router: router, webSocket: webSocketConfiguration.webSocket)
+            webSocketConfiguration.endpoints.append(HTTPEndpoint(prefix: path, maxBodyBytes: configuration.maxPayload) { request, responder in
+                endpoint.handle(request, responder)
+            })
+            socketIO = endpoint
+        } else {
+            socketIO = nil
+        }
+        webSocketServer = WebSocketServer(configuration: webSocketConfiguration) { connection, request in
             router.connect(connection, request)
         }
     }
@@ -293,6 +312,7 @@ public final class Server: Sendable {
         for namespace in router.namespaces.withLock({ Array($0.values) }) {
             for socket in namespace.fetchSockets() { socket.setReason(.serverShuttingDown) }
         }
+        socketIO?.closeAll()
         router.cluster?.stop()  // before the loops stop
         await webSocketServer.shutdown(gracePeriod: gracePeriod)
         let waiters = stopped.withLock { state in

@@ -71,9 +71,9 @@ extension Socket {
         case .event:
             return addHandler(event, once: once, handler)
         case .disconnecting:
-            return onDisconnecting { [unowned self] reason in try handler(.string(reason.rawValue), Ack(socket: self, id: nil)) }
+            return onDisconnecting { [unowned self] reason in try handler(EventArguments(data: .string(reason.rawValue)), Ack(socket: self, id: nil)) }
         case .disconnect:
-            return onDisconnect { [unowned self] reason in try handler(.string(reason.rawValue), Ack(socket: self, id: nil)) }
+            return onDisconnect { [unowned self] reason in try handler(EventArguments(data: .string(reason.rawValue)), Ack(socket: self, id: nil)) }
         case .refused(let message):
             // A programming error in the registration itself, the same on every run: stopping
             // here names the fix, where accepting would leave a handler that never runs.

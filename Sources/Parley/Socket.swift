@@ -24,10 +24,25 @@ public final class Socket: Sendable, Hashable {
     public let handshake: Handshake
     /// The namespace this socket belongs to.
     public let namespace: Namespace
-    let connection: WebSocket
+    /// How the client is connected: its dialect and transport.
+    let link: Link
 
-    typealias Handler = @Sendable (RawJSON?, Ack) throws -> Void
+    /// How a socket reaches its client.
+    enum Link: Sendable {
+        /// A WebSocket speaking Parley's envelope.
+        case envelope(WebSocket)
+        /// An Engine.IO connection speaking Socket.IO, shared by the namespaces it joined.
+        case socketIO(SocketIOConnection)
+    }
+
+    typealias Handler = @Sendable (EventArguments, Ack) throws -> Void
     typealias LifecycleHandler = @Sendable (DisconnectReason) throws -> Void
+
+    /// What a client sent before middleware accepted it.
+    enum Inbound: Sendable {
+        case envelope(WebSocketMessage)
+        case socketIO(SocketIOPacket)
+    }
 
     private enum Phase {
         /// Middleware is running; messages wait in `early`.
@@ -38,7 +53,7 @@ public final class Socket: Sendable, Hashable {
 
     private struct State {
         var phase = Phase.pending
-        var early: [WebSocketMessage] = []
+        var early: [Inbound] = []
         /// A flat list: a socket has a handful of handlers, so a linear scan of string compares
         /// beats hashing, and one array costs less memory than a dictionary of arrays.
         var handlers: [(event: String, id: Int, once: Bool, handler: Handler)] = []
@@ -64,8 +79,8 @@ public final class Socket: Sendable, Hashable {
     /// Acknowledgements this server may wait for on one socket at once.
     static let maxPendingAcks = 1024
 
-    init(connection: WebSocket, handshake: Handshake, namespace: Namespace) {
-        self.connection = connection
+    init(link: Link, handshake: Handshake, namespace: Namespace) {
+        self.link = link
         self.handshake = handshake
         self.namespace = namespace
         id = Self.randomID()
@@ -93,6 +108,14 @@ public final class Socket: Sendable, Hashable {
 
     /// Application data for this socket; middleware may have set it (`handshake.data`).
     public var data: SocketData { handshake.data }
+
+    /// The event loop the socket's handlers run on.
+    var loop: EventLoop {
+        switch link {
+        case .envelope(let connection): return connection.loop
+        case .socketIO(let connection): return connection.loop
+        }
+    }
 
     /// Whether the socket is connected (accepted by middleware and not yet gone).
     public var connected: Bool { state.withLock { $0.phase == .connected } }
@@ -136,13 +159,13 @@ public final class Socket: Sendable, Hashable {
     /// Handles `event` with its data as raw JSON (absent data is `null`), undecoded.
     @discardableResult
     public func on(_ event: String, _ handler: @escaping @Sendable (RawJSON) throws -> Void) -> Int {
-        register(event, .data(RawJSON.self, ack: false), once: false) { data, _ in try handler(data ?? .null) }
+        register(event, .data(RawJSON.self, ack: false), once: false) { arguments, _ in try handler(arguments.data ?? .null) }
     }
 
     /// Handles `event` with its data as raw JSON, answering its acknowledgement.
     @discardableResult
     public func on(_ event: String, _ handler: @escaping @Sendable (RawJSON, Ack) throws -> Void) -> Int {
-        register(event, .data(RawJSON.self, ack: true), once: false) { data, ack in try handler(data ?? .null, ack) }
+        register(event, .data(RawJSON.self, ack: true), once: false) { arguments, ack in try handler(arguments.data ?? .null, ack) }
     }
 
     /// Handles `event` without looking at its data.
@@ -231,18 +254,22 @@ public final class Socket: Sendable, Hashable {
     }
 
     private func typed<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T, Ack) throws -> Void) -> Handler {
-        { [unowned self] data, ack in
+        { [unowned self] arguments, ack in
             let value: T
             do {
-                value = try (data ?? .null).decode(T.self)
+                value = try (arguments.data ?? .null).decode(T.self)
             } catch {
-                let message = "invalid data for '\(event)': \(RawJSON.describe(decodingError: error))"
-                namespace.log("parley: socket \(id): \(message)")
-                if ack.isRequested { ack.fail(message) } else { sendError(message) }
-                return
+                return refuseData(event, error, ack)
             }
             try handler(value, ack)
         }
+    }
+
+    /// Data a typed handler could not decode: an error ack, or an`error` event.
+    func refuseData(_ event: String, _ error: any Error, _ ack: Ack) {
+        let message = "invalid data for '\(event)': \(RawJSON.describe(decodingError: error))"
+        namespace.log("parley: socket \(id): \(message)")
+        if ack.isRequested { ack.fail(message) } else { sendError(message) }
     }
 
     // MARK: Emitting
@@ -259,6 +286,10 @@ public final class Socket: Sendable, Hashable {
     /// ```
     /// - Throws: ``ParleyError/reservedEvent(_:)``, ``ParleyError/encodingFailed(_:)``.
     public func emit<T: Encodable>(_ event: String, _ data: T) throws {
+        // `Data` goes to a Socket.IO client as a binary attachment (to an envelope client as base64).
+        if let bytes = data as? Data, case .socketIO = link {
+            return try emit(event, EventArguments(binary: [UInt8](bytes)))
+        }
         try emit(event, RawJSON.encoded(data))
     }
 
@@ -299,7 +330,7 @@ public final class Socket: Sendable, Hashable {
             guard let id else { return continuation.resume(throwing: ParleyError.disconnected) }
             guard id != .max else { return continuation.resume(throwing: ParleyError.tooManyPendingAcks(limit: Self.maxPendingAcks)) }
             send(.event(name: event, data: data, id: id))
-            let timer = connection.loop.execute(after: timeout) { [weak self] in
+            let timer = loop.execute(after: timeout) { [weak self] in
                 self?.completeAck(id, .failure(ParleyError.ackTimeout(event: event)))
             }
             // The answer may have come already (or the socket gone): then the timer is not needed.
@@ -312,15 +343,18 @@ public final class Socket: Sendable, Hashable {
         }
     }
 
-    private func completeAck(_ id: UInt64, _ result: Result<RawJSON?, any Error>) {
+    func completeAck(_ id: UInt64, _ result: Result<RawJSON?, any Error>) {
         let pending = state.withLock { $0.pendingAcks.removeValue(forKey: id) }
         pending?.timer?.cancel()
         pending?.continuation.resume(with: result)
     }
 
-    /// Encodes and sends one envelope to this client.
+    /// Encodes and sends one envelope to this client (a Socket.IO client gets the matching packet).
     func send(_ envelope: Envelope) {
-        connection.send(textUTF8: EnvelopeCodec.encode(envelope))
+        switch link {
+        case .envelope(let connection): connection.send(textUTF8: EnvelopeCodec.encode(envelope))
+        case .socketIO(let connection): connection.send(envelope, namespace: namespace.name)
+        }
     }
 
     func sendError(_ message: String) {
@@ -361,8 +395,13 @@ public final class Socket: Sendable, Hashable {
             return true
         }
         guard first else { return }
-        send(.event(name: "disconnect", data: RawJSON(unchecked: Array(#"{"reason":"io server disconnect"}"#.utf8)), id: nil))
-        connection.close(code: .normalClosure, reason: "io server disconnect")
+        switch link {
+        case .envelope(let connection):
+            send(.event(name: "disconnect", data: RawJSON(unchecked: Array(#"{"reason":"io server disconnect"}"#.utf8)), id: nil))
+            connection.close(code: .normalClosure, reason: "io server disconnect")
+        case .socketIO(let connection):
+            connection.leave(self, sending: .disconnect(namespace: namespace.name))
+        }
         finish(.serverNamespaceDisconnect)
     }
 
@@ -375,19 +414,7 @@ public final class Socket: Sendable, Hashable {
 
     /// A message from the client.
     func receive(_ message: WebSocketMessage) {
-        let (phase, waiting) = state.withLock { state -> (Phase, Int) in
-            if state.phase == .pending { state.early.append(message) }
-            return (state.phase, state.early.count)
-        }
-        switch phase {
-        case .connected: break
-        case .disconnected: return  // disconnected by the server: later events are ignored
-        case .pending:
-            if waiting > Self.maxEarlyMessages {
-                connection.close(code: .policyViolation, reason: "too many messages before connect")
-            }
-            return
-        }
+        guard admitted(.envelope(message)), case .envelope(let connection) = link else { return }
         switch message {
         case .binary:
             // Protocol.md: binary frames are not part of the protocol.
@@ -407,6 +434,27 @@ public final class Socket: Sendable, Hashable {
         }
     }
 
+    /// Whether a message may be handled now; before `connect` it is kept (up to
+    /// ``maxEarlyMessages``; beyond, the connection is closed), after a disconnect dropped.
+    func admitted(_ message: Inbound) -> Bool {
+        let (phase, waiting) = state.withLock { state -> (Phase, Int) in
+            if state.phase == .pending { state.early.append(message) }
+            return (state.phase, state.early.count)
+        }
+        switch phase {
+        case .connected: return true
+        case .disconnected: return false  // disconnected by the server: later events are ignored
+        case .pending:
+            if waiting > Self.maxEarlyMessages {
+                switch link {
+                case .envelope(let connection): connection.close(code: .policyViolation, reason: "too many messages before connect")
+                case .socketIO(let connection): connection.close(.parseError)
+                }
+            }
+            return false
+        }
+    }
+
     private func dispatch(_ envelope: Envelope) {
         switch envelope {
         case .ack(let id, let data):
@@ -414,45 +462,51 @@ public final class Socket: Sendable, Hashable {
         case .ackError(let id, let message):
             completeAck(id, .failure(ParleyError.ackFailed(message: message)))
         case .event(let name, let data, let id):
-            // Protocol.md 5.4: a heartbeat request from a client that cannot see pings (a
-            // browser), answered at once and never shown to handlers.
-            if name == "heartbeat" {
-                if let id { send(.ack(id: id, data: nil)) }
-                return
-            }
-            let ack = Ack(socket: self, id: id)
-            if ParleyError.isReserved(name) {
-                let message = "'\(name)' is a reserved event name"
-                if ack.isRequested { ack.fail(message) } else { sendError(message) }
-                return
-            }
-            let (handlers, anyHandlers, continuation) = state.withLock { state in
-                var handlers: [Handler] = []
-                var hasOnce = false
-                for entry in state.handlers where entry.event == name {
-                    handlers.append(entry.handler)
-                    hasOnce = hasOnce || entry.once
-                }
-                if hasOnce { state.handlers.removeAll { $0.event == name && $0.once } }
-                return (handlers, state.anyHandlers, state.eventsContinuation)
-            }
-            for any in anyHandlers { any.handler(name, data) }
-            for handler in handlers {
-                do { try handler(data, ack) } catch { report(error, from: name, ack: ack) }
-            }
-            var consumed = !handlers.isEmpty
-            if let continuation {
-                switch continuation.yield(SocketEvent(name: name, data: data, ack: ack)) {
-                case .enqueued: consumed = true
-                case .dropped: return ack.fail("server busy: event dropped")
-                case .terminated:
-                    // The consumer stopped iterating: later events go to `on` handlers only.
-                    state.withLock { $0.eventsContinuation = nil }
-                @unknown default: break
-                }
-            }
-            if !consumed && ack.isRequested { ack.fail("no handler for event '\(name)'") }
+            dispatchEvent(name, EventArguments(data: data), id: id)
         }
+    }
+
+    /// Runs the handlers of one event (any dialect).
+    func dispatchEvent(_ name: String, _ arguments: EventArguments, id: UInt64?) {
+        let data = arguments.data
+        // Protocol.md 5.4: a heartbeat request from a client that cannot see pings (a
+        // browser), answered at once and never shown to handlers.
+        if name == "heartbeat" {
+            if let id { send(.ack(id: id, data: nil)) }
+            return
+        }
+        let ack = Ack(socket: self, id: id)
+        if ParleyError.isReserved(name) {
+            let message = "'\(name)' is a reserved event name"
+            if ack.isRequested { ack.fail(message) } else { sendError(message) }
+            return
+        }
+        let (handlers, anyHandlers, continuation) = state.withLock { state in
+            var handlers: [Handler] = []
+            var hasOnce = false
+            for entry in state.handlers where entry.event == name {
+                handlers.append(entry.handler)
+                hasOnce = hasOnce || entry.once
+            }
+            if hasOnce { state.handlers.removeAll { $0.event == name && $0.once } }
+            return (handlers, state.anyHandlers, state.eventsContinuation)
+        }
+        for any in anyHandlers { any.handler(name, data) }
+        for handler in handlers {
+            do { try handler(arguments, ack) } catch { report(error, from: name, ack: ack) }
+        }
+        var consumed = !handlers.isEmpty
+        if let continuation {
+            switch continuation.yield(SocketEvent(name: name, data: data, ack: ack)) {
+            case .enqueued: consumed = true
+            case .dropped: return ack.fail("server busy: event dropped")
+            case .terminated:
+                // The consumer stopped iterating: later events go to `on` handlers only.
+                state.withLock { $0.eventsContinuation = nil }
+            @unknown default: break
+            }
+        }
+        if !consumed && ack.isRequested { ack.fail("no handler for event '\(name)'") }
     }
 
     /// Middleware accepted the client: announce, register, run connection handlers, then
@@ -465,18 +519,31 @@ public final class Socket: Sendable, Hashable {
         }
         guard alive else { return }
         namespace.roomStore.add(self)
-        var data: [UInt8] = Array(#"{"id":"#.utf8)
-        EnvelopeCodec.appendJSONString(id, to: &data)
-        let interval = pingInterval.map { Self.milliseconds($0) } ?? 0
-        data += Array(#","pingInterval":\#(interval),"pingTimeout":\#(Self.milliseconds(pingTimeout))}"#.utf8)
-        send(.event(name: "connect", data: RawJSON(unchecked: data), id: nil))
+        switch link {
+        case .envelope:
+            var data: [UInt8] = Array(#"{"id":"#.utf8)
+            EnvelopeCodec.appendJSONString(id, to: &data)
+            let interval = pingInterval.map { Self.milliseconds($0) } ?? 0
+            data += Array(#","pingInterval":\#(interval),"pingTimeout":\#(Self.milliseconds(pingTimeout))}"#.utf8)
+            send(.event(name: "connect", data: RawJSON(unchecked: data), id: nil))
+        case .socketIO(let connection):
+            var data: [UInt8] = Array(#"{"sid":"#.utf8)
+            EnvelopeCodec.appendJSONString(id, to: &data)
+            data.append(UInt8(ascii: "}"))
+            connection.send(.connect(namespace: namespace.name, payload: RawJSON(unchecked: data)))
+        }
         namespace.log("parley: connect \(id) namespace \(namespace.name) from \(handshake.address)")
         namespace.runConnectionHandlers(self)
         let early = state.withLock { state in
             defer { state.early = [] }
             return state.early
         }
-        for message in early { receive(message) }
+        for message in early {
+            switch message {
+            case .envelope(let message): receive(message)
+            case .socketIO(let packet): receive(packet)
+            }
+        }
     }
 
     /// Middleware refused the client: `connect_error`, then close 1008.
@@ -486,9 +553,14 @@ public final class Socket: Sendable, Hashable {
         EnvelopeCodec.appendJSONString(error.message, to: &data)
         if let detail = error.data { data += Array(#","data":"#.utf8) + detail.bytes }
         data.append(UInt8(ascii: "}"))
-        send(.event(name: "connect_error", data: RawJSON(unchecked: data), id: nil))
         namespace.log("parley: refused \(handshake.address) namespace \(namespace.name): \(error.message)")
-        connection.close(code: .policyViolation, reason: String(error.message.prefix(100)))
+        switch link {
+        case .envelope(let connection):
+            send(.event(name: "connect_error", data: RawJSON(unchecked: data), id: nil))
+            connection.close(code: .policyViolation, reason: String(error.message.prefix(100)))
+        case .socketIO(let connection):
+            connection.leave(self, sending: .connectError(namespace: namespace.name, payload: RawJSON(unchecked: data)))
+        }
     }
 
     /// The connection closed.
@@ -499,7 +571,7 @@ public final class Socket: Sendable, Hashable {
     /// Ends the socket once: fails pending acks, ends `events`, and (if it was connected) runs
     /// `disconnecting` (rooms still set), leaves every room, then runs `disconnect`. A reason
     /// set earlier (server disconnect, shutdown, parse error) wins over `fallback`.
-    private func finish(_ fallback: DisconnectReason) {
+    func finish(_ fallback: DisconnectReason) {
         let (wasConnected, reason, disconnecting, disconnected, acks, continuation) = state.withLock { state in
             let wasConnected = state.phase == .connected
             state.phase = .disconnected

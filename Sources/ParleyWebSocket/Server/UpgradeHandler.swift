@@ -14,7 +14,11 @@ final class UpgradeHandler: Selectable {
     private var pending: [UInt8] = []
     private var pendingOffset = 0
     private var responding = false
-    private var closed = false
+    private(set) var closed = false
+    /// A request handed to an ``HTTPEndpoint`` (HTTPEndpoint.swift), from its head to its answer.
+    var pendingEndpoint: EndpointRequest?
+    /// Bytes after the head of an endpoint's bodiless request, kept for an upgrade.
+    var pendingRemainder: [UInt8] = []
 
     /// How long to keep reading after an HTTP error response before closing, so the client
     /// receives the response instead of a reset caused by its unread request bytes.
@@ -49,6 +53,10 @@ final class UpgradeHandler: Selectable {
             return
         }
         guard n > 0, !responding else { return }  // while responding, request bytes are discarded
+        if pendingEndpoint != nil {
+            receiveEndpointBytes(UnsafeRawBufferPointer(start: buffer.baseAddress, count: n))
+            return
+        }
         do {
             switch try parser.feed(UnsafeRawBufferPointer(start: buffer.baseAddress, count: n)) {
             case .needMore: return
@@ -63,6 +71,10 @@ final class UpgradeHandler: Selectable {
     }
 
     private func answer(_ request: HTTPRequestHead, remainder: [UInt8]) {
+        if let endpoint = endpoint(for: request) {
+            startEndpoint(endpoint, request, remainder: remainder)
+            return
+        }
         let hasCapacity = context.clientCount.load(ordering: .relaxed) < context.configuration.maxClients
         switch context.handshake.decide(request, hasCapacity: hasCapacity) {
         case .respond(let response, let includeBody):
@@ -74,20 +86,21 @@ final class UpgradeHandler: Selectable {
                 respond(.plain(503, extraHeaders: [("Retry-After", "1")]), includeBody: true)
                 return
             }
-            upgrade(request: request, response: response, subprotocol: subprotocol, remainder: remainder)
+            upgrade(request: request, response: response, subprotocol: subprotocol, remainder: remainder,
+                    configuration: context.configuration.webSocket, onConnection: context.onConnection)
         }
     }
 
-    private func upgrade(request: HTTPRequestHead, response: HTTPResponse, subprotocol: String?, remainder: [UInt8]) {
+    func upgrade(request: HTTPRequestHead, response: HTTPResponse, subprotocol: String?, remainder: [UInt8],
+                 configuration: WebSocket.Configuration, onConnection: (WebSocket, HTTPRequestHead) -> Void) {
         cancelDeadline()
         closed = true
-        let socket = WebSocket(fd: fd, loop: loop, role: .server, subprotocol: subprotocol,
-                               configuration: context.configuration.webSocket)
+        let socket = WebSocket(fd: fd, loop: loop, role: .server, subprotocol: subprotocol, configuration: configuration)
         let context = self.context
         socket.finalizeHook = { context.releaseSlot() }
         loop.replaceHandler(fd, with: socket)
         socket.enqueueRaw(response.encoded())
-        context.onConnection(socket, request)
+        onConnection(socket, request)
         socket.start()
         if !remainder.isEmpty {
             var bytes = remainder
@@ -95,11 +108,11 @@ final class UpgradeHandler: Selectable {
         }
     }
 
-    private func refused(_ status: Int, path: String) {
+    func refused(_ status: Int, path: String) {
         context.configuration.onRefusal?(status, path, SystemSocket.peerAddress(fd))
     }
 
-    private func respond(_ response: HTTPResponse, includeBody: Bool) {
+    func respond(_ response: HTTPResponse, includeBody: Bool) {
         cancelDeadline()
         responding = true
         pending = response.encoded(includeBody: includeBody)
@@ -134,7 +147,7 @@ final class UpgradeHandler: Selectable {
         }
     }
 
-    private func cancelDeadline() {
+    func cancelDeadline() {
         if let deadline { loop.cancel(deadline) }
         deadline = nil
     }
@@ -144,6 +157,7 @@ final class UpgradeHandler: Selectable {
         guard !closed else { return }
         closed = true
         cancelDeadline()
+        cancelEndpoint()
         loop.deregister(fd)
         Glibc.close(fd)
     }

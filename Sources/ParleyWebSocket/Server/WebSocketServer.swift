@@ -47,6 +47,9 @@ public final class WebSocketServer: Sendable {
         public var loopCount = EventLoopGroup.coreCount
         /// Plain HTTP resources answered on GET and HEAD, by path.
         public var routes: [String: HTTPResponse] = [:]
+        /// Handlers of every request under a path prefix (long polling, an API), checked before
+        /// the WebSocket path and the routes; none by default.
+        public var endpoints: [HTTPEndpoint] = []
         /// Frame, message, queue and timer limits of every connection.
         public var webSocket = WebSocket.Configuration()
         /// Called for every refused request (HTTP status 400 and above) with the status, the

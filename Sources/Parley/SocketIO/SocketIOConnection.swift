@@ -1,0 +1,356 @@
+import Foundation
+import ParleyIO
+import ParleyProtocol
+import ParleyWebSocket
+import Synchronization
+
+/// One Socket.IO client: an Engine.IO session (long-polling, WebSocket, or polling upgraded to
+/// WebSocket) and the sockets of the namespaces it joined over it.
+///
+/// The session's rules live in ``EngineIOSession``; this class carries out its actions. Every
+/// packet from the client is handled on ``loop`` in arrival order (polling requests arrive on
+/// any loop and hop there), so a socket's handlers run as for an envelope client. Writes to
+/// the WebSocket and answers to polls are made under the engine lock: both only queue bytes,
+/// never call back, and the lock keeps packets in the order the session released them.
+final class SocketIOConnection: Sendable {
+    /// The Engine.IO session id.
+    let sid: String
+    /// Where the sockets' handlers and the session's timers run.
+    let loop: EventLoop
+    /// The handshake request (its query and headers make each socket's ``Handshake``).
+    let request: HTTPRequestHead
+    /// The client's address, `ip:port`.
+    let address: String
+    private let endpoint: SocketIOEndpoint
+
+    private struct Engine {
+        var session: EngineIOSession
+        var webSocket: WebSocket?
+        /// Polls waiting for an answer, with the CORS fields of their request.
+        var polls: [UInt64: (responder: HTTPResponder, headers: [(name: String, value: String)])] = [:]
+        var nextRequest: UInt64 = 0
+        var timer: Scheduled?
+        var timerDeadline: UInt64?
+    }
+
+    private struct Layer {
+        var sockets: [String: Socket] = [:]
+        var assembler: SocketIOBinaryAssembler
+        var closed = false
+    }
+
+    private let engine: Mutex<Engine>
+    private let layer: Mutex<Layer>
+
+    init(sid: String, loop: EventLoop, request: HTTPRequestHead, address: String, endpoint: SocketIOEndpoint,
+         webSocket: WebSocket?) {
+        self.sid = sid
+        self.loop = loop
+        self.request = request
+        self.address = address
+        self.endpoint = endpoint
+        let session = EngineIOSession(settings: endpoint.settings, webSocket: webSocket != nil, now: monotonicNanoseconds())
+        engine = Mutex(Engine(session: session, webSocket: webSocket))
+        layer = Mutex(Layer(assembler: SocketIOBinaryAssembler(maxBytes: endpoint.maxPayload)))
+        engine.withLock { armTimer(&$0) }
+    }
+
+    // MARK: Transport input
+
+    /// A `GET` poll (on its connection's loop).
+    func poll(_ responder: HTTPResponder, headers: [(name: String, value: String)]) {
+        let (id, actions) = engine.withLock { engine -> (UInt64, [EngineIOSession.Action]) in
+            engine.nextRequest += 1
+            let id = engine.nextRequest
+            engine.polls[id] = (responder, headers)
+            return (id, perform(engine.session.poll(request: id, now: monotonicNanoseconds()), &engine))
+        }
+        responder.onCancel { [weak self] in self?.pollAborted(id) }
+        handle(actions)
+    }
+
+    private func pollAborted(_ id: UInt64) {
+        handle(engine.withLock { engine in
+            engine.polls[id] = nil
+            return perform(engine.session.pollAborted(request: id), &engine)
+        })
+    }
+
+    /// A `POST` body: read, answered `ok` (or 400 when it cannot be read, which closes the session).
+    func post(_ body: [UInt8], _ responder: HTTPResponder, headers: [(name: String, value: String)]) {
+        let packets: [EngineIOPacket]
+        do {
+            packets = try EngineIOCodec.decodePayload(body)
+        } catch {
+            responder.respond(SocketIOEndpoint.error(.badRequest, headers: headers))
+            handle(engine.withLock { perform($0.session.malformedInput(now: monotonicNanoseconds()), &$0) })
+            return
+        }
+        let actions = engine.withLock { perform($0.session.received(packets, now: monotonicNanoseconds()), &$0) }
+        responder.respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/html")] + headers, body: Array("ok".utf8)))
+        handle(actions)
+    }
+
+    /// A WebSocket that will probe this polling session; false when it cannot be upgraded.
+    func startUpgrade() -> Bool {
+        let actions = engine.withLock { engine -> [EngineIOSession.Action]? in
+            guard let actions = engine.session.webSocketAttached(now: monotonicNanoseconds()) else { return nil }
+            return perform(actions, &engine)
+        }
+        guard let actions else { return false }
+        handle(actions)
+        return true
+    }
+
+    /// The probing (or only) WebSocket is open: read its frames.
+    func attach(_ webSocket: WebSocket) {
+        engine.withLock { $0.webSocket = webSocket }
+        webSocket.onMessage { [weak self] socket, message in self?.webSocketMessage(message, from: socket) }
+        webSocket.onClose { [weak self] socket, _, _ in self?.webSocketClosed(socket) }
+    }
+
+    private func webSocketMessage(_ message: WebSocketMessage, from socket: WebSocket) {
+        let packet: EngineIOPacket
+        switch message {
+        case .binary(let bytes):
+            packet = .binary(bytes)
+        case .text(var text):
+            guard let decoded = text.withUTF8({ try? EngineIOCodec.decode(text: UnsafeRawBufferPointer($0)) }) else {
+                return close(.parseError)
+            }
+            packet = decoded
+        }
+        handle(engine.withLock { engine in
+            guard engine.webSocket === socket else { return [] }
+            let now = monotonicNanoseconds()
+            let actions = engine.session.phase == .probing ? engine.session.probe(packet, now: now) : engine.session.received([packet], now: now)
+            return perform(actions, &engine)
+        })
+    }
+
+    private func webSocketClosed(_ socket: WebSocket) {
+        handle(engine.withLock { engine in
+            guard engine.webSocket === socket else { return [] }
+            engine.webSocket = nil
+            return perform(engine.session.webSocketClosed(), &engine)
+        })
+    }
+
+    private func tick() {
+        handle(engine.withLock { engine in
+            engine.timer = nil
+            engine.timerDeadline = nil
+            return perform(engine.session.tick(now: monotonicNanoseconds()), &engine)
+        })
+    }
+
+    // MARK: Output
+
+    /// Sends a Socket.IO packet (and its attachments, as binary messages).
+    func send(_ packet: SocketIOPacket, volatile: Bool = false) {
+        var packets: [EngineIOPacket] = [.message(SocketIOCodec.encode(packet))]
+        switch packet {
+        case .event(_, _, let arguments, _), .ack(_, _, let arguments):
+            for attachment in arguments.attachments { packets.append(.binary(attachment)) }
+        default: break
+        }
+        sendEngine(packets, volatile: volatile)
+    }
+
+    /// Sends what a socket would send an envelope client, as the matching Socket.IO packet.
+    func send(_ envelope: Envelope, namespace: String) {
+        switch envelope {
+        case .event(let name, let data, let id):
+            send(.event(namespace: namespace, name: name, arguments: EventArguments(data: data), id: id))
+        case .ack(let id, let data):
+            send(.ack(namespace: namespace, id: id, arguments: EventArguments(data: data)))
+        case .ackError(let id, let message):
+            // Socket.IO acks carry no error: the failure is one argument, {"error":{"message":...}}.
+            var json: [UInt8] = Array(#"{"error":{"message":"#.utf8)
+            EnvelopeCodec.appendJSONString(message, to: &json)
+            json += Array("}}".utf8)
+            send(.ack(namespace: namespace, id: id, arguments: EventArguments(data: RawJSON(unchecked: json))))
+        }
+    }
+
+    private func sendEngine(_ packets: [EngineIOPacket], volatile: Bool) {
+        handle(engine.withLock { engine in
+            if engine.session.phase == .webSocket, let webSocket = engine.webSocket {
+                for packet in packets { Self.write(packet, to: webSocket) }
+                return []
+            }
+            return perform(engine.session.send(packets, volatile: volatile), &engine)
+        })
+    }
+
+    /// One broadcast: the frame (on a WebSocket) or the message (for polls), both encoded once
+    /// for every Socket.IO target.
+    func deliver(frame: EncodedFrame, message: EngineIOPacket, volatile: Bool) {
+        handle(engine.withLock { engine in
+            if engine.session.phase == .webSocket, let webSocket = engine.webSocket {
+                webSocket.send(frame, volatile: volatile)
+                return []
+            }
+            return perform(engine.session.send([message], volatile: volatile), &engine)
+        })
+    }
+
+    private static func write(_ packet: EngineIOPacket, to webSocket: WebSocket) {
+        switch packet {
+        case .binary(let bytes): webSocket.send(binary: bytes)
+        default: webSocket.send(textUTF8: EngineIOCodec.encode(packet))
+        }
+    }
+
+    /// Closes the whole connection: every socket of it disconnects.
+    /// - Parameter reason: `parseError` for bad input from the client; anything else is a
+    ///   server-side close.
+    func close(_ reason: DisconnectReason) {
+        handle(engine.withLock { engine in
+            let now = monotonicNanoseconds()
+            let actions = reason == .parseError ? engine.session.malformedInput(now: now) : engine.session.close(now: now)
+            return perform(actions, &engine)
+        })
+    }
+
+    // MARK: Namespaces
+
+    /// A socket created for a `CONNECT`, pending until middleware settles.
+    func attach(_ socket: Socket) {
+        let closed = layer.withLock { layer -> Bool in
+            if !layer.closed { layer.sockets[socket.namespace.name] = socket }
+            return layer.closed
+        }
+        if closed { socket.finish(.transportClose) }
+    }
+
+    /// `socket` leaves this connection: `packet` (its `DISCONNECT` or `CONNECT_ERROR`) is sent,
+    /// and after a server-side disconnect of the last namespace the connection closes, as the
+    /// reference server's `disconnect(true)` does.
+    func leave(_ socket: Socket, sending packet: SocketIOPacket) {
+        send(packet)
+        let empty = layer.withLock { layer -> Bool in
+            if layer.sockets[socket.namespace.name] === socket { layer.sockets[socket.namespace.name] = nil }
+            return layer.sockets.isEmpty
+        }
+        if empty, case .disconnect = packet { close(.serverNamespaceDisconnect) }
+    }
+
+    // MARK: Actions
+
+    /// Carries out the I/O actions (under the engine lock) and returns those for the app.
+    private func perform(_ actions: [EngineIOSession.Action], _ engine: inout Engine) -> [EngineIOSession.Action] {
+        var forApp: [EngineIOSession.Action] = []
+        for action in actions {
+            switch action {
+            case .answerPoll(let request, let body):
+                guard let poll = engine.polls.removeValue(forKey: request) else { continue }
+                poll.responder.respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; charset=UTF-8")] + poll.headers, body: body))
+            case .refusePoll(let request):
+                guard let poll = engine.polls.removeValue(forKey: request) else { continue }
+                poll.responder.respond(SocketIOEndpoint.error(.badRequest, headers: poll.headers))
+            case .send(let packets):
+                guard let webSocket = engine.webSocket else { continue }
+                for packet in packets { Self.write(packet, to: webSocket) }
+            case .closeWebSocket:
+                engine.webSocket?.close(code: .normalClosure, reason: "")
+                if engine.session.phase != .webSocket { engine.webSocket = nil }
+            case .deliver, .closed:
+                forApp.append(action)
+            }
+        }
+        if engine.session.phase == .finished {
+            engine.timer?.cancel()
+            engine.timer = nil
+            engine.timerDeadline = nil
+        } else {
+            armTimer(&engine)
+        }
+        return forApp
+    }
+
+    /// Keeps one loop timer at the session's next deadline.
+    private func armTimer(_ engine: inout Engine) {
+        guard let deadline = engine.session.nextDeadline else { return }
+        if let current = engine.timerDeadline, current <= deadline { return }
+        engine.timer?.cancel()
+        let now = monotonicNanoseconds()
+        let delay = Duration.nanoseconds(deadline > now ? deadline - now : 0)
+        engine.timerDeadline = deadline
+        engine.timer = loop.execute(after: delay) { [weak self] in self?.tick() }
+    }
+
+    /// The app's side of actions: messages to the sockets (on the loop), the end of the session.
+    /// Once the session is finished, the endpoint forgets it.
+    private func handle(_ actions: [EngineIOSession.Action]) {
+        for action in actions {
+            switch action {
+            case .deliver(let packets):
+                if loop.inEventLoop { receive(packets) } else { loop.execute { [self] in receive(packets) } }
+            case .closed(let reason):
+                if loop.inEventLoop { closeSockets(reason) } else { loop.execute { [self] in closeSockets(reason) } }
+            default:
+                break
+            }
+        }
+        if engine.withLock({ $0.session.phase == .finished }) { endpoint.remove(self) }
+    }
+
+    private func closeSockets(_ reason: EngineIOSession.CloseReason) {
+        let sockets = layer.withLock { layer -> [Socket] in
+            guard !layer.closed else { return [] }
+            layer.closed = true
+            defer { layer.sockets = [:] }
+            return Array(layer.sockets.values)
+        }
+        let disconnectReason: DisconnectReason
+        switch reason {
+        case .transportClose, .queueFull: disconnectReason = .transportClose
+        case .transportError: disconnectReason = .transportError
+        case .pingTimeout: disconnectReason = .pingTimeout
+        case .parseError: disconnectReason = .parseError
+        case .serverClose: disconnectReason = .serverNamespaceDisconnect
+        }
+        for socket in sockets { socket.finish(disconnectReason) }
+    }
+
+    /// Engine.IO messages from the client (on the loop): Socket.IO packets to their namespaces.
+    private func receive(_ packets: [EngineIOPacket]) {
+        for packet in packets {
+            let decoded: SocketIOPacket?
+            do {
+                decoded = try layer.withLock { layer throws(SocketIOError) -> SocketIOPacket? in
+                    guard !layer.closed else { return nil }
+                    switch packet {
+                    case .message(let text): return try layer.assembler.receive(text: text)
+                    case .binary(let bytes): return try layer.assembler.receive(binary: bytes)
+                    default: return nil
+                    }
+                }
+            } catch {
+                endpoint.router.log("parley: socket.io \(sid): \(error)")
+                return close(.parseError)
+            }
+            guard let decoded else { continue }
+            route(decoded)
+        }
+    }
+
+    private func route(_ packet: SocketIOPacket) {
+        let name = packet.namespace
+        let socket = layer.withLock { $0.sockets[name] }
+        switch packet {
+        case .connect(_, let auth):
+            guard socket == nil else { return }   // already joined (or joining): ignored
+            endpoint.router.connect(self, namespace: name, auth: auth)
+        case .disconnect:
+            guard let socket else { return }
+            layer.withLock { if $0.sockets[name] === socket { $0.sockets[name] = nil } }
+            socket.finish(.clientNamespaceDisconnect)
+        case .event, .ack:
+            socket?.receive(packet)   // a namespace never joined: ignored
+        case .connectError:
+            return
+        }
+    }
+}

@@ -1,0 +1,170 @@
+import ParleyIO
+import ParleyProtocol
+import ParleyWebSocket
+import Synchronization
+
+/// The Engine.IO v4 endpoint (`/socket.io/` by default): handshakes, long polls, posts,
+/// WebSocket connections and upgrades, CORS; and the table of live sessions.
+///
+/// Protocol.md section 12.1 lists the answers.
+final class SocketIOEndpoint: Sendable {
+    /// Engine.IO's error codes, answered as `{"code":N,"message":"..."}`.
+    enum ErrorCode: Int, Sendable {
+        case unknownTransport = 0
+        case unknownSession = 1
+        case badHandshakeMethod = 2
+        case badRequest = 3
+        case forbidden = 4
+        case unsupportedProtocolVersion = 5
+
+        var message: String {
+            switch self {
+            case .unknownTransport: return "Transport unknown"
+            case .unknownSession: return "Session ID unknown"
+            case .badHandshakeMethod: return "Bad handshake method"
+            case .badRequest: return "Bad request"
+            case .forbidden: return "Forbidden"
+            case .unsupportedProtocolVersion: return "Unsupported protocol version"
+            }
+        }
+    }
+
+    let router: Server.Router
+    let settings: EngineIOSession.Settings
+    /// The largest message and polling body accepted; announced as `maxPayload`.
+    let maxPayload: Int
+    /// Allowed origins (`*`: every one), for CORS and the `Origin` check.
+    let origins: [String]
+    /// The most sessions at once (the server's `maxClients`); more handshakes get 503.
+    let maxSessions: Int
+    /// Frame limits of Engine.IO WebSockets; no RFC 6455 pings (Engine.IO pings itself).
+    let webSocketConfiguration: WebSocket.Configuration
+    private let connections = Mutex<[String: SocketIOConnection]>([:])
+
+    init(router: Server.Router, webSocket: WebSocket.Configuration) {
+        let configuration = router.configuration
+        self.router = router
+        // Engine.IO needs a heartbeat: without a configured interval, Socket.IO's 25 s.
+        settings = EngineIOSession.Settings(pingInterval: configuration.pingInterval ?? .seconds(25),
+                                            pingTimeout: configuration.pingTimeout,
+                                            maxQueuedBytes: max(4 << 20, 4 * configuration.maxPayload))
+        maxPayload = configuration.maxPayload
+        origins = configuration.origins
+        maxSessions = configuration.maxClients
+        var webSocket = webSocket
+        webSocket.pingInterval = nil
+        webSocketConfiguration = webSocket
+    }
+
+    /// Live sessions.
+    var count: Int { connections.withLock { $0.count } }
+
+    func remove(_ connection: SocketIOConnection) {
+        connections.withLock { if $0[connection.sid] === connection { $0[connection.sid] = nil } }
+    }
+
+    /// Closes every session (server shutdown).
+    func closeAll() {
+        for connection in connections.withLock({ Array($0.values) }) { connection.close(.serverShuttingDown) }
+    }
+
+    /// An error answer: 400 (403 for `forbidden`) with Engine.IO's JSON body.
+    static func error(_ code: ErrorCode, headers: [(name: String, value: String)] = []) -> HTTPResponse {
+        var body: [UInt8] = Array(#"{"code":\#(code.rawValue),"message":"#.utf8)
+        EnvelopeCodec.appendJSONString(code.message, to: &body)
+        body.append(UInt8(ascii: "}"))
+        return HTTPResponse(status: code == .forbidden ? 403 : 400, headers: [("Content-Type", "application/json")] + headers, body: body)
+    }
+
+    // MARK: Requests
+
+    /// Every request under the path (on its connection's loop).
+    func handle(_ request: HTTPServerRequest, _ responder: HTTPResponder) {
+        let head = request.head
+        let origin = head["Origin"]
+        // CORS (Fetch standard): a page of another origin may read the answer only if it names
+        // that origin; with credentials (cookies), `*` is not allowed, so the origin is echoed.
+        let allowed = origin.map { origin in origins.contains("*") || origins.contains { $0.lowercased() == origin.lowercased() } } ?? true
+        var cors: [(name: String, value: String)] = []
+        if let origin, allowed {
+            cors = [("Access-Control-Allow-Origin", origin), ("Access-Control-Allow-Credentials", "true"), ("Vary", "Origin")]
+        }
+        if head.method == "OPTIONS" {
+            guard allowed else { return responder.respond(Self.error(.forbidden)) }
+            var headers = cors + [("Access-Control-Allow-Methods", "GET, POST, OPTIONS")]
+            if let requested = head["Access-Control-Request-Headers"] { headers.append(("Access-Control-Allow-Headers", requested)) }
+            return responder.respond(HTTPResponse(status: 204, headers: headers))
+        }
+        let query = head.query
+        guard query["EIO"] == EngineIOCodec.protocolVersion else {
+            return responder.respond(Self.error(.unsupportedProtocolVersion, headers: cors))
+        }
+        guard let transport = query["transport"], transport == "polling" || transport == "websocket" else {
+            return responder.respond(Self.error(.unknownTransport, headers: cors))
+        }
+        guard allowed else { return responder.respond(Self.error(.forbidden)) }
+        guard let sid = query["sid"] else {
+            return handshake(request, transport: transport, responder, cors: cors)
+        }
+        guard let connection = connections.withLock({ $0[sid] }) else {
+            return responder.respond(Self.error(.unknownSession, headers: cors))
+        }
+        if transport == "websocket" {
+            guard head.method == "GET", connection.startUpgrade() else {
+                return responder.respond(Self.error(.badRequest, headers: cors))
+            }
+            responder.upgrade(configuration: webSocketConfiguration) { webSocket in connection.attach(webSocket) }
+            return
+        }
+        switch head.method {
+        case "GET": connection.poll(responder, headers: cors)
+        case "POST": connection.post(request.body, responder, headers: cors)
+        default: responder.respond(Self.error(.badRequest, headers: cors))
+        }
+    }
+
+    /// A request without `sid`: a new session, on polling or on a WebSocket.
+    private func handshake(_ request: HTTPServerRequest, transport: String, _ responder: HTTPResponder,
+                           cors: [(name: String, value: String)]) {
+        guard request.head.method == "GET" else { return responder.respond(Self.error(.badHandshakeMethod, headers: cors)) }
+        guard count < maxSessions else {
+            return responder.respond(.plain(503, extraHeaders: [("Retry-After", "1")] + cors))
+        }
+        let sid = Socket.randomID()
+        if transport == "polling" {
+            let connection = SocketIOConnection(sid: sid, loop: responder.loop, request: request.head,
+                                                address: request.remoteAddress, endpoint: self, webSocket: nil)
+            connections.withLock { $0[sid] = connection }
+            let open = EngineIOSession.openPacket(sid: sid, upgrades: true, settings: settings, maxPayload: maxPayload)
+            responder.respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; charset=UTF-8")] + cors,
+                                           body: EngineIOCodec.encodePayload([open])))
+            router.log("parley: socket.io session \(sid) (polling) from \(request.remoteAddress)")
+            return
+        }
+        responder.upgrade(configuration: webSocketConfiguration) { [self] webSocket in
+            let connection = SocketIOConnection(sid: sid, loop: webSocket.loop, request: request.head,
+                                                address: request.remoteAddress, endpoint: self, webSocket: webSocket)
+            connections.withLock { $0[sid] = connection }
+            let open = EngineIOSession.openPacket(sid: sid, upgrades: false, settings: settings, maxPayload: maxPayload)
+            webSocket.send(textUTF8: EngineIOCodec.encode(open))
+            connection.attach(webSocket)
+            router.log("parley: socket.io session \(sid) (websocket) from \(request.remoteAddress)")
+        }
+    }
+}
+
+extension SocketIOConnection {
+    /// Writes one broadcast to the Socket.IO sockets among `sockets`: the envelope is read once
+    /// and the Socket.IO packet encoded once, whatever the number of targets.
+    static func deliver(_ envelope: [UInt8], to sockets: [Socket], namespace: String, volatile: Bool) {
+        guard case .event(let name, let data, _)? = try? EnvelopeCodec.decode(envelope) else { return }
+        var text: [UInt8] = [UInt8(ascii: "4")]
+        text += SocketIOCodec.encodeEvent(namespace: namespace, name: name, data: data)
+        let frame = text.withUnsafeBytes { EncodedFrame(opcode: .text, payload: $0) }
+        let message = EngineIOPacket.message(Array(text.dropFirst()))
+        for socket in sockets {
+            guard case .socketIO(let connection) = socket.link else { continue }
+            connection.deliver(frame: frame, message: message, volatile: volatile)
+        }
+    }
+}

@@ -1,0 +1,223 @@
+import ParleyIO
+import CParleySystem
+import Glibc
+import Synchronization
+
+/// A handler for every HTTP request whose path starts with `prefix`: it receives the request
+/// with its body and answers through an ``HTTPResponder``, at once or later (a long poll), or
+/// upgrades the connection to a WebSocket after the RFC 6455 checks.
+///
+/// ```swift
+/// configuration.endpoints = [HTTPEndpoint(prefix: "/api/") { request, responder in
+///     responder.respond(HTTPResponse(status: 200, body: request.body))
+/// }]
+/// ```
+public struct HTTPEndpoint: Sendable {
+    /// Requests whose path starts with this are handed to ``handler``, before any other rule.
+    public var prefix: String
+    /// The largest request body read; larger gets `413`. 1 MB by default, the message limit
+    /// of a WebSocket connection.
+    public var maxBodyBytes: Int
+    /// Called on the connection's event loop once the body has arrived.
+    public var handler: @Sendable (HTTPServerRequest, HTTPResponder) -> Void
+
+    /// - Parameters:
+    ///   - prefix: the path prefix, e.g. `/socket.io/`.
+    ///   - maxBodyBytes: the largest body accepted (`413` beyond).
+    ///   - handler: answers each request through its responder, exactly once.
+    public init(prefix: String, maxBodyBytes: Int = 1_000_000,
+                handler: @escaping @Sendable (HTTPServerRequest, HTTPResponder) -> Void) {
+        self.prefix = prefix
+        self.maxBodyBytes = maxBodyBytes
+        self.handler = handler
+    }
+}
+
+/// A request handed to an ``HTTPEndpoint``: the head, the whole body (by `Content-Length`), and
+/// the client's address.
+public struct HTTPServerRequest: Sendable {
+    public let head: HTTPRequestHead
+    public let body: [UInt8]
+    /// `ip:port` of the client.
+    public let remoteAddress: String
+}
+
+/// Answers one request handed to an ``HTTPEndpoint``, from any thread, once: later calls and
+/// calls after the client went away do nothing.
+///
+/// `@unchecked Sendable`: `handler` is read and written only on `loop`'s thread; `done` is atomic.
+public final class HTTPResponder: @unchecked Sendable {
+    /// The loop the connection lives on.
+    public let loop: EventLoop
+    weak var handler: UpgradeHandler?
+    private let done = Atomic<Bool>(false)
+    private let cancelHandler = Mutex<(@Sendable () -> Void)?>(nil)
+
+    init(loop: EventLoop, handler: UpgradeHandler) {
+        self.loop = loop
+        self.handler = handler
+    }
+
+    /// Sends `response` (with `Connection: close`) and closes the connection.
+    public func respond(_ response: HTTPResponse, includeBody: Bool = true) {
+        guard claim() else { return }
+        onLoop { $0.respondToEndpoint(response, includeBody: includeBody) }
+    }
+
+    /// Upgrades the connection to a WebSocket after the checks of RFC 6455 4.2.1 (method,
+    /// `Upgrade`, `Connection`, version, key, origin allow-list, client limit): on success
+    /// `onConnection` runs on the loop before any frame is read; otherwise the client gets the
+    /// refusal's status, as on the server's WebSocket path.
+    /// - Parameters:
+    ///   - configuration: limits and timers of the connection; nil for the server's.
+    ///   - onConnection: set the socket's handlers here.
+    public func upgrade(configuration: WebSocket.Configuration? = nil, _ onConnection: @escaping @Sendable (WebSocket) -> Void) {
+        guard claim() else { return }
+        onLoop { $0.upgradeForEndpoint(configuration: configuration, onConnection) }
+    }
+
+    /// Sets what to do if the client goes away (or the server shuts down) before the answer:
+    /// a held long poll ends its wait. Called at most once, on the loop.
+    public func onCancel(_ handler: @escaping @Sendable () -> Void) {
+        cancelHandler.withLock { $0 = handler }
+    }
+
+    /// Whether an answer was given (or the client is gone).
+    public var isAnswered: Bool { done.load(ordering: .acquiring) }
+
+    func cancelled() {
+        guard claim() else { return }
+        cancelHandler.withLock { handler in
+            defer { handler = nil }
+            return handler
+        }?()
+    }
+
+    private func claim() -> Bool { !done.exchange(true, ordering: .acquiringAndReleasing) }
+
+    private func onLoop(_ body: @escaping (UpgradeHandler) -> Void) {
+        if loop.inEventLoop {
+            if let handler { body(handler) }
+        } else {
+            // `body` touches the handler only on its loop.
+            nonisolated(unsafe) let body = body
+            loop.execute { [self] in if let handler { body(handler) } }
+        }
+    }
+}
+
+/// A request on its way to an endpoint: the body being read, then the answer awaited.
+struct EndpointRequest {
+    let endpoint: HTTPEndpoint
+    let head: HTTPRequestHead
+    var body: [UInt8]
+    let expected: Int
+    var responder: HTTPResponder?
+}
+
+extension UpgradeHandler {
+    /// The endpoint for `request`, if its path has an endpoint's prefix.
+    func endpoint(for request: HTTPRequestHead) -> HTTPEndpoint? {
+        guard !context.configuration.endpoints.isEmpty else { return nil }
+        let path = request.path
+        return context.configuration.endpoints.first { path.hasPrefix($0.prefix) }
+    }
+
+    /// Starts reading the body of a request for `endpoint` (`remainder`: bytes after the head).
+    func startEndpoint(_ endpoint: HTTPEndpoint, _ request: HTTPRequestHead, remainder: [UInt8]) {
+        // RFC 9112 6.1: a chunked body cannot be bounded before it is read; ask for a length.
+        if request["Transfer-Encoding"] != nil {
+            refused(411, path: request.path)
+            respond(.plain(411), includeBody: true)
+            return
+        }
+        guard let length = Self.contentLength(request) else {
+            refused(400, path: request.path)
+            respond(.plain(400), includeBody: true)
+            return
+        }
+        guard length <= endpoint.maxBodyBytes else {
+            refused(413, path: request.path)
+            respond(.plain(413), includeBody: true)
+            return
+        }
+        pendingEndpoint = EndpointRequest(endpoint: endpoint, head: request, body: [], expected: length)
+        pendingRemainder = remainder
+        if length == 0 {
+            // A GET: what follows the head may be WebSocket frames sent early; keep them for an upgrade.
+            dispatchEndpoint()
+        } else {
+            pendingRemainder = []
+            remainder.withUnsafeBytes { receiveEndpointBytes($0) }
+        }
+    }
+
+    /// Bytes read while an endpoint request is pending: body bytes, or (once it is complete)
+    /// bytes that are discarded until the answer.
+    func receiveEndpointBytes(_ bytes: UnsafeRawBufferPointer) {
+        guard var request = pendingEndpoint, request.responder == nil else { return }
+        let wanted = min(bytes.count, request.expected - request.body.count)
+        if wanted > 0 { request.body.append(contentsOf: bytes.prefix(wanted)) }
+        pendingEndpoint = request
+        if request.body.count == request.expected { dispatchEndpoint() }
+    }
+
+    private func dispatchEndpoint() {
+        guard var request = pendingEndpoint else { return }
+        cancelDeadline()
+        let responder = HTTPResponder(loop: loop, handler: self)
+        request.responder = responder
+        pendingEndpoint = request
+        let serverRequest = HTTPServerRequest(head: request.head, body: request.body, remoteAddress: SystemSocket.peerAddress(fd))
+        request.endpoint.handler(serverRequest, responder)
+    }
+
+    func respondToEndpoint(_ response: HTTPResponse, includeBody: Bool) {
+        guard !closed else { return }
+        let path = pendingEndpoint?.head.path ?? ""
+        pendingEndpoint = nil
+        if response.status >= 400 { refused(response.status, path: path) }
+        respond(response, includeBody: includeBody)
+    }
+
+    func upgradeForEndpoint(configuration: WebSocket.Configuration?, _ onConnection: @escaping @Sendable (WebSocket) -> Void) {
+        guard !closed, let request = pendingEndpoint else { return }
+        pendingEndpoint = nil
+        let remainder = pendingRemainder
+        pendingRemainder = []
+        let hasCapacity = context.clientCount.load(ordering: .relaxed) < context.configuration.maxClients
+        let handshake = ServerHandshake(path: request.head.path, allowedOrigins: context.configuration.allowedOrigins,
+                                        subprotocols: context.configuration.subprotocols, routes: [:])
+        switch handshake.decide(request.head, hasCapacity: hasCapacity) {
+        case .respond(let response, let includeBody):
+            if response.status >= 400 { refused(response.status, path: request.head.path) }
+            respond(response, includeBody: includeBody)
+        case .upgrade(let response, let subprotocol):
+            guard context.reserveSlot() else {
+                refused(503, path: request.head.path)
+                respond(.plain(503, extraHeaders: [("Retry-After", "1")]), includeBody: true)
+                return
+            }
+            upgrade(request: request.head, response: response, subprotocol: subprotocol, remainder: remainder,
+                    configuration: configuration ?? context.configuration.webSocket) { socket, _ in onConnection(socket) }
+        }
+    }
+
+    /// The client went away (or the server shut down) while an endpoint request was pending.
+    func cancelEndpoint() {
+        let responder = pendingEndpoint?.responder
+        pendingEndpoint = nil
+        pendingRemainder = []
+        responder?.cancelled()
+    }
+
+    /// The `Content-Length` of a request: 0 when absent, nil when malformed or repeated with
+    /// different values (RFC 9112 6.3).
+    static func contentLength(_ request: HTTPRequestHead) -> Int? {
+        let values = request.headers.filter { $0.name.caseInsensitiveEquals("Content-Length") }.map(\.value)
+        guard let first = values.first else { return 0 }
+        guard values.allSatisfy({ $0 == first }), !first.isEmpty, first.utf8.count <= 12,
+              first.utf8.allSatisfy({ $0 &- UInt8(ascii: "0") < 10 }) else { return nil }
+        return Int(first)
+    }
+}

@@ -1,0 +1,37 @@
+import XCTest
+@testable import ParleyProtocol
+
+final class EventArgumentsTests: XCTestCase {
+    private func raw(_ text: String) -> RawJSON { RawJSON(unchecked: Array(text.utf8)) }
+
+    func test_eventArguments_mapToParleyData_noneOneOrArray() {
+        XCTAssertNil(EventArguments().data)
+        XCTAssertEqual(EventArguments([raw("1")]).data, raw("1"))
+        XCTAssertEqual(EventArguments([raw("1"), raw(#""a""#)]).data, raw(#"[1,"a"]"#))
+        XCTAssertEqual(EventArguments(data: raw("[1,2]")).count, 1)
+        XCTAssertEqual(EventArguments(data: nil).count, 0)
+    }
+
+    func test_eventArguments_array_wrapsEveryCount() {
+        XCTAssertEqual(EventArguments().array, raw("[]"))
+        XCTAssertEqual(EventArguments(data: raw("{}")).array, raw("[{}]"))
+        XCTAssertEqual(EventArguments([raw("1"), raw("2"), raw("3")]).array, raw("[1,2,3]"))
+    }
+
+    func test_eventArguments_decodeByIndex_missingIsNull() throws {
+        let arguments = EventArguments([raw("1"), raw(#""two""#)])
+        XCTAssertEqual(try arguments.decode(0, as: Int.self), 1)
+        XCTAssertEqual(try arguments.decode(1, as: String.self), "two")
+        XCTAssertNil(try arguments.decode(2, as: Int?.self))
+    }
+
+    func test_eventArguments_parameter_spreadsOneArrayArgument_forTypedHandlers() {
+        let envelope = EventArguments(data: raw(#"[1, "x"]"#))
+        XCTAssertEqual(envelope.parameter(0, of: 2), raw("1"))
+        XCTAssertEqual(envelope.parameter(1, of: 2), raw(#""x""#))
+        XCTAssertEqual(envelope.parameter(0, of: 1), raw(#"[1, "x"]"#))
+        let socketIO = EventArguments([raw("[1]"), raw("2")])
+        XCTAssertEqual(socketIO.parameter(0, of: 2), raw("[1]"))
+        XCTAssertEqual(socketIO.parameter(2, of: 3), .null)
+    }
+}
