@@ -25,9 +25,11 @@ let package = Package(
         // The envelope model and codec: pure, no I/O.
         .target(name: "ParleyProtocol"),
         // The Socket.IO-style server: namespaces, sockets, rooms, acks, middleware.
-        // Resources/parley.js, the browser client, is compiled in: the server serves those bytes.
+        // Resources/parley.js (the browser client) and admin.* (the admin dashboard) are compiled in:
+        // the server serves those bytes.
         .target(name: "Parley", dependencies: ["ParleyProtocol", "ParleyWebSocket", "ParleyRedis"],
-                resources: [.embedInCode("Resources/parley.js")]),
+                resources: [.embedInCode("Resources/parley.js"), .embedInCode("Resources/admin.html"),
+                            .embedInCode("Resources/admin.js"), .embedInCode("Resources/admin.css")]),
         .executableTarget(name: "parley-server", dependencies: ["Parley", "ParleyWebSocket", "ParleyRedis"]),
         // Drives the Autobahn|Testsuite fuzzing server with the ParleyWebSocket client.
         .executableTarget(name: "parley-autobahn-client", dependencies: ["ParleyWebSocket"]),

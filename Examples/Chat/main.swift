@@ -48,12 +48,8 @@ configuration.routes["/"] = .resource(PackageResources.index_html, contentType: 
 configuration.routes["/chat.css"] = .resource(PackageResources.chat_css, contentType: "text/css; charset=utf-8")
 configuration.routes["/chat.js"] = .resource(PackageResources.chat_js, contentType: "text/javascript; charset=utf-8")
 
-// SIGINT / SIGTERM are taken by the main thread with sigwait (blocked in every thread first).
-var stopSignals = sigset_t()
-sigemptyset(&stopSignals)
-sigaddset(&stopSignals, SIGINT)
-sigaddset(&stopSignals, SIGTERM)
-pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+// SIGINT / SIGTERM: blocked before any thread starts, taken by the main thread at the end.
+let signals = ProcessSignals()
 
 let io = Server(configuration)
 let chat = Chat(on: io, rooms: ["general", "random", "swift"])
@@ -66,12 +62,5 @@ do {
     fail("\(error)")
 }
 
-var received: Int32 = 0
-sigwait(&stopSignals, &received)
-let stopped = DispatchSemaphore(value: 0)
-Task.detached {
-    await io.close(gracePeriod: .seconds(2))
-    stopped.signal()
-}
-stopped.wait()
+signals.waitThenStop { await io.close(gracePeriod: .seconds(2)) }
 exit(0)

@@ -60,6 +60,9 @@ final class Adapter: Sendable {
 
     var count: Int { state.withLock { $0.sockets.count } }
 
+    /// The rooms with their member counts (a socket's own-id room is implied, so not listed).
+    var roomSizes: [String: Int] { state.withLock { $0.rooms.mapValues(\.count) } }
+
     /// The sockets in any of `rooms` (every socket when `rooms` is empty), minus those in any of
     /// `except` and minus `exceptSocket`.
     func sockets(in rooms: Set<String>, except: Set<String>, exceptSocket: String?) -> [Socket] {

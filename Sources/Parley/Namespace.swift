@@ -26,8 +26,12 @@ public final class Namespace: Sendable {
     let cluster: RedisAdapter?
     /// This namespace's Redis channel, computed once.
     let clusterChannel: [UInt8]?
+    /// The server's counters (see ``Server/metrics``).
+    let counters: ServerCounters
 
-    init(name: String, log: @escaping @Sendable (@autoclosure () -> String) -> Void, cluster: RedisAdapter? = nil) {
+    init(name: String, log: @escaping @Sendable (@autoclosure () -> String) -> Void, cluster: RedisAdapter? = nil,
+         counters: ServerCounters = ServerCounters()) {
+        self.counters = counters
         self.name = name
         self.log = log
         self.cluster = cluster

@@ -106,6 +106,9 @@ final class RedisAdapter: Sendable {
         subscriber?.close()
     }
 
+    /// Whether both connections are up (false before ``start(on:)`` and during an outage).
+    var isConnected: Bool { state.withLock { $0.publisher != nil && $0.down.isEmpty } }
+
     /// Publications dropped since start (Redis down or the buffer full).
     var droppedCount: Int { state.withLock { $0.publisher }?.droppedCount ?? 0 }
 
@@ -120,7 +123,9 @@ final class RedisAdapter: Sendable {
             log("parley: broadcast not published: a room name over 65,535 bytes or more than 65,535 rooms")
             return
         }
-        publisher.publish(channel: broadcast.namespace.clusterChannel ?? channel(for: broadcast.namespace.name), message: bytes)
+        if !publisher.publish(channel: broadcast.namespace.clusterChannel ?? channel(for: broadcast.namespace.name), message: bytes) {
+            broadcast.namespace.counters.clusterPublishDropped()
+        }
     }
 
     // MARK: Receiving (on the Redis loop)

@@ -267,6 +267,9 @@ public final class Socket: Sendable, Hashable {
         }
     }
 
+    /// Acknowledgements this server awaits from the client now (see ``Server/Metrics/pendingAcks``).
+    var pendingAckCount: Int { state.withLock { $0.pendingAcks.count } }
+
     private func completeAck(_ id: UInt64, _ result: Result<RawJSON?, any Error>) {
         let pending = state.withLock { $0.pendingAcks.removeValue(forKey: id) }
         pending?.timer?.cancel()

@@ -123,14 +123,8 @@ func installRelay(on io: Server, token: String?) {
 
 let options = parseArguments(Array(CommandLine.arguments.dropFirst()))
 
-// SIGINT / SIGTERM are blocked in every thread (the loop threads inherit this mask) and taken
-// by the main thread with sigwait. No Dispatch machinery is involved: it would open its own
-// descriptors lazily and crash if clients had taken them all.
-var stopSignals = sigset_t()
-sigemptyset(&stopSignals)
-sigaddset(&stopSignals, SIGINT)
-sigaddset(&stopSignals, SIGTERM)
-pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+// SIGINT / SIGTERM: blocked before any thread starts, taken by the main thread at the end.
+let signals = ProcessSignals()
 
 let configuration = options.configuration
 let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
@@ -166,12 +160,5 @@ do {
 }
 
 // Wait for SIGINT or SIGTERM, then close every connection (1001) and exit.
-var received: Int32 = 0
-sigwait(&stopSignals, &received)
-let stopped = DispatchSemaphore(value: 0)
-Task.detached {
-    await stop()
-    stopped.signal()
-}
-stopped.wait()
+signals.waitThenStop(stop)
 exit(0)

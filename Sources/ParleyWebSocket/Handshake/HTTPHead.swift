@@ -150,6 +150,7 @@ public struct HTTPResponse: Sendable, Equatable {
         case 200: return "OK"
         case 304: return "Not Modified"
         case 400: return "Bad Request"
+        case 401: return "Unauthorized"
         case 403: return "Forbidden"
         case 404: return "Not Found"
         case 405: return "Method Not Allowed"
