@@ -10,11 +10,12 @@ import ParleyWebSocket
 //     swift run chat-server --port 9000 --host 0.0.0.0
 
 let usage = """
-    usage: chat-server [--port P] [--host H] [--verbose]
+    usage: chat-server [--port P] [--host H] [--verbose] [--admin-token T]
 
       --port P     TCP port (default 8887; 0 picks a free one)
       --host H     address to bind (default 127.0.0.1; 0.0.0.0 or :: for every address)
       --verbose    log connects, disconnects and refusals
+      --admin-token T  serve the live admin dashboard at /parley/admin?token=T
     """
 
 func fail(_ message: String) -> Never {
@@ -36,6 +37,9 @@ while let argument = arguments.popFirst() {
         guard let host = arguments.popFirst() else { fail("--host needs an address") }
         configuration.host = host
     case "--verbose": configuration.verbose = true
+    case "--admin-token":
+        guard let token = arguments.popFirst(), !token.isEmpty else { fail("--admin-token needs a token") }
+        configuration.admin = .init(token: token)
     case "-h", "--help":
         print(usage)
         exit(0)

@@ -6,7 +6,7 @@ extension Server {
     /// cancelled, then returns.
     ///
     /// Cancelling the task closes the server gracefully: it stops accepting, every client gets
-    /// `disconnect` (`server shutting down`) and close 1001, and `run()` returns once they are
+    /// close 1001 "server shutting down" (the disconnect reason its handlers see), and `run()` returns once they are
     /// gone or the default grace period (5 s) has passed. Starting (the bind, and with a Redis
     /// adapter the connection to Redis, up to 5 s) happens on a thread of its own, so no
     /// concurrency thread is held while it blocks.

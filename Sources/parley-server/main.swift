@@ -29,6 +29,8 @@ let usage = """
       --max-payload BYTES   largest message (default 1000000)
       --loops N             event loop threads (default: one per core)
       --verbose             log connects, disconnects and refusals
+      --admin-token T       serve the live admin dashboard at <path>/admin?token=T
+      --metrics PATH        serve Prometheus metrics at PATH (e.g. /metrics)
       --redis URL           share broadcasts with other parley-server processes through Redis:
                             redis://[[user]:password@]host[:port][/db]
       --raw-echo            plain WebSocket echo of every text and binary message instead
@@ -77,6 +79,8 @@ func parseArguments(_ arguments: [String]) -> Options {
         case "--max-payload", "--max-message": options.configuration.maxPayload = number(argument, 1...(1 << 30))
         case "--loops": options.configuration.loopCount = number(argument, 1...1024)
         case "--verbose": options.configuration.verbose = true
+        case "--admin-token": options.configuration.admin = .init(token: value(argument))
+        case "--metrics": options.configuration.metricsPath = value(argument)
         case "--redis": options.configuration.adapter = .redis(url: value(argument))
         case "--raw-echo": options.rawEcho = true
         case "-h", "--help":
