@@ -19,7 +19,7 @@ let package = Package(
         .target(name: "CParleySystem"),
         // The I/O runtime: event loops, timers, sockets, TCP streams. Knows nothing of WebSocket.
         .target(name: "ParleyIO", dependencies: ["CParleySystem"]),
-        .testTarget(name: "ParleyIOTests", dependencies: ["ParleyIO"]),
+        .testTarget(name: "ParleyIOTests", dependencies: ["ParleyIO", "TestSupport"]),
         // RFC 6455: the handshake, the frame codec, connections, a server and a client.
         .target(name: "ParleyWebSocket", dependencies: ["ParleyIO", "CParleySystem"]),
         // The envelope model and codec: pure, no I/O.

@@ -87,6 +87,6 @@ public final class Namespace: Sendable {
 
     /// Applications may not emit reserved names.
     static func checkEventName(_ name: String) throws {
-        if ParleyError.isReserved(name) { throw ParleyError.reservedEvent(name) }
+        if ReservedEvents.contains(name) { throw ParleyError.reservedEvent(name) }
     }
 }

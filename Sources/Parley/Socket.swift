@@ -374,12 +374,12 @@ public final class Socket: Sendable, Hashable {
         case .event(let name, let data, let id):
             // Protocol.md 5.4: a heartbeat request from a client that cannot see pings (a
             // browser), answered at once and never shown to handlers.
-            if name == "heartbeat" {
+            if name == ReservedEvents.heartbeat {
                 if let id { send(.ack(id: id, data: nil)) }
                 return
             }
             let ack = Ack(socket: self, id: id)
-            if ParleyError.isReserved(name) {
+            if ReservedEvents.contains(name) {
                 let message = "'\(name)' is a reserved event name"
                 if ack.isRequested { ack.fail(message) } else { sendError(message) }
                 return
