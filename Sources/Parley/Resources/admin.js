@@ -155,7 +155,8 @@ function chart(canvas, series, { integer }) {
 
 function niceCeiling(value) {
   const magnitude = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 2, 2.5, 5, 10]) if (step * magnitude >= value) return step * magnitude;
+  // Steps whose quarters are round too: 4, 8, 20, 40 give grid lines at 1, 2, 5, 10.
+  for (const step of [1, 2, 4, 8, 10]) if (step * magnitude >= value) return step * magnitude;
   return 10 * magnitude;
 }
 
