@@ -29,9 +29,11 @@ let package = Package(
         .target(name: "ParleyProtocol"),
         // The Socket.IO-style server: namespaces, sockets, rooms, acks, middleware, and the
         // cluster adapter protocol (engines are plug-ins: Parley links none).
-        // Resources/parley.js, the browser client, is compiled in: the server serves those bytes.
+        // Resources/parley.js (the browser client) and admin.* (the admin dashboard) are compiled in:
+        // the server serves those bytes.
         .target(name: "Parley", dependencies: ["ParleyProtocol", "ParleyWebSocket"],
-                resources: [.embedInCode("Resources/parley.js")]),
+                resources: [.embedInCode("Resources/parley.js"), .embedInCode("Resources/admin.html"),
+                            .embedInCode("Resources/admin.js"), .embedInCode("Resources/admin.css")]),
         .executableTarget(name: "parley-server", dependencies: ["Parley", "ParleyWebSocket", "ParleyRedisAdapter"]),
         // Examples: small programs that show the libraries in use.
         .executableTarget(name: "parley-echo-client", dependencies: ["ParleyWebSocket"], path: "Examples/EchoClient"),

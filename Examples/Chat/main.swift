@@ -10,11 +10,12 @@ import ParleyWebSocket
 //     swift run chat-server --port 9000 --host 0.0.0.0
 
 let usage = """
-    usage: chat-server [--port P] [--host H] [--verbose]
+    usage: chat-server [--port P] [--host H] [--verbose] [--admin-token T]
 
       --port P     TCP port (default 8887; 0 picks a free one)
       --host H     address to bind (default 127.0.0.1; 0.0.0.0 or :: for every address)
       --verbose    log connects, disconnects and refusals
+      --admin-token T  serve the live admin dashboard at /parley/admin?token=T
     """
 
 func fail(_ message: String) -> Never {
@@ -36,6 +37,9 @@ while let argument = arguments.popFirst() {
         guard let host = arguments.popFirst() else { fail("--host needs an address") }
         configuration.host = host
     case "--verbose": configuration.verbose = true
+    case "--admin-token":
+        guard let token = arguments.popFirst(), !token.isEmpty else { fail("--admin-token needs a token") }
+        configuration.admin = .init(token: token)
     case "-h", "--help":
         print(usage)
         exit(0)
@@ -48,12 +52,8 @@ configuration.routes["/"] = .resource(PackageResources.index_html, contentType: 
 configuration.routes["/chat.css"] = .resource(PackageResources.chat_css, contentType: "text/css; charset=utf-8")
 configuration.routes["/chat.js"] = .resource(PackageResources.chat_js, contentType: "text/javascript; charset=utf-8")
 
-// SIGINT / SIGTERM are taken by the main thread with sigwait (blocked in every thread first).
-var stopSignals = sigset_t()
-sigemptyset(&stopSignals)
-sigaddset(&stopSignals, SIGINT)
-sigaddset(&stopSignals, SIGTERM)
-pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+// SIGINT / SIGTERM: blocked before any thread starts, taken by the main thread at the end.
+let signals = ProcessSignals()
 
 let io = Server(configuration)
 let chat = Chat(on: io, rooms: ["general", "random", "swift"])
@@ -66,12 +66,5 @@ do {
     fail("\(error)")
 }
 
-var received: Int32 = 0
-sigwait(&stopSignals, &received)
-let stopped = DispatchSemaphore(value: 0)
-Task.detached {
-    await io.close(gracePeriod: .seconds(2))
-    stopped.signal()
-}
-stopped.wait()
+signals.waitThenStop { await io.close(gracePeriod: .seconds(2)) }
 exit(0)

@@ -84,4 +84,16 @@ public protocol ClusterAdapter: AnyObject, Sendable {
     /// (before the event loops stop), or when ``Server/start()`` fails. Also called on an
     /// adapter that was never started: it must then do nothing.
     func stop()
+
+    /// The engine's health, for ``Server/metrics`` and the admin dashboard: its kind, whether
+    /// its connections are up, and the operations it could not publish since start. Read from
+    /// any thread, about once a second at most.
+    var status: Server.Metrics.Cluster { get }
+}
+
+extension ClusterAdapter {
+    /// An engine that reports nothing: its type name, connected, nothing dropped.
+    public var status: Server.Metrics.Cluster {
+        Server.Metrics.Cluster(kind: String(describing: Self.self), connected: true, publishesDropped: 0)
+    }
 }

@@ -21,15 +21,24 @@ public final class Namespace: Sendable {
     /// This node's rooms of the namespace.
     let roomStore = RoomStore()
     private let handlers = Mutex<(middleware: [Middleware], connection: [@Sendable (Socket) throws -> Void])>(([], []))
-    /// Writes a log line when the server is verbose.
-    let log: @Sendable (@autoclosure () -> String) -> Void
+    /// The server's logger (``Server/Configuration/logger``).
+    let logger: ParleyLogger
     /// Publishes broadcast operations to the other nodes; nil for a single node.
     let cluster: (any ClusterAdapter)?
+    /// The server's counters (see ``Server/metrics``).
+    let counters: ServerCounters
 
-    init(name: String, log: @escaping @Sendable (@autoclosure () -> String) -> Void, cluster: (any ClusterAdapter)? = nil) {
+    init(name: String, logger: ParleyLogger, cluster: (any ClusterAdapter)? = nil,
+         counters: ServerCounters = ServerCounters()) {
+        self.counters = counters
         self.name = name
-        self.log = log
+        self.logger = logger
         self.cluster = cluster
+    }
+
+    /// Writes a debug line (connects, disconnects, refusals) when the logger's level allows it.
+    func log(_ message: @autoclosure () -> String) {
+        logger.debug(message())
     }
 
     /// Adds connection middleware, run in the order added, after the server's own.
@@ -84,6 +93,6 @@ public final class Namespace: Sendable {
 
     /// Applications may not emit reserved names.
     static func checkEventName(_ name: String) throws {
-        if ParleyError.isReserved(name) { throw ParleyError.reservedEvent(name) }
+        if ReservedEvents.contains(name) { throw ParleyError.reservedEvent(name) }
     }
 }

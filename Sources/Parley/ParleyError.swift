@@ -24,17 +24,6 @@ public enum ParleyError: Error, Sendable, Equatable, CustomStringConvertible {
         case .tooManyPendingAcks(let limit): return "more than \(limit) acknowledgements pending"
         }
     }
-
-    /// Event names only the protocol may use (Protocol.md, "Reserved events").
-    public static let reservedEvents: Set<String> = ["connect", "connect_error", "disconnect", "disconnecting", "error", "heartbeat"]
-
-    /// Whether `name` is reserved; a switch of string compares, cheaper than hashing per event.
-    static func isReserved(_ name: String) -> Bool {
-        switch name {
-        case "connect", "connect_error", "disconnect", "disconnecting", "error", "heartbeat": return true
-        default: return false
-        }
-    }
 }
 
 /// Thrown by connection middleware to refuse a client: the client receives `connect_error`

@@ -62,6 +62,9 @@ final class RoomStore: Sendable {
 
     var count: Int { state.withLock { $0.sockets.count } }
 
+    /// The rooms with their member counts (a socket's own-id room is implied, so not listed).
+    var roomSizes: [String: Int] { state.withLock { $0.rooms.mapValues(\.count) } }
+
     /// The sockets `selection` picks: those in any of its rooms (every socket when it has none),
     /// minus those in any of its except rooms and minus its excluded socket.
     func sockets(_ selection: BroadcastSelection) -> [Socket] {

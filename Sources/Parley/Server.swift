@@ -42,8 +42,17 @@ public final class Server: Sendable {
         /// All middleware of one connection must finish within this, or the client gets
         /// `connect_error` "middleware timeout". 10 s: room for a token lookup elsewhere.
         public var middlewareTimeout: Duration = .seconds(10)
-        /// Log connects, disconnects and refusals to standard error.
-        public var verbose = false
+        /// Where the server writes what happens: ``ParleyLogger/standardError`` at level `info`
+        /// by default (the listening line, shutdown, outages and other warnings; one line each).
+        /// `.debug` adds a line per connect, disconnect and refusal; ``ParleyLogger/disabled``
+        /// writes nothing; a sink of your own sends lines elsewhere (see ``ParleyLogger``).
+        public var logger: ParleyLogger = .standardError
+        /// Shorthand for the logger's level: true sets `.debug` (connects, disconnects and
+        /// refusals are logged), false sets `.info`; reads true when the level is `.debug` or lower.
+        public var verbose: Bool {
+            get { logger.level <= .debug }
+            set { logger.level = newValue ? .debug : .info }
+        }
         /// Event loop threads; default one per core.
         public var loopCount = EventLoopGroup.coreCount
         /// Plain HTTP resources served on GET and HEAD (e.g. a page and its script).
@@ -61,6 +70,13 @@ public final class Server: Sendable {
         /// `ParleyRedisAdapter` product. nil (the default): one node, everything in this process,
         /// nothing to set up. One adapter instance per server.
         public var clusterAdapter: (any ClusterAdapter)?
+        /// Where the server answers GET with its ``Server/Metrics`` in the Prometheus text
+        /// format, e.g. `/metrics`. Nil, off, by default: counts of clients and traffic are for
+        /// the operator, so exposing them is a decision (put it behind your proxy's access rules).
+        public var metricsPath: String?
+        /// The live admin dashboard at `<path>/admin`, behind a token; nil, off, by default.
+        /// See ``Server/Configuration/Admin``.
+        public var admin: Admin?
 
         public init(host: String = "127.0.0.1", port: Int = 8887, path: String = "/parley") {
             self.host = host
@@ -78,11 +94,7 @@ public final class Server: Sendable {
             if serveClient && routes[Server.clientScriptPath(for: path)] == nil {
                 configuration.routes[Server.clientScriptPath(for: path)] = Server.clientScript
             }
-            if verbose {
-                configuration.onRefusal = { status, path, address in
-                    FileHandle.standardError.write(Data("parley: refused \(address) \(path): HTTP \(status)\n".utf8))
-                }
-            }
+            configuration.logger = logger
             configuration.webSocket.pingInterval = pingInterval
             configuration.webSocket.pingTimeout = pingTimeout
             configuration.webSocket.maxFrameSize = maxPayload
@@ -100,18 +112,24 @@ public final class Server: Sendable {
         let log: @Sendable (@autoclosure () -> String) -> Void
         /// The main namespace, `/`.
         let main: Namespace
+        /// Refusals and cluster drops (the transport's counters are the WebSocket server's).
+        let counters: ServerCounters
+        /// The admin dashboard's namespace, which server-wide middleware does not guard (its
+        /// own token does).
+        let adminNamespace: String?
         /// The cluster engine; nil for a single node.
         let cluster: (any ClusterAdapter)?
 
         init(configuration: Configuration) {
             self.configuration = configuration
-            let verbose = configuration.verbose
-            let log: @Sendable (@autoclosure () -> String) -> Void = { message in
-                if verbose { FileHandle.standardError.write(Data((message() + "\n").utf8)) }
-            }
+            adminNamespace = configuration.admin?.namespace
+            let counters = ServerCounters()
+            self.counters = counters
+            let logger = configuration.logger
+            let log: @Sendable (@autoclosure () -> String) -> Void = { message in logger.debug(message()) }
             self.log = log
             cluster = configuration.clusterAdapter
-            main = Namespace(name: "/", log: log, cluster: cluster)
+            main = Namespace(name: "/", logger: logger, cluster: cluster, counters: counters)
             namespaces.withLock { $0["/"] = main }
             cluster?.register(namespace: "/")
         }
@@ -120,7 +138,7 @@ public final class Server: Sendable {
             namespaces.withLock { namespaces in
                 if let existing = namespaces[name] { return existing }
                 guard create else { return nil }
-                let created = Namespace(name: name, log: log, cluster: cluster)
+                let created = Namespace(name: name, logger: configuration.logger, cluster: cluster, counters: counters)
                 namespaces[name] = created
                 cluster?.register(namespace: name)
                 return created
@@ -146,6 +164,7 @@ public final class Server: Sendable {
         func connect(_ connection: WebSocket, _ request: HTTPRequestHead) {
             let handshake = Handshake(request: request, address: connection.remoteAddress)
             guard let namespace = namespace(handshake.namespace, create: false) else {
+                counters.refusedNamespace()
                 log("parley: refused \(handshake.address): invalid namespace \(handshake.namespace)")
                 let data = RawJSON(unchecked: Array(#"{"message":"Invalid namespace"}"#.utf8))
                 connection.send(textUTF8: EnvelopeCodec.encode(.event(name: "connect_error", data: data, id: nil)))
@@ -160,7 +179,7 @@ public final class Server: Sendable {
 
         /// Runs the middleware chain for a new socket, then accepts or refuses it on `loop`.
         func admit(_ socket: Socket, handshake: Handshake, namespace: Namespace, loop: EventLoop) {
-            let chain = middleware.withLock { $0 } + namespace.middleware
+            let chain = (namespace.name == adminNamespace ? [] : middleware.withLock { $0 }) + namespace.middleware
             let (interval, timeout) = (configuration.pingInterval, configuration.pingTimeout)
             guard !chain.isEmpty else {
                 socket.accept(pingInterval: interval, pingTimeout: timeout)
@@ -175,6 +194,7 @@ public final class Server: Sendable {
             let settle: @Sendable (ConnectError?) -> Void = { refusal in
                 guard !settled.exchange(true, ordering: .acquiringAndReleasing) else { return }
                 deadline.withLock { $0 }?.cancel()
+                if refusal != nil { self.counters.refusedByMiddleware() }
                 loop.execute {
                     if let refusal { socket.refuse(refusal) } else { socket.accept(pingInterval: interval, pingTimeout: timeout) }
                 }
@@ -202,17 +222,18 @@ public final class Server: Sendable {
         }
     }
 
-    private let router: Router
-    private let webSocketServer: WebSocketServer
+    let router: Router
+    let webSocketServer: WebSocketServer
     /// The Engine.IO endpoint; nil when ``Configuration/socketIOPath`` is nil.
-    private let socketIO: SocketIOEndpoint?
-    private let stopped = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    let socketIO: SocketIOEndpoint?
+    let stopped = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     /// Creates a server; call ``start()`` or ``run()`` to listen.
     public init(_ configuration: Configuration = Configuration()) {
         let router = Router(configuration: configuration)
         self.router = router
-        var webSocketConfiguration = configuration.webSocketConfiguration
+        let reference = ServerReference()
+        var webSocketConfiguration = Self.transportConfiguration(configuration, router, reference)
         if let path = configuration.socketIOPath {
             let endpoint = SocketIOEndpoint(router: router, webSocket: webSocketConfiguration.webSocket)
             webSocketConfiguration.endpoints.append(HTTPEndpoint(prefix: path, maxBodyBytes: configuration.maxPayload) { request, responder in
@@ -225,6 +246,7 @@ public final class Server: Sendable {
         webSocketServer = WebSocketServer(configuration: webSocketConfiguration) { connection, request in
             router.connect(connection, request)
         }
+        reference.set(self)
     }
 
     /// The namespace `name` (created on first use). `/` is the main namespace.
@@ -280,6 +302,12 @@ public final class Server: Sendable {
     ///   anything listens.
     @discardableResult
     public func start() throws -> Int {
+        let port = try startListening()
+        logListening(port: port)
+        return port
+    }
+
+    private func startListening() throws -> Int {
         guard let cluster = router.cluster else { return try webSocketServer.start() }
         // The adapter gets the first event loop, and is connected before anything listens.
         let loops = webSocketServer.prepareLoops()
@@ -290,18 +318,6 @@ public final class Server: Sendable {
             cluster.stop()
             webSocketServer.discardPreparedLoops()
             throw error
-        }
-    }
-
-    /// Starts and returns once ``close(gracePeriod:)`` has finished.
-    public func run() async throws {
-        try start()
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let done = stopped.withLock { state -> Bool in
-                if !state.done { state.waiters.append(continuation) }
-                return state.done
-            }
-            if done { continuation.resume() }
         }
     }
 

@@ -84,7 +84,7 @@ extension Socket {
     /// Reports what a handler threw: always logged (an error is never swallowed), and an
     /// acknowledgement the client asked for fails without the error's details.
     func report(_ error: any Error, from event: String, ack: Ack?) {
-        logLine("parley: socket \(id) namespace \(namespace.name): handler of '\(event)' threw: \(error)")
+        namespace.logger.error("parley: socket \(id) namespace \(namespace.name): handler of '\(event)' threw: \(error)")
         if let ack, ack.isRequested { ack.fail("the server failed to handle '\(event)'") }
     }
 }

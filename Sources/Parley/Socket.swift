@@ -343,6 +343,9 @@ public final class Socket: Sendable, Hashable {
         }
     }
 
+    /// Acknowledgements this server awaits from the client now (see ``Server/Metrics/pendingAcks``).
+    var pendingAckCount: Int { state.withLock { $0.pendingAcks.count } }
+
     func completeAck(_ id: UInt64, _ result: Result<RawJSON?, any Error>) {
         let pending = state.withLock { $0.pendingAcks.removeValue(forKey: id) }
         pending?.timer?.cancel()
@@ -476,7 +479,7 @@ public final class Socket: Sendable, Hashable {
             return
         }
         let ack = Ack(socket: self, id: id)
-        if ParleyError.isReserved(name) {
+        if ReservedEvents.contains(name) {
             let message = "'\(name)' is a reserved event name"
             if ack.isRequested { ack.fail(message) } else { sendError(message) }
             return

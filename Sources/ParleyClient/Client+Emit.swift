@@ -133,10 +133,7 @@ extension Client {
 
     /// The names only the protocol may use (Protocol.md section 6).
     static func checkEventName(_ name: String) throws(ClientError) {
-        switch name {
-        case "connect", "connect_error", "disconnect", "disconnecting", "error", "heartbeat": throw .reservedEvent(name)
-        default: return
-        }
+        if ReservedEvents.contains(name) { throw .reservedEvent(name) }
     }
 
     static func encode<T: Encodable>(_ value: T) throws(ClientError) -> RawJSON {

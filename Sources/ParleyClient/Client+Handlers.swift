@@ -212,6 +212,7 @@ extension Client {
     /// next event already.
     func deliverPending() {
         while let delivery = state.withLock({ Self.nextDelivery(&$0) }) {
+            log(delivery.event)
             if let first = delivery.first { first(delivery.event) }
             for call in delivery.more { call(delivery.event) }
             var taken = false

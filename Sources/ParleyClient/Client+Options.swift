@@ -64,6 +64,12 @@ extension Client {
         /// thousands of client connections, and costs a single thread per process.
         public var group: EventLoopGroup = .shared
 
+        /// Where the client writes what happens to its connection: ``ParleyLogger/standardError``
+        /// at level `info` by default, which shows only trouble (`reconnect_failed` is a warning);
+        /// `.debug` adds a line per `connect`, `disconnect`, `connect_error` and reconnection
+        /// attempt. ``ParleyLogger/disabled`` writes nothing.
+        public var logger: ParleyLogger = .standardError
+
         /// Called after a transport's socket is closed and its descriptor released (tests await it).
         var transportClosedHook: (@Sendable () -> Void)?
 

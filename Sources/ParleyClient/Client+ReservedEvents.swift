@@ -149,7 +149,7 @@ extension Client {
     /// Reports what a handler threw: always logged (an error is never swallowed), and an
     /// acknowledgement the server asked for fails without the error's details.
     func report(_ error: any Error, from event: String, ack: Ack?) {
-        logLine("parley client: handler of '\(event)' threw: \(error)")
+        options.logger.error("parley client: handler of '\(event)' threw: \(error)")
         if let ack, ack.isRequested { ack.fail("the client failed to handle '\(event)'") }
     }
 }

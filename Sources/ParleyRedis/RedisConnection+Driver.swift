@@ -310,7 +310,7 @@ final class Driver: @unchecked Sendable {
         attempt += 1
         let current = attempt
         var random = SystemRandomNumberGenerator()
-        let delay = backoff.next(unitRandom: Double(random.next() >> 11) * 0x1p-53)
+        let delay = backoff.next(using: &random)
         loop.execute(after: delay) { [self] in
             guard attempt == current, phase == .waiting else { return }
             attemptConnection()

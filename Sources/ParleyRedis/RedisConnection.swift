@@ -44,8 +44,12 @@ public final class RedisConnection: Sendable {
         /// Largest reply or message accepted (a protocol error beyond). 64 MiB, see
         /// ``RESPParser/maxValueBytes``.
         public var maxReplyBytes = 64 * 1024 * 1024
-        /// Delays between reconnection attempts.
-        public var backoff = Backoff()
+        /// Delays between reconnection attempts: from 100 ms (a Redis restart takes about that
+        /// long, so the first retry often succeeds) doubling up to 2 s (as ioredis: service
+        /// resumes within 2 s of Redis's return, while a dead Redis costs each node one refused
+        /// connect per ~2 s), ±50 % jitter (as Socket.IO's client) so that nodes that lost the
+        /// same Redis do not reconnect in lock-step.
+        public var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(2), jitter: 0.5)
 
         /// - Parameter url: the Redis to connect to.
         public init(url: RedisURL) {

@@ -29,6 +29,8 @@ let usage = """
       --max-payload BYTES   largest message (default 1000000)
       --loops N             event loop threads (default: one per core)
       --verbose             log connects, disconnects and refusals
+      --admin-token T       serve the live admin dashboard at <path>/admin?token=T
+      --metrics PATH        serve Prometheus metrics at PATH (e.g. /metrics)
       --redis URL           share broadcasts with other parley-server processes through Redis:
                             redis://[[user]:password@]host[:port][/db]
       --raw-echo            plain WebSocket echo of every text and binary message instead
@@ -77,6 +79,8 @@ func parseArguments(_ arguments: [String]) -> Options {
         case "--max-payload", "--max-message": options.configuration.maxPayload = number(argument, 1...(1 << 30))
         case "--loops": options.configuration.loopCount = number(argument, 1...1024)
         case "--verbose": options.configuration.verbose = true
+        case "--admin-token": options.configuration.admin = .init(token: value(argument))
+        case "--metrics": options.configuration.metricsPath = value(argument)
         case "--redis": options.configuration.clusterAdapter = RedisClusterAdapter(url: value(argument))
         case "--raw-echo": options.rawEcho = true
         case "-h", "--help":
@@ -123,14 +127,8 @@ func installRelay(on io: Server, token: String?) {
 
 let options = parseArguments(Array(CommandLine.arguments.dropFirst()))
 
-// SIGINT / SIGTERM are blocked in every thread (the loop threads inherit this mask) and taken
-// by the main thread with sigwait. No Dispatch machinery is involved: it would open its own
-// descriptors lazily and crash if clients had taken them all.
-var stopSignals = sigset_t()
-sigemptyset(&stopSignals)
-sigaddset(&stopSignals, SIGINT)
-sigaddset(&stopSignals, SIGTERM)
-pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+// SIGINT / SIGTERM: blocked before any thread starts, taken by the main thread at the end.
+let signals = ProcessSignals()
 
 let configuration = options.configuration
 let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
@@ -166,12 +164,5 @@ do {
 }
 
 // Wait for SIGINT or SIGTERM, then close every connection (1001) and exit.
-var received: Int32 = 0
-sigwait(&stopSignals, &received)
-let stopped = DispatchSemaphore(value: 0)
-Task.detached {
-    await stop()
-    stopped.signal()
-}
-stopped.wait()
+signals.waitThenStop(stop)
 exit(0)

@@ -144,7 +144,7 @@ final class ClientEmitTests: XCTestCase {
 
     func test_emit_refusesReservedNames() throws {
         let (client, _) = makeClient("ws://127.0.0.1:1/parley")
-        for name in ["connect", "connect_error", "disconnect", "disconnecting", "error", "heartbeat"] {
+        for name in ReservedEvents.all {
             XCTAssertThrowsError(try client.emit(name, 1)) { XCTAssertEqual($0 as? ClientError, .reservedEvent(name)) }
         }
     }

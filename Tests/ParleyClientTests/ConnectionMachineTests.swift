@@ -1,5 +1,6 @@
 import ParleyProtocol
 import ParleyWebSocket
+import TestSupport
 import XCTest
 @testable import ParleyClient
 

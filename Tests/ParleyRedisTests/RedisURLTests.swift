@@ -53,24 +53,3 @@ final class RedisURLTests: XCTestCase {
         }
     }
 }
-
-final class BackoffTests: XCTestCase {
-    func test_backoff_doublesUpToMaximum_withoutJitter() {
-        var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(1), jitter: 0)
-        let delays = (0..<6).map { _ in backoff.next(unitRandom: 0.3) }
-        XCTAssertEqual(delays, [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .seconds(1), .seconds(1)])
-        backoff.reset()
-        XCTAssertEqual(backoff.next(unitRandom: 0.9), .milliseconds(100))
-    }
-
-    func test_backoff_spreadsByJitter_andNeverExceedsMaximum() {
-        var low = Backoff(initial: .milliseconds(100), maximum: .seconds(5), jitter: 0.5)
-        XCTAssertEqual(low.next(unitRandom: 0), .milliseconds(50))
-        var high = Backoff(initial: .milliseconds(100), maximum: .seconds(5), jitter: 0.5)
-        XCTAssertEqual(high.next(unitRandom: 0.75), .milliseconds(125))
-        var capped = Backoff(initial: .seconds(4), maximum: .seconds(5), jitter: 0.5)
-        XCTAssertEqual(capped.next(unitRandom: 0.99), .seconds(5))
-        var many = Backoff()
-        for _ in 0..<200 { XCTAssertLessThanOrEqual(many.next(unitRandom: 0.999), .seconds(2)) }
-    }
-}

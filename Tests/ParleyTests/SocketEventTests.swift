@@ -104,7 +104,7 @@ final class SocketEventTests: XCTestCase {
         let io = try startServer()
         let sockets = SocketRegistry(io.main)
         let (client, socket) = try await connectPair(io, sockets)
-        for name in ["connect", "connect_error", "disconnect", "disconnecting", "error", "heartbeat"] {
+        for name in ReservedEvents.all {
             XCTAssertThrowsError(try socket.emit(name, "x")) { XCTAssertEqual($0 as? ParleyError, .reservedEvent(name)) }
             XCTAssertThrowsError(try io.emit(name)) { XCTAssertEqual($0 as? ParleyError, .reservedEvent(name)) }
             XCTAssertThrowsError(try socket.broadcast.emit(name, 1)) { XCTAssertEqual($0 as? ParleyError, .reservedEvent(name)) }

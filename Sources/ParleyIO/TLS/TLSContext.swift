@@ -102,7 +102,7 @@ package final class TLSContext: @unchecked Sendable {
         case (.client, .insecureNoVerificationForLocalDevelopment):
             cpt_context_set_verify(pointer, Int32(CPT_VERIFY_NONE))
             if !Self.warnedInsecure.exchange(true, ordering: .relaxed) {
-                logLine("parley: TLS certificate verification is OFF (insecureNoVerificationForLocalDevelopment): any server is accepted; use only for local development")
+                ParleyLogger.standardError.warning("parley: TLS certificate verification is OFF (insecureNoVerificationForLocalDevelopment): any server is accepted; use only for local development")
             }
         case (.server, _):
             cpt_context_set_verify(pointer, Int32(configuration.clientCertificateRequired ? CPT_VERIFY_REQUIRE_PEER_CERTIFICATE : CPT_VERIFY_NONE))

@@ -102,6 +102,9 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     @exclusivity(unchecked) private var pingHandler: (@Sendable (WebSocket) -> Void)?
     /// Called once when the connection is gone, after `closeHandler` (the server frees its slot).
     var finalizeHook: (@Sendable () -> Void)?
+    /// The server loop's counters (nil for a client connection): bytes per read and per write
+    /// batch, messages, slow-consumer drops.
+    @exclusivity(unchecked) var counters: ConnectionCounters?
 
     init(fd: Int32, loop: EventLoop, role: Role, subprotocol: String?, configuration: Configuration) {
         self.fd = fd
@@ -192,7 +195,10 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
             loop.execute { [self] in send(frame, volatile: volatile) }
             return .scheduled
         }
-        if volatile && awaitingWritable && closing.canSend { return .dropped }
+        if volatile && awaitingWritable && closing.canSend {
+            counters?.droppedVolatile()
+            return .dropped
+        }
         if role == .client { return enqueueData(frame.opcode, frame.payload) }
         // A small frame joins the connection's own chunk when one with room is at the tail (one
         // iovec for many frames); otherwise, and for large frames, the shared bytes are queued by
@@ -207,6 +213,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         queue.append(frame.chunk)
         lastChunkOwned = false  // shared bytes are never appended to
         didEnqueue(frame.chunk.count)
+        counters?.sentMessage()
         return .enqueued
     }
 
@@ -253,6 +260,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
             queuedBytes = head.count - queueHead
         }
         lastChunkOwned = false
+        counters?.closedForFullQueue()
         apply(closing.localClose(code: .policyViolation, reason: "send queue full"))
         return false
     }
@@ -262,6 +270,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         let size = FrameEncoder.headerSize(payloadCount: payload.count, masked: role == .client) + payload.count
         guard admit(size) else { return .closed }
         appendFrame(opcode, payload, size: size)
+        counters?.sentMessage()
         return .enqueued
     }
 
@@ -328,6 +337,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         for _ in 0..<4 {
             let n = recv(fd, buffer.baseAddress, buffer.count, 0)
             if n > 0 {
+                counters?.received(bytes: n)
                 if draining { continue }
                 process(UnsafeMutableRawBufferPointer(start: buffer.baseAddress, count: n))
                 if isFinalized || n < buffer.count { return }
@@ -366,6 +376,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         keepAlive.frameReceived()
         switch event {
         case .message(let message):
+            counters?.receivedMessage()
             messageHandler?(self, message)
         case .ping(let payload):
             // RFC 6455 5.5.2: answer a ping with a pong carrying the same payload. Pongs count
@@ -451,6 +462,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
                 return
             }
             consume(written)
+            counters?.sent(bytes: written)
         }
         if awaitingWritable == false, finishAfterFlush { finishWriting() }
     }

@@ -151,6 +151,7 @@ public struct HTTPResponse: Sendable, Equatable {
         case 204: return "No Content"
         case 304: return "Not Modified"
         case 400: return "Bad Request"
+        case 401: return "Unauthorized"
         case 403: return "Forbidden"
         case 404: return "Not Found"
         case 405: return "Method Not Allowed"

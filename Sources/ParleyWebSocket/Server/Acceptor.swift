@@ -9,13 +9,16 @@ final class Acceptor: Selectable {
     let listenFD: Int32
     unowned let loop: EventLoop
     let context: WebSocketServer.Context
+    /// This loop's counters, handed to every connection accepted here.
+    let counters: ConnectionCounters
     private var paused = false
 
     /// A pause after EMFILE/ENFILE: long enough not to spin a core, short enough that a freed
     /// descriptor is used quickly.
     static let descriptorPause: Duration = .milliseconds(100)
 
-    init(listenFD: Int32, loop: EventLoop, context: WebSocketServer.Context) {
+    init(listenFD: Int32, loop: EventLoop, context: WebSocketServer.Context, counters: ConnectionCounters) {
+        self.counters = counters
         self.listenFD = listenFD
         self.loop = loop
         self.context = context
@@ -36,7 +39,7 @@ final class Acceptor: Selectable {
             let fd = cps_accept(listenFD, nil, nil)
             if fd >= 0 {
                 SystemSocket.setNoDelay(fd)
-                UpgradeHandler(fd: fd, loop: loop, context: context).start()
+                UpgradeHandler(fd: fd, loop: loop, context: context, counters: counters).start()
                 continue
             }
             switch errno {
@@ -62,7 +65,7 @@ final class Acceptor: Selectable {
         let last = context.lastDescriptorWarning.load(ordering: .relaxed)
         if last == 0 || now - last > 60_000_000_000 {
             context.lastDescriptorWarning.store(now, ordering: .relaxed)
-            logLine("parley: accept failed (\(String(cString: strerror(code)))); pausing accepts until descriptors free up")
+            context.configuration.logger.warning("parley: accept failed (\(String(cString: strerror(code)))); pausing accepts until descriptors free up")
         }
         loop.schedule(after: Self.descriptorPause) { [self] in
             paused = false

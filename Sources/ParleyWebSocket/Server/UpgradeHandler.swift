@@ -8,6 +8,7 @@ final class UpgradeHandler: Selectable {
     let fd: Int32
     unowned let loop: EventLoop
     let context: WebSocketServer.Context
+    let counters: ConnectionCounters
     private var parser: HTTPHeadParser
     private var deadline: TimerID?
     /// An HTTP response still being written, then a lingering close.
@@ -24,7 +25,8 @@ final class UpgradeHandler: Selectable {
     /// receives the response instead of a reset caused by its unread request bytes.
     static let lingerTime: Duration = .seconds(2)
 
-    init(fd: Int32, loop: EventLoop, context: WebSocketServer.Context) {
+    init(fd: Int32, loop: EventLoop, context: WebSocketServer.Context, counters: ConnectionCounters) {
+        self.counters = counters
         self.fd = fd
         self.loop = loop
         self.context = context
@@ -39,6 +41,7 @@ final class UpgradeHandler: Selectable {
         // Slowloris: a head not complete in time gets no answer, just a closed connection.
         deadline = loop.schedule(after: context.configuration.handshakeTimeout) { [weak self] in
             self?.deadline = nil
+            self?.counters.handshakeTimedOut()
             self?.drop()
         }
     }
@@ -75,6 +78,12 @@ final class UpgradeHandler: Selectable {
             startEndpoint(endpoint, request, remainder: remainder)
             return
         }
+        if request.path != context.configuration.path, let route = context.configuration.dynamicRoutes[request.path] {
+            let isRead = request.method == "GET" || request.method == "HEAD"
+            let response = isRead ? route(request) : .plain(405, extraHeaders: [("Allow", "GET, HEAD")])
+            if response.status >= 400 { refused(response.status, path: request.path) }
+            return respond(response, includeBody: request.method != "HEAD")
+        }
         let hasCapacity = context.clientCount.load(ordering: .relaxed) < context.configuration.maxClients
         switch context.handshake.decide(request, hasCapacity: hasCapacity) {
         case .respond(let response, let includeBody):
@@ -98,6 +107,8 @@ final class UpgradeHandler: Selectable {
         let socket = WebSocket(fd: fd, loop: loop, role: .server, subprotocol: subprotocol, configuration: configuration)
         let context = self.context
         socket.finalizeHook = { context.releaseSlot() }
+        socket.counters = counters
+        counters.acceptedConnection()
         loop.replaceHandler(fd, with: socket)
         socket.enqueueRaw(response.encoded())
         onConnection(socket, request)
@@ -109,7 +120,12 @@ final class UpgradeHandler: Selectable {
     }
 
     func refused(_ status: Int, path: String) {
-        context.configuration.onRefusal?(status, path, SystemSocket.peerAddress(fd))
+        counters.refused(status: status)
+        let configuration = context.configuration
+        guard configuration.onRefusal != nil || configuration.logger.isEnabled(.debug) else { return }
+        let address = SystemSocket.peerAddress(fd)
+        context.configuration.logger.debug("parley: refused \(address) \(path): HTTP \(status)")
+        context.configuration.onRefusal?(status, path, address)
     }
 
     func respond(_ response: HTTPResponse, includeBody: Bool) {

@@ -55,6 +55,14 @@ public final class WebSocketServer: Sendable {
         /// Called for every refused request (HTTP status 400 and above) with the status, the
         /// request path ("" when the head was unreadable) and the client address; nil by default.
         public var onRefusal: (@Sendable (_ status: Int, _ path: String, _ address: String) -> Void)?
+        /// Where the server writes what happens: ``ParleyLogger/standardError`` (level `info`) by
+        /// default. Refusals are logged at `debug`; accepts paused for lack of descriptors at
+        /// `warning`, at most once a minute.
+        public var logger: ParleyLogger = .standardError
+        /// HTTP resources computed per request, by path, answered on GET and HEAD (other methods
+        /// get 405): a metrics page, a page behind a token. Called on an event loop thread, so
+        /// they must answer quickly. A static route of the same path is not consulted.
+        public var dynamicRoutes: [String: @Sendable (HTTPRequestHead) -> HTTPResponse] = [:]
 
         public init(host: String = "127.0.0.1", port: Int = 8887, path: String = "/") {
             self.host = host
@@ -73,10 +81,13 @@ public final class WebSocketServer: Sendable {
         let lastDescriptorWarning = Atomic<UInt64>(0)
         /// How often accepting paused for lack of descriptors (for tests and diagnostics).
         let descriptorPauses = Atomic<Int>(0)
+        /// One set of counters per event loop (see ``WebSocketServer/metrics``).
+        let counters: [ConnectionCounters]
 
         init(configuration: Configuration, onConnection: @escaping @Sendable (WebSocket, HTTPRequestHead) -> Void) {
             self.configuration = configuration
             self.onConnection = onConnection
+            counters = (0..<max(1, configuration.loopCount)).map { _ in ConnectionCounters() }
             handshake = ServerHandshake(path: configuration.path, allowedOrigins: configuration.allowedOrigins,
                                         subprotocols: configuration.subprotocols, routes: configuration.routes)
         }
@@ -162,10 +173,11 @@ public final class WebSocketServer: Sendable {
             defer { prepared = nil }
             return prepared
         } ?? EventLoopGroup(loopCount: configuration.loopCount, name: "parley-server")
-        for loop in group.loops {
+        for (index, loop) in group.loops.enumerated() {
             let context = self.context
+            let counters = context.counters[index % context.counters.count]
             loop.execute {
-                Acceptor(listenFD: listener.fd, loop: loop, context: context).register()
+                Acceptor(listenFD: listener.fd, loop: loop, context: context, counters: counters).register()
             }
         }
         state.withLock { $0 = (group, listener.fd, listener.port) }

@@ -18,7 +18,9 @@ final class RawClient {
     static let key = "dGhlIHNhbXBsZSBub25jZQ=="
 
     /// Connects to 127.0.0.1:`port`; every later read waits at most `timeout`.
-    init(port: Int, timeout: Duration = .seconds(3)) throws {
+    /// - Parameter receiveBuffer: `SO_RCVBUF` before connecting (a small window makes a
+    ///   non-reading client fill the server's queue quickly); nil keeps the system's.
+    init(port: Int, timeout: Duration = .seconds(3), receiveBuffer: Int32? = nil) throws {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -28,6 +30,7 @@ final class RawClient {
         let (seconds, attoseconds) = timeout.components
         var value = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
         _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+        if var size = receiveBuffer { _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
         let status = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }

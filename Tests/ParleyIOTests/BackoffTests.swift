@@ -1,5 +1,6 @@
+import ParleyIO
+import TestSupport
 import XCTest
-@testable import ParleyClient
 
 final class BackoffTests: XCTestCase {
     private let socketIODefaults = Backoff(initial: .seconds(1), maximum: .seconds(5), jitter: 0.5)
@@ -56,5 +57,37 @@ final class BackoffTests: XCTestCase {
         XCTAssertEqual(Backoff(initial: .seconds(1), maximum: .seconds(5), jitter: -1).jitter, 0)
         // Full jitter at the lowest draw gives no delay at all, never a negative one.
         XCTAssertEqual(Backoff(initial: .seconds(1), maximum: .seconds(5), jitter: 1).delay(attempt: 0, unitRandom: 0), .zero)
+    }
+
+    func test_backoff_staysInItsBand_forEverySeededDraw() {
+        // Socket.IO's defaults: 0.5–1.5 s, 1–3 s, 2–5 s, then 2.5–5 s.
+        let bands: [ClosedRange<Duration>] = [.milliseconds(500) ... .milliseconds(1500), .seconds(1) ... .seconds(3),
+                                              .seconds(2) ... .seconds(5), .milliseconds(2500) ... .seconds(5)]
+        var random = SeededRandom(seed: 42)
+        for _ in 0..<200 {
+            var backoff = socketIODefaults
+            for attempt in 0..<8 {
+                let delay = backoff.next(using: &random)
+                XCTAssertTrue(bands[min(attempt, 3)].contains(delay), "attempt \(attempt): \(delay)")
+            }
+        }
+    }
+
+    func test_backoff_repeatsItsDelays_forTheSameSeed() {
+        func delays(seed: UInt64) -> [Duration] {
+            var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(2), jitter: 0.5)
+            var random = SeededRandom(seed: seed)
+            return (0..<10).map { _ in backoff.next(using: &random) }
+        }
+        XCTAssertEqual(delays(seed: 7), delays(seed: 7))
+        XCTAssertNotEqual(delays(seed: 7), delays(seed: 8))
+    }
+
+    func test_backoff_hasRedisDefaults_thatDoubleFrom100msTo2s() {
+        var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(2), jitter: 0)
+        var random = SeededRandom(seed: 1)
+        let delays = (0..<7).map { _ in backoff.next(using: &random) }
+        XCTAssertEqual(delays, [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800),
+                                .milliseconds(1600), .seconds(2), .seconds(2)])
     }
 }
