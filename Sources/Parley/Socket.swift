@@ -330,17 +330,29 @@ public final class Socket: Sendable, Hashable {
 
     /// A message from the client.
     func receive(_ message: WebSocketMessage) {
-        let (phase, waiting) = state.withLock { state -> (Phase, Int) in
-            if state.phase == .pending { state.early.append(message) }
-            return (state.phase, state.early.count)
-        }
-        switch phase {
-        case .connected: break
-        case .disconnected: return  // disconnected by the server: later events are ignored
-        case .pending:
-            if waiting > Self.maxEarlyMessages {
-                connection.close(code: .policyViolation, reason: "too many messages before connect")
+        enum Admission { case handle, ignore, overEarlyLimit }
+        let admission = state.withLock { state -> Admission in
+            switch state.phase {
+            case .connected: return .handle
+            case .disconnected: return .ignore  // disconnected by the server: later events are ignored
+            case .pending:
+                // Checked before appending: `early` never holds more than `maxEarlyMessages`.
+                // Over it the socket ends at once: what it sent is dropped, and an `accept`
+                // from middleware finishing later finds it no longer pending.
+                guard state.early.count < Self.maxEarlyMessages else {
+                    state.phase = .disconnected
+                    state.early = []
+                    return .overEarlyLimit
+                }
+                state.early.append(message)
+                return .ignore
             }
+        }
+        switch admission {
+        case .handle: break
+        case .ignore: return
+        case .overEarlyLimit:
+            connection.close(code: .policyViolation, reason: "too many messages before connect")
             return
         }
         switch message {
