@@ -86,7 +86,9 @@ public struct BroadcastOperator: Sendable {
         namespace.adapter.sockets(in: rooms, except: exceptRooms, exceptSocket: exceptSocket)
     }
 
-    /// Makes the selected sockets join `rooms` (on every node, with a Redis adapter).
+    /// Makes the selected sockets join `rooms` (on every node, with a Redis adapter). A socket
+    /// the join would take over its room bounds, or a room name of the form of a socket id, is
+    /// left out (see ``Socket/join(_:)-(String...)``), and logged when the server is verbose.
     public func socketsJoin(_ rooms: String...) {
         apply(.join(rooms))
     }
@@ -112,7 +114,10 @@ public struct BroadcastOperator: Sendable {
     func applyLocally(_ operation: ClusterMessage.Operation) {
         switch operation {
         case .emit(let envelope): deliver(envelope)
-        case .join(let rooms): for socket in fetchSockets() { socket.join(rooms) }
+        case .join(let rooms):
+            for socket in fetchSockets() {
+                do { try socket.join(rooms) } catch { namespace.log("parley: socket \(socket.id) cannot join: \(error)") }
+            }
         case .leave(let rooms): for socket in fetchSockets() { for room in rooms { socket.leave(room) } }
         case .disconnect: for socket in fetchSockets() { socket.disconnect() }
         }

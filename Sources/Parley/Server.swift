@@ -38,6 +38,14 @@ public final class Server: Sendable {
         public var pingTimeout: Duration = .seconds(20)
         /// Largest message accepted (close 1009 beyond). 1 MB, Socket.IO's `maxHttpBufferSize`.
         public var maxPayload = 1_000_000
+        /// Longest room name `socket.join` accepts, in UTF-8 bytes (longer throws
+        /// ``ParleyError/roomNameTooLong(limit:)``). 256: room names are identifiers; a bound
+        /// keeps a client that picks its rooms from filling memory with huge names.
+        public var maxRoomNameBytes = 256
+        /// Most rooms one socket may be in, besides its own id room (more throws
+        /// ``ParleyError/tooManyRooms(limit:)``). 1,000: far more than a chat or a dashboard
+        /// uses, while 10,000 clients at the limit hold a few GB at most with 256-byte names.
+        public var maxRoomsPerSocket = 1_000
         /// The HTTP upgrade request must arrive within this. 10 s (slowloris).
         public var handshakeTimeout: Duration = .seconds(10)
         /// All middleware of one connection must finish within this, or the client gets
@@ -136,7 +144,8 @@ public final class Server: Sendable {
                 connection.close(code: .policyViolation, reason: "Invalid namespace")
                 return
             }
-            let socket = Socket(connection: connection, handshake: handshake, namespace: namespace)
+            let socket = Socket(connection: connection, handshake: handshake, namespace: namespace,
+                                roomLimits: .init(maxNameBytes: configuration.maxRoomNameBytes, maxRooms: configuration.maxRoomsPerSocket))
             connection.onMessage { _, message in socket.receive(message) }
             connection.onClose { _, code, reason in socket.connectionClosed(code: code, reason: reason) }
             let chain = middleware.withLock { $0 } + namespace.middleware

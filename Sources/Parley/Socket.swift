@@ -12,7 +12,7 @@ import Synchronization
 /// ```swift
 /// io.onConnection { socket in
 ///     socket.on("chat") { (message: ChatMessage) in try? socket.broadcast.emit("chat", message) }
-///     socket.on("join") { (room: String) in socket.join(room) }
+///     socket.on("join") { (room: String) in try? socket.join(room) }
 ///     socket.on("whoami") { (ack: Ack) in ack(socket.id) }
 /// }
 /// ```
@@ -62,10 +62,21 @@ public final class Socket: Sendable, Hashable {
     /// Acknowledgements this server may wait for on one socket at once.
     static let maxPendingAcks = 1024
 
-    init(connection: WebSocket, handshake: Handshake, namespace: Namespace) {
+    /// Bounds on the rooms this socket joins.
+    struct RoomLimits: Sendable {
+        /// ``Server/Configuration/maxRoomNameBytes``.
+        var maxNameBytes = 256
+        /// ``Server/Configuration/maxRoomsPerSocket``.
+        var maxRooms = 1_000
+    }
+
+    let roomLimits: RoomLimits
+
+    init(connection: WebSocket, handshake: Handshake, namespace: Namespace, roomLimits: RoomLimits = RoomLimits()) {
         self.connection = connection
         self.handshake = handshake
         self.namespace = namespace
+        self.roomLimits = roomLimits
         id = Self.randomID()
     }
 
@@ -287,10 +298,46 @@ public final class Socket: Sendable, Hashable {
 
     // MARK: Rooms and broadcast
 
-    /// Joins rooms (idempotent).
-    public func join(_ rooms: String...) { namespace.adapter.join(id, rooms) }
-    /// Joins rooms (idempotent).
-    public func join(_ rooms: [String]) { namespace.adapter.join(id, rooms) }
+    /// Joins rooms (idempotent): all of them, or none when one is refused.
+    ///
+    /// ```swift
+    /// socket.on("join") { (room: String, ack: Ack) in
+    ///     do { try socket.join(room); ack() } catch { ack.fail(String(describing: error)) }
+    /// }
+    /// ```
+    /// - Throws: ``ParleyError/reservedRoomName(_:)`` for a name of the form of a socket id
+    ///   (other than this socket's own), ``ParleyError/roomNameTooLong(limit:)`` beyond
+    ///   ``Server/Configuration/maxRoomNameBytes``, ``ParleyError/tooManyRooms(limit:)`` when
+    ///   the socket would be in more than ``Server/Configuration/maxRoomsPerSocket`` rooms.
+    public func join(_ rooms: String...) throws { try join(rooms) }
+
+    /// Joins rooms (idempotent): all of them, or none when one is refused.
+    /// - Throws: see ``join(_:)-(String...)``.
+    public func join(_ rooms: [String]) throws {
+        for room in rooms where room != id {
+            guard room.utf8.count <= roomLimits.maxNameBytes else { throw ParleyError.roomNameTooLong(limit: roomLimits.maxNameBytes) }
+            // Joining another socket's id room would receive what is sent to that socket alone.
+            guard !Self.hasIDForm(room) else { throw ParleyError.reservedRoomName(room) }
+        }
+        // Under this socket's lock, so that two joins of one socket cannot both pass the count.
+        try state.withLock { _ in
+            let current = namespace.adapter.rooms(of: id)  // includes the implied own-id room
+            let added = Set(rooms).subtracting(current).count
+            guard current.count - 1 + added <= roomLimits.maxRooms else { throw ParleyError.tooManyRooms(limit: roomLimits.maxRooms) }
+            namespace.adapter.join(id, rooms)
+        }
+    }
+
+    /// Whether `name` has the form of a socket id: 22 base64url characters (``randomID()``).
+    static func hasIDForm(_ name: String) -> Bool {
+        name.utf8.count == 22 && name.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"): return true
+            default: return false
+            }
+        }
+    }
     /// Leaves a room.
     public func leave(_ room: String) { namespace.adapter.leave(id, room) }
     /// The rooms this socket is in, including the one named by its id.

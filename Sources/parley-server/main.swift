@@ -103,8 +103,14 @@ func installRelay(on io: Server, token: String?) {
         socket.on("broadcast") { (data: RawJSON) in try? socket.broadcast.emit("broadcast", data) }
         socket.on("all") { (data: RawJSON) in try? io.emit("all", data) }
         socket.on("join") { (room: String, ack: Ack) in
-            socket.join(room)
-            ack()
+            // Refused joins (a name over the length bound, too many rooms, a socket id) are
+            // answered with an error ack naming the limit.
+            do {
+                try socket.join(room)
+                ack()
+            } catch {
+                ack.fail(String(describing: error))
+            }
         }
         socket.on("leave") { (room: String, ack: Ack) in
             socket.leave(room)
