@@ -52,7 +52,7 @@ public enum ParleyError: Error, Sendable, Equatable, CustomStringConvertible {
 ///
 /// ```swift
 /// io.use { handshake in
-///     guard handshake.query["token"] == "secret" else { throw ConnectError("unauthorized") }
+///     guard handshake.query("token", matchesSecret: "secret") else { throw ConnectError("unauthorized") }
 /// }
 /// ```
 public struct ConnectError: Error, Sendable, Equatable {

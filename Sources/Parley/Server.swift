@@ -10,7 +10,7 @@ import Synchronization
 /// ```swift
 /// let io = Server(.init(port: 8887, path: "/parley"))
 /// io.use { handshake in
-///     guard handshake.query["token"] == "secret" else { throw ConnectError("unauthorized") }
+///     guard handshake.query("token", matchesSecret: "secret") else { throw ConnectError("unauthorized") }
 /// }
 /// io.onConnection { socket in
 ///     socket.on("chat") { (message: String) in try? socket.broadcast.emit("chat", message) }
@@ -46,6 +46,12 @@ public final class Server: Sendable {
         /// ``ParleyError/tooManyRooms(limit:)``). 1,000: far more than a chat or a dashboard
         /// uses, while 10,000 clients at the limit hold a few GB at most with 256-byte names.
         public var maxRoomsPerSocket = 1_000
+        /// The per-address limit on refused connections (middleware refusals, invalid
+        /// namespaces, refused upgrade requests): over it, upgrades from that address get `429`
+        /// with `Retry-After` before any WebSocket work. nil turns it off. On by default, 20
+        /// refusals per 10 s: a person mistyping never reaches it, a token-guessing script
+        /// does at once (see ``RefusalLimiter/Limit``).
+        public var refusalLimit: RefusalLimiter.Limit? = RefusalLimiter.Limit()
         /// The HTTP upgrade request must arrive within this. 10 s (slowloris).
         public var handshakeTimeout: Duration = .seconds(10)
         /// All middleware of one connection must finish within this, or the client gets
@@ -77,6 +83,7 @@ public final class Server: Sendable {
             configuration.allowedOrigins = origins
             configuration.maxClients = maxClients
             configuration.handshakeTimeout = handshakeTimeout
+            configuration.refusalLimit = refusalLimit
             configuration.loopCount = loopCount
             configuration.routes = routes
             if serveClient && routes[Server.clientScriptPath(for: path)] == nil {
@@ -106,6 +113,13 @@ public final class Server: Sendable {
         let main: Namespace
         /// The Redis side of broadcasting; nil with the in-memory adapter.
         let cluster: RedisAdapter?
+        /// Counts refusals toward ``Configuration/refusalLimit``: the WebSocket server, set once
+        /// it exists (weak: it holds this router through its connection callback).
+        let refusalCounter = Mutex(WeakServer())
+
+        struct WeakServer {
+            weak var server: WebSocketServer?
+        }
 
         init(configuration: Configuration) {
             self.configuration = configuration
@@ -134,6 +148,10 @@ public final class Server: Sendable {
             }
         }
 
+        func recordRefusal(from address: String) {
+            refusalCounter.withLock { $0.server }?.recordRefusal(from: address)
+        }
+
         /// A new WebSocket connection (on its loop): pick the namespace, run middleware, accept.
         func connect(_ connection: WebSocket, _ request: HTTPRequestHead) {
             let handshake = Handshake(request: request, address: connection.remoteAddress)
@@ -142,6 +160,7 @@ public final class Server: Sendable {
                 let data = RawJSON(unchecked: Array(#"{"message":"Invalid namespace"}"#.utf8))
                 connection.send(textUTF8: EnvelopeCodec.encode(.event(name: "connect_error", data: data, id: nil)))
                 connection.close(code: .policyViolation, reason: "Invalid namespace")
+                recordRefusal(from: handshake.address)
                 return
             }
             let socket = Socket(connection: connection, handshake: handshake, namespace: namespace,
@@ -165,7 +184,12 @@ public final class Server: Sendable {
                 guard !settled.exchange(true, ordering: .acquiringAndReleasing) else { return }
                 deadline.withLock { $0 }?.cancel()
                 loop.execute {
-                    if let refusal { socket.refuse(refusal) } else { socket.accept(pingInterval: interval, pingTimeout: timeout) }
+                    if let refusal {
+                        socket.refuse(refusal)
+                        self.recordRefusal(from: handshake.address)
+                    } else {
+                        socket.accept(pingInterval: interval, pingTimeout: timeout)
+                    }
                 }
             }
             let task = Task {
@@ -202,6 +226,7 @@ public final class Server: Sendable {
         webSocketServer = WebSocketServer(configuration: configuration.webSocketConfiguration) { connection, request in
             router.connect(connection, request)
         }
+        router.refusalCounter.withLock { $0.server = webSocketServer }
     }
 
     /// The namespace `name` (created on first use). `/` is the main namespace.

@@ -63,6 +63,11 @@ final class UpgradeHandler: Selectable {
     }
 
     private func answer(_ request: HTTPRequestHead, remainder: [UInt8]) {
+        if request.path == context.configuration.path, context.limitsRefusals,
+           let seconds = context.refusalRetryAfter(for: SystemSocket.peerAddress(fd)) {
+            refused(429, path: request.path)
+            return respond(.plain(429, extraHeaders: [("Retry-After", String(seconds))]), includeBody: true)
+        }
         let hasCapacity = context.clientCount.load(ordering: .relaxed) < context.configuration.maxClients
         switch context.handshake.decide(request, hasCapacity: hasCapacity) {
         case .respond(let response, let includeBody):
@@ -97,6 +102,11 @@ final class UpgradeHandler: Selectable {
 
     private func refused(_ status: Int, path: String) {
         context.configuration.onRefusal?(status, path, SystemSocket.peerAddress(fd))
+        // Refused upgrades and unreadable heads count toward the refusal limit; being over a
+        // limit (429) or the server being full (503) is not the client's fault.
+        if status != 429 && status != 503 && (path == context.configuration.path || path.isEmpty) {
+            context.recordRefusal(from: SystemSocket.peerAddress(fd))
+        }
     }
 
     private func respond(_ response: HTTPResponse, includeBody: Bool) {
