@@ -31,6 +31,10 @@ let package = Package(
         .executableTarget(name: "parley-server", dependencies: ["Parley", "ParleyWebSocket", "ParleyRedis"]),
         // Drives the Autobahn|Testsuite fuzzing server with the ParleyWebSocket client.
         .executableTarget(name: "parley-autobahn-client", dependencies: ["ParleyWebSocket"]),
+        // libFuzzer targets for every parser of peer bytes (Fuzz/README.md): `Fuzz/run.sh` builds
+        // them with the fuzzer flags; a plain build makes a replayer of corpus files.
+        .executableTarget(name: "parley-fuzz", dependencies: ["Parley", "ParleyProtocol", "ParleyWebSocket", "ParleyRedis"],
+                          path: "Fuzz/Sources"),
         // Examples: small programs that show the libraries in use.
         .executableTarget(name: "parley-echo-client", dependencies: ["ParleyWebSocket"], path: "Examples/EchoClient"),
         .testTarget(name: "ParleyWebSocketTests", dependencies: ["ParleyWebSocket", "CParleySystem"]),

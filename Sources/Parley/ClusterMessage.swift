@@ -16,9 +16,9 @@
 /// disconnect: nothing
 /// ```
 /// Integers are big-endian.
-struct ClusterMessage: Equatable, Sendable {
+package struct ClusterMessage: Equatable, Sendable {
     /// What the receiving nodes do with the sockets they select.
-    enum Operation: Equatable, Sendable {
+    package enum Operation: Equatable, Sendable {
         /// Write this envelope to each.
         case emit(envelope: [UInt8])
         /// Make each join these rooms (`socketsJoin`).
@@ -57,7 +57,7 @@ struct ClusterMessage: Equatable, Sendable {
 
     /// The message's bytes; names longer than 65,535 bytes or more than 65,535 rooms (never
     /// produced by sockets) make it nil.
-    func encoded() -> [UInt8]? {
+    package func encoded() -> [UInt8]? {
         precondition(origin.count == Self.nodeIDLength)
         var bytes: [UInt8] = []
         let names = rooms.reduce(0) { $0 + $1.utf8.count + 2 } + exceptRooms.reduce(0) { $0 + $1.utf8.count + 2 }
@@ -92,7 +92,7 @@ struct ClusterMessage: Equatable, Sendable {
 
     /// Reads a message.
     /// - Throws: ``DecodingError``.
-    init(decoding bytes: [UInt8]) throws {
+    package init(decoding bytes: [UInt8]) throws {
         var reader = Reader(bytes: bytes)
         let version = try reader.byte()
         guard version == Self.version else { throw DecodingError.unsupportedVersion(version) }
