@@ -104,7 +104,7 @@ final class UpgradeHandler: Selectable {
         context.configuration.onRefusal?(status, path, SystemSocket.peerAddress(fd))
         // Refused upgrades and unreadable heads count toward the refusal limit; being over a
         // limit (429) or the server being full (503) is not the client's fault.
-        if status != 429 && status != 503 && (path == context.configuration.path || path.isEmpty) {
+        if context.limitsRefusals && status != 429 && status != 503 && (path == context.configuration.path || path.isEmpty) {
             context.recordRefusal(from: SystemSocket.peerAddress(fd))
         }
     }
