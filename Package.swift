@@ -35,6 +35,10 @@ let package = Package(
                 resources: [.embedInCode("Resources/parley.js"), .embedInCode("Resources/admin.html"),
                             .embedInCode("Resources/admin.js"), .embedInCode("Resources/admin.css")]),
         .executableTarget(name: "parley-server", dependencies: ["Parley", "ParleyWebSocket", "ParleyRedisAdapter"]),
+        // libFuzzer targets for every parser of peer bytes (Fuzz/README.md): `Fuzz/run.sh` builds
+        // them with the fuzzer flags; a plain build makes a replayer of corpus files.
+        .executableTarget(name: "parley-fuzz", dependencies: ["Parley", "ParleyProtocol", "ParleyWebSocket", "ParleyRedis", "ParleyRedisAdapter"],
+                          path: "Fuzz/Sources"),
         // Examples: small programs that show the libraries in use.
         .executableTarget(name: "parley-echo-client", dependencies: ["ParleyWebSocket"], path: "Examples/EchoClient"),
         .testTarget(name: "ParleyWebSocketTests", dependencies: ["ParleyWebSocket", "CParleySystem"]),

@@ -85,7 +85,9 @@ public struct BroadcastOperator: Sendable {
         namespace.roomStore.sockets(selection)
     }
 
-    /// Makes the selected sockets join `rooms` (on every node, with a cluster adapter).
+    /// Makes the selected sockets join `rooms` (on every node, with a cluster adapter). A socket
+    /// the join would take over its room bounds, or a room name of the form of a socket id, is
+    /// left out (see ``Socket/join(_:)-(String...)``), and logged when the server is verbose.
     public func socketsJoin(_ rooms: String...) {
         apply(.socketsJoin(rooms))
     }
@@ -117,7 +119,10 @@ public struct BroadcastOperator: Sendable {
     func applyLocally(_ action: ClusterOperation.Action) {
         switch action {
         case .emit(let envelope): deliver(envelope)
-        case .socketsJoin(let rooms): for socket in fetchSockets() { socket.join(rooms) }
+        case .socketsJoin(let rooms):
+            for socket in fetchSockets() {
+                do { try socket.join(rooms) } catch { namespace.log("parley: socket \(socket.id) cannot join: \(error)") }
+            }
         case .socketsLeave(let rooms): for socket in fetchSockets() { for room in rooms { socket.leave(room) } }
         case .disconnectSockets: for socket in fetchSockets() { socket.disconnect() }
         }

@@ -13,6 +13,13 @@ public enum ParleyError: Error, Sendable, Equatable, CustomStringConvertible {
     case encodingFailed(String)
     /// Too many acknowledgements are pending on this socket.
     case tooManyPendingAcks(limit: Int)
+    /// A room name longer than ``Server/Configuration/maxRoomNameBytes`` (UTF-8 bytes).
+    case roomNameTooLong(limit: Int)
+    /// The join would put the socket in more than ``Server/Configuration/maxRoomsPerSocket`` rooms.
+    case tooManyRooms(limit: Int)
+    /// Room names of the form of a socket id (22 base64url characters) are reserved: each names
+    /// the room of that one socket, which no other socket may join.
+    case reservedRoomName(String)
 
     public var description: String {
         switch self {
@@ -22,6 +29,9 @@ public enum ParleyError: Error, Sendable, Equatable, CustomStringConvertible {
         case .reservedEvent(let name): return "'\(name)' is a reserved event name"
         case .encodingFailed(let why): return "cannot encode as JSON: \(why)"
         case .tooManyPendingAcks(let limit): return "more than \(limit) acknowledgements pending"
+        case .roomNameTooLong(let limit): return "room name over \(limit) bytes"
+        case .tooManyRooms(let limit): return "more than \(limit) rooms per socket"
+        case .reservedRoomName(let name): return "'\(name)' is reserved: room names of 22 base64url characters name sockets"
         }
     }
 }
@@ -31,7 +41,7 @@ public enum ParleyError: Error, Sendable, Equatable, CustomStringConvertible {
 ///
 /// ```swift
 /// io.use { handshake in
-///     guard handshake.query["token"] == "secret" else { throw ConnectError("unauthorized") }
+///     guard handshake.query("token", matchesSecret: "secret") else { throw ConnectError("unauthorized") }
 /// }
 /// ```
 public struct ConnectError: Error, Sendable, Equatable {

@@ -9,7 +9,7 @@ import Synchronization
 /// ```swift
 /// let io = Server(.init(port: 8887, path: "/parley"))
 /// io.use { handshake in
-///     guard handshake.query["token"] == "secret" else { throw ConnectError("unauthorized") }
+///     guard handshake.query("token", matchesSecret: "secret") else { throw ConnectError("unauthorized") }
 /// }
 /// io.onConnection { socket in
 ///     socket.on("chat") { (message: String) in try socket.broadcast.emit("chat", message) }
@@ -37,6 +37,20 @@ public final class Server: Sendable {
         public var pingTimeout: Duration = .seconds(20)
         /// Largest message accepted (close 1009 beyond). 1 MB, Socket.IO's `maxHttpBufferSize`.
         public var maxPayload = 1_000_000
+        /// Longest room name `socket.join` accepts, in UTF-8 bytes (longer throws
+        /// ``ParleyError/roomNameTooLong(limit:)``). 256: room names are identifiers; a bound
+        /// keeps a client that picks its rooms from filling memory with huge names.
+        public var maxRoomNameBytes = 256
+        /// Most rooms one socket may be in, besides its own id room (more throws
+        /// ``ParleyError/tooManyRooms(limit:)``). 1,000: far more than a chat or a dashboard
+        /// uses, while 10,000 clients at the limit hold a few GB at most with 256-byte names.
+        public var maxRoomsPerSocket = 1_000
+        /// The per-address limit on refused connections (middleware refusals, invalid
+        /// namespaces, refused upgrade requests): over it, upgrades from that address get `429`
+        /// with `Retry-After` before any WebSocket work. nil turns it off. On by default, 20
+        /// refusals per 10 s: a person mistyping never reaches it, a token-guessing script
+        /// does at once (see ``RefusalLimiter/Limit``).
+        public var refusalLimit: RefusalLimiter.Limit? = RefusalLimiter.Limit()
         /// The HTTP upgrade request must arrive within this. 10 s (slowloris).
         public var handshakeTimeout: Duration = .seconds(10)
         /// All middleware of one connection must finish within this, or the client gets
@@ -89,6 +103,7 @@ public final class Server: Sendable {
             configuration.allowedOrigins = origins
             configuration.maxClients = maxClients
             configuration.handshakeTimeout = handshakeTimeout
+            configuration.refusalLimit = refusalLimit
             configuration.loopCount = loopCount
             configuration.routes = routes
             if serveClient && routes[Server.clientScriptPath(for: path)] == nil {
@@ -119,6 +134,13 @@ public final class Server: Sendable {
         let adminNamespace: String?
         /// The cluster engine; nil for a single node.
         let cluster: (any ClusterAdapter)?
+        /// Counts refusals toward ``Configuration/refusalLimit``: the WebSocket server, set once
+        /// it exists (weak: it holds this router through its connection callback).
+        let refusalCounter = Mutex(WeakServer())
+
+        struct WeakServer {
+            weak var server: WebSocketServer?
+        }
 
         init(configuration: Configuration) {
             self.configuration = configuration
@@ -160,6 +182,16 @@ public final class Server: Sendable {
             return ClusterContext(loop: loop, apply: { [weak self] operation in self?.apply(operation) }, debug: debug)
         }
 
+        /// Bounds on the rooms of each socket (``Configuration/maxRoomNameBytes``,
+        /// ``Configuration/maxRoomsPerSocket``).
+        var roomLimits: Socket.RoomLimits {
+            Socket.RoomLimits(maxNameBytes: configuration.maxRoomNameBytes, maxRooms: configuration.maxRoomsPerSocket)
+        }
+
+        func recordRefusal(from address: String) {
+            refusalCounter.withLock { $0.server }?.recordRefusal(from: address)
+        }
+
         /// A new WebSocket connection (on its loop): pick the namespace, run middleware, accept.
         func connect(_ connection: WebSocket, _ request: HTTPRequestHead) {
             let handshake = Handshake(request: request, address: connection.remoteAddress)
@@ -169,9 +201,10 @@ public final class Server: Sendable {
                 let data = RawJSON(unchecked: Array(#"{"message":"Invalid namespace"}"#.utf8))
                 connection.send(textUTF8: EnvelopeCodec.encode(.event(name: "connect_error", data: data, id: nil)))
                 connection.close(code: .policyViolation, reason: "Invalid namespace")
+                recordRefusal(from: handshake.address)
                 return
             }
-            let socket = Socket(link: .envelope(connection), handshake: handshake, namespace: namespace)
+            let socket = Socket(link: .envelope(connection), handshake: handshake, namespace: namespace, roomLimits: roomLimits)
             connection.onMessage { _, message in socket.receive(message) }
             connection.onClose { _, code, reason in socket.connectionClosed(code: code, reason: reason) }
             admit(socket, handshake: handshake, namespace: namespace, loop: connection.loop)
@@ -196,7 +229,12 @@ public final class Server: Sendable {
                 deadline.withLock { $0 }?.cancel()
                 if refusal != nil { self.counters.refusedByMiddleware() }
                 loop.execute {
-                    if let refusal { socket.refuse(refusal) } else { socket.accept(pingInterval: interval, pingTimeout: timeout) }
+                    if let refusal {
+                        socket.refuse(refusal)
+                        self.recordRefusal(from: handshake.address)
+                    } else {
+                        socket.accept(pingInterval: interval, pingTimeout: timeout)
+                    }
                 }
             }
             let task = Task {
@@ -247,6 +285,7 @@ public final class Server: Sendable {
             router.connect(connection, request)
         }
         reference.set(self)
+        router.refusalCounter.withLock { $0.server = webSocketServer }
     }
 
     /// The namespace `name` (created on first use). `/` is the main namespace.

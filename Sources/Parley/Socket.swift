@@ -12,7 +12,7 @@ import Synchronization
 /// ```swift
 /// io.onConnection { socket in
 ///     socket.on("chat") { (message: ChatMessage) in try socket.broadcast.emit("chat", message) }
-///     socket.on("join") { (room: String) in socket.join(room) }
+///     socket.on("join") { (room: String) in try socket.join(room) }
 ///     socket.on("whoami") { (ack: Ack) in ack(socket.id) }
 ///     socket.on("disconnect") { (reason: String) in print(socket.id, "left:", reason) }
 /// }
@@ -79,10 +79,21 @@ public final class Socket: Sendable, Hashable {
     /// Acknowledgements this server may wait for on one socket at once.
     static let maxPendingAcks = 1024
 
-    init(link: Link, handshake: Handshake, namespace: Namespace) {
+    /// Bounds on the rooms this socket joins.
+    struct RoomLimits: Sendable {
+        /// ``Server/Configuration/maxRoomNameBytes``.
+        var maxNameBytes = 256
+        /// ``Server/Configuration/maxRoomsPerSocket``.
+        var maxRooms = 1_000
+    }
+
+    let roomLimits: RoomLimits
+
+    init(link: Link, handshake: Handshake, namespace: Namespace, roomLimits: RoomLimits = RoomLimits()) {
         self.link = link
         self.handshake = handshake
         self.namespace = namespace
+        self.roomLimits = roomLimits
         id = Self.randomID()
     }
 
@@ -369,10 +380,46 @@ public final class Socket: Sendable, Hashable {
 
     // MARK: Rooms and broadcast
 
-    /// Joins rooms (idempotent).
-    public func join(_ rooms: String...) { namespace.roomStore.join(id, rooms) }
-    /// Joins rooms (idempotent).
-    public func join(_ rooms: [String]) { namespace.roomStore.join(id, rooms) }
+    /// Joins rooms (idempotent): all of them, or none when one is refused.
+    ///
+    /// ```swift
+    /// socket.on("join") { (room: String, ack: Ack) in
+    ///     do { try socket.join(room); ack() } catch { ack.fail(String(describing: error)) }
+    /// }
+    /// ```
+    /// - Throws: ``ParleyError/reservedRoomName(_:)`` for a name of the form of a socket id
+    ///   (other than this socket's own), ``ParleyError/roomNameTooLong(limit:)`` beyond
+    ///   ``Server/Configuration/maxRoomNameBytes``, ``ParleyError/tooManyRooms(limit:)`` when
+    ///   the socket would be in more than ``Server/Configuration/maxRoomsPerSocket`` rooms.
+    public func join(_ rooms: String...) throws { try join(rooms) }
+
+    /// Joins rooms (idempotent): all of them, or none when one is refused.
+    /// - Throws: see ``join(_:)-(String...)``.
+    public func join(_ rooms: [String]) throws {
+        for room in rooms where room != id {
+            guard room.utf8.count <= roomLimits.maxNameBytes else { throw ParleyError.roomNameTooLong(limit: roomLimits.maxNameBytes) }
+            // Joining another socket's id room would receive what is sent to that socket alone.
+            guard !Self.hasIDForm(room) else { throw ParleyError.reservedRoomName(room) }
+        }
+        // Under this socket's lock, so that two joins of one socket cannot both pass the count.
+        try state.withLock { _ in
+            let current = namespace.roomStore.rooms(of: id)  // includes the implied own-id room
+            let added = Set(rooms).subtracting(current).count
+            guard current.count - 1 + added <= roomLimits.maxRooms else { throw ParleyError.tooManyRooms(limit: roomLimits.maxRooms) }
+            namespace.roomStore.join(id, rooms)
+        }
+    }
+
+    /// Whether `name` has the form of a socket id: 22 base64url characters (``randomID()``).
+    static func hasIDForm(_ name: String) -> Bool {
+        name.utf8.count == 22 && name.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"): return true
+            default: return false
+            }
+        }
+    }
     /// Leaves a room.
     public func leave(_ room: String) { namespace.roomStore.leave(id, room) }
     /// The rooms this socket is in, including the one named by its id.
@@ -440,19 +487,31 @@ public final class Socket: Sendable, Hashable {
     /// Whether a message may be handled now; before `connect` it is kept (up to
     /// ``maxEarlyMessages``; beyond, the connection is closed), after a disconnect dropped.
     func admitted(_ message: Inbound) -> Bool {
-        let (phase, waiting) = state.withLock { state -> (Phase, Int) in
-            if state.phase == .pending { state.early.append(message) }
-            return (state.phase, state.early.count)
-        }
-        switch phase {
-        case .connected: return true
-        case .disconnected: return false  // disconnected by the server: later events are ignored
-        case .pending:
-            if waiting > Self.maxEarlyMessages {
-                switch link {
-                case .envelope(let connection): connection.close(code: .policyViolation, reason: "too many messages before connect")
-                case .socketIO(let connection): connection.close(.parseError)
+        enum Admission { case handle, ignore, overEarlyLimit }
+        let admission = state.withLock { state -> Admission in
+            switch state.phase {
+            case .connected: return .handle
+            case .disconnected: return .ignore  // disconnected by the server: later events are ignored
+            case .pending:
+                // Checked before appending: `early` never holds more than `maxEarlyMessages`.
+                // Over it the socket ends at once: what it sent is dropped, and an `accept`
+                // from middleware finishing later finds it no longer pending.
+                guard state.early.count < Self.maxEarlyMessages else {
+                    state.phase = .disconnected
+                    state.early = []
+                    return .overEarlyLimit
                 }
+                state.early.append(message)
+                return .ignore
+            }
+        }
+        switch admission {
+        case .handle: return true
+        case .ignore: return false
+        case .overEarlyLimit:
+            switch link {
+            case .envelope(let connection): connection.close(code: .policyViolation, reason: "too many messages before connect")
+            case .socketIO(let connection): connection.close(.parseError)
             }
             return false
         }

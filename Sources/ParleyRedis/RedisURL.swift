@@ -61,7 +61,8 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             hostPart = hostPart[..<colon]
         }
         guard !hostPart.isEmpty else { throw RedisError.invalidURL("no host in '\(text)'") }
-        guard !hostPart.contains(where: { $0 == " " || $0 == "%" || $0 == "@" }) else {
+        // RFC 3986 3.2.2: brackets only enclose an IP literal, never appear inside a host.
+        guard !hostPart.contains(where: { $0 == " " || $0 == "%" || $0 == "@" || $0 == "[" || $0 == "]" }) else {
             throw RedisError.invalidURL("invalid host '\(hostPart)'")
         }
         host = String(hostPart)

@@ -20,7 +20,7 @@ import Parley
 /// ```
 /// Integers are big-endian. Room names of a set are written sorted, so that one operation
 /// always has the same bytes.
-struct ClusterMessage: Equatable, Sendable {
+package struct ClusterMessage: Equatable, Sendable {
     /// Errors reading a message published by another node.
     enum DecodingError: Error, Equatable {
         case truncated
@@ -42,7 +42,7 @@ struct ClusterMessage: Equatable, Sendable {
 
     /// The message's bytes; names longer than 65,535 bytes or more than 65,535 rooms (never
     /// produced by sockets) make it nil.
-    func encoded() -> [UInt8]? {
+    package func encoded() -> [UInt8]? {
         precondition(origin.count == Self.nodeIDLength)
         let selection = operation.selection
         var bytes: [UInt8] = []
@@ -78,7 +78,7 @@ struct ClusterMessage: Equatable, Sendable {
 
     /// Reads a message received on the channel of `namespace`.
     /// - Throws: ``DecodingError``.
-    init(decoding bytes: [UInt8], namespace: String) throws {
+    package init(decoding bytes: [UInt8], namespace: String) throws {
         var reader = Reader(bytes: bytes)
         let version = try reader.byte()
         guard version == Self.version else { throw DecodingError.unsupportedVersion(version) }

@@ -26,6 +26,8 @@ let usage = """
       --ping-interval MS    server ping interval (default 25000; 0 disables)
       --ping-timeout MS     ping answer deadline (default 20000)
       --token T             refuse clients whose query has no token=T (connect_error)
+      --refusal-limit N/S   after N refusals within S seconds from one address, its upgrades
+                            get 429 until the S seconds have passed (default 20/10; off disables)
       --max-payload BYTES   largest message (default 1000000)
       --loops N             event loop threads (default: one per core)
       --verbose             log connects, disconnects and refusals
@@ -76,6 +78,7 @@ func parseArguments(_ arguments: [String]) -> Options {
             options.configuration.pingInterval = milliseconds == 0 ? nil : .milliseconds(milliseconds)
         case "--ping-timeout": options.configuration.pingTimeout = .milliseconds(number(argument, 1...86_400_000))
         case "--token": options.token = value(argument)
+        case "--refusal-limit": options.configuration.refusalLimit = refusalLimit(value(argument))
         case "--max-payload", "--max-message": options.configuration.maxPayload = number(argument, 1...(1 << 30))
         case "--loops": options.configuration.loopCount = number(argument, 1...1024)
         case "--verbose": options.configuration.verbose = true
@@ -93,11 +96,21 @@ func parseArguments(_ arguments: [String]) -> Options {
     return options
 }
 
+/// `N/S` (N refusals per S seconds) or `off`, for `--refusal-limit`; exits 2 otherwise.
+func refusalLimit(_ text: String) -> RefusalLimiter.Limit? {
+    if text == "off" { return nil }
+    let parts = text.split(separator: "/")
+    guard parts.count == 2, let count = Int(parts[0]), let seconds = Int(parts[1]), count >= 1, (1...86_400).contains(seconds) else {
+        fail("--refusal-limit takes N/SECONDS (e.g. 20/10) or off")
+    }
+    return RefusalLimiter.Limit(maxRefusals: count, window: .seconds(seconds))
+}
+
 /// Registers the relay events on `io`.
 func installRelay(on io: Server, token: String?) {
     if let token {
         io.use { handshake in
-            guard handshake.query["token"] == token else { throw ConnectError("unauthorized") }
+            guard handshake.query("token", matchesSecret: token) else { throw ConnectError("unauthorized") }
         }
     }
     io.onConnection { socket in
@@ -107,8 +120,14 @@ func installRelay(on io: Server, token: String?) {
         socket.on("broadcast") { (data: RawJSON) in try? socket.broadcast.emit("broadcast", data) }
         socket.on("all") { (data: RawJSON) in try? io.emit("all", data) }
         socket.on("join") { (room: String, ack: Ack) in
-            socket.join(room)
-            ack()
+            // Refused joins (a name over the length bound, too many rooms, a socket id) are
+            // answered with an error ack naming the limit.
+            do {
+                try socket.join(room)
+                ack()
+            } catch {
+                ack.fail(String(describing: error))
+            }
         }
         socket.on("leave") { (room: String, ack: Ack) in
             socket.leave(room)

@@ -99,7 +99,7 @@ final class RedisClusterTests: XCTestCase {
         let (nodes, members, _) = try await startCluster()
         // One member of "r" on each node: node 0's second, node 1's first, node 2's second.
         let inRoom: Set<Socket> = [members[1].socket, members[2].socket, members[5].socket]
-        for member in members where inRoom.contains(member.socket) { member.socket.join("r") }
+        for member in members where inRoom.contains(member.socket) { try member.socket.join("r") }
         for origin in 0..<3 {
             try nodes[origin].to("r").emit("room news")
             try await fence(nodes, from: origin, members) { inRoom.contains($0.socket) ? ["room news"] : [] }
@@ -109,7 +109,7 @@ final class RedisClusterTests: XCTestCase {
     func test_socketToRoom_fromMemberOfEachNode_reachesOtherMembersOnly() async throws {
         let (nodes, members, _) = try await startCluster()
         let inRoom: Set<Socket> = [members[0].socket, members[3].socket, members[4].socket]
-        for member in members where inRoom.contains(member.socket) { member.socket.join("r") }
+        for member in members where inRoom.contains(member.socket) { try member.socket.join("r") }
         for sender in members where inRoom.contains(sender.socket) {
             try sender.socket.to("r").emit("room news")
             try await fence(nodes, from: sender.node, members) {
@@ -123,8 +123,8 @@ final class RedisClusterTests: XCTestCase {
         let banned: Set<Socket> = [members[0].socket, members[3].socket]
         let inRoom: Set<Socket> = [members[1].socket, members[3].socket, members[5].socket]
         for member in members {
-            if banned.contains(member.socket) { member.socket.join("banned") }
-            if inRoom.contains(member.socket) { member.socket.join("r") }
+            if banned.contains(member.socket) { try member.socket.join("banned") }
+            if inRoom.contains(member.socket) { try member.socket.join("r") }
         }
         for origin in 0..<3 {
             try nodes[origin].except("banned").emit("outside news")
@@ -180,7 +180,7 @@ final class RedisClusterTests: XCTestCase {
     func test_socketsJoinAndLeave_fromOneNode_applyOnEveryNode() async throws {
         let (nodes, members, _) = try await startCluster()
         let chosen: Set<Socket> = [members[0].socket, members[3].socket, members[5].socket]
-        for member in members where chosen.contains(member.socket) { member.socket.join("chosen") }
+        for member in members where chosen.contains(member.socket) { try member.socket.join("chosen") }
         nodes[1].to("chosen").socketsJoin("vip", "lounge")   // members of "chosen" on every node join
         // Node 1's later publications reach every node after the join.
         try nodes[1].to("vip").emit("vip news")
@@ -200,7 +200,7 @@ final class RedisClusterTests: XCTestCase {
     func test_disconnectSockets_fromOneNode_disconnectsSelectedSocketsOnEveryNode() async throws {
         let (nodes, members, _) = try await startCluster()
         let leaving: Set<Socket> = [members[1].socket, members[2].socket, members[4].socket]
-        for member in members where leaving.contains(member.socket) { member.socket.join("leaving") }
+        for member in members where leaving.contains(member.socket) { try member.socket.join("leaving") }
         nodes[0].to("leaving").disconnectSockets()
         for member in members where leaving.contains(member.socket) {
             let event = try await member.client.nextStrict(event: "disconnect")

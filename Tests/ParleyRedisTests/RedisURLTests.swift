@@ -41,7 +41,9 @@ final class RedisURLTests: XCTestCase {
     func test_url_throwsInvalidURL_forBadInput() {
         let bad = ["", "http://h:1", "rediss://h:6379", "unix:///tmp/redis.sock", "redis://", "redis://:6379",
                    "redis://h:0", "redis://h:65536", "redis://h:abc", "redis://h:-1", "redis://h/x", "redis://h/-1",
-                   "redis://h?db=1", "redis://[::1", "redis://[::1]x", "redis://:%zz@h", "redis://h /1"]
+                   "redis://h?db=1", "redis://[::1", "redis://[::1]x", "redis://:%zz@h", "redis://h /1",
+                   // Found by fuzzing: a bracket inside the host made a URL whose description does not parse.
+                   "redis://[[]:7000", "redis://[[x]", "redis://a]b"]
         for text in bad {
             XCTAssertThrowsError(try RedisURL(text), text) { error in
                 guard case RedisError.invalidURL(let why) = error else { return XCTFail("\(text): \(error)") }

@@ -72,7 +72,7 @@ final class AdminDashboardTests: XCTestCase {
         io.use { handshake in
             guard handshake.query["app"] == "yes" else { throw ConnectError("app token") }
         }
-        io.onConnection { socket in socket.join("lobby") }
+        io.onConnection { socket in try socket.join("lobby") }
         let watcher = try await connectClient(io, query: "nsp=/parley-admin&token=\(Self.token)")
         let history = try await watcher.next(event: "history")
         XCTAssertNotNil(history.data)

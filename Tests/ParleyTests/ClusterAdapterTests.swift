@@ -108,10 +108,10 @@ final class ClusterAdapterTests: XCTestCase {
     func test_clusterAdapter_publishesPlainOperation_withSelectionFlagsAndEnvelopeBytes() async throws {
         let (nodes, members, hub) = try await startCluster()
         let sender = members[0]
-        sender.socket.join("r")
-        members[2].socket.join("r")
-        members[3].socket.join("r")
-        members[3].socket.join("x")
+        try sender.socket.join("r")
+        try members[2].socket.join("r")
+        try members[3].socket.join("r")
+        try members[3].socket.join("x")
         try sender.socket.broadcast.to("r").except("x").volatile.emit("news", Chat(text: "hi", count: 1))
         let received = try await members[2].client.nextStrict(event: "news")
         try await fence(nodes, from: 0, members) { _ in [] }
@@ -141,8 +141,8 @@ final class ClusterAdapterTests: XCTestCase {
         let inRoom: Set<Socket> = [members[1].socket, members[2].socket, members[3].socket]
         let banned: Set<Socket> = [members[3].socket]
         for member in members {
-            if inRoom.contains(member.socket) { member.socket.join("r") }
-            if banned.contains(member.socket) { member.socket.join("banned") }
+            if inRoom.contains(member.socket) { try member.socket.join("r") }
+            if banned.contains(member.socket) { try member.socket.join("banned") }
         }
         for origin in 0..<2 {
             try nodes[origin].to("r").emit("room news")
@@ -170,7 +170,7 @@ final class ClusterAdapterTests: XCTestCase {
     func test_clusterAdapter_socketsJoinLeaveAndDisconnect_applyOnBothServers() async throws {
         let (nodes, members, _) = try await startCluster()
         let chosen: Set<Socket> = [members[0].socket, members[3].socket]
-        for member in members where chosen.contains(member.socket) { member.socket.join("chosen") }
+        for member in members where chosen.contains(member.socket) { try member.socket.join("chosen") }
         nodes[1].to("chosen").socketsJoin("vip", "lounge")
         try nodes[1].to("vip").emit("vip news")
         try await fence(nodes, from: 1, members) { chosen.contains($0.socket) ? ["vip news"] : [] }

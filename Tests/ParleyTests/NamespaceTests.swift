@@ -60,8 +60,8 @@ final class NamespaceTests: XCTestCase {
         let adminSockets = SocketRegistry(admin)
         let (mainClient, mainSocket) = try await connectPair(io, mainSockets)
         let (adminClient, adminSocket) = try await connectPair(io, adminSockets, query: "nsp=/admin")
-        mainSocket.join("lobby")
-        adminSocket.join("lobby")
+        try mainSocket.join("lobby")
+        try adminSocket.join("lobby")
         try io.to("lobby").emit("main lobby")
         try admin.to("lobby").emit("admin lobby")
         try adminSocket.broadcast.emit("admin broadcast")  // no one else in /admin

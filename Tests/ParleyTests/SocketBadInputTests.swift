@@ -150,6 +150,23 @@ final class SocketBadInputTests: XCTestCase {
         XCTAssertEqual(io.fetchSockets().map(\.id), [healthy.id])
     }
 
+    func test_binaryFrame_laterEventsAreNotRelayed_afterClose1003() async throws {
+        let io = try startServer()
+        io.onConnection { socket in
+            socket.on("broadcast") { (data: RawJSON) in try? socket.broadcast.emit("broadcast", data) }
+        }
+        let observer = try await connectClient(io)
+        let bad = try await connectClient(io)
+        bad.socket.send(binary: [0x7B, 0x7D])
+        for index in 1...20 { bad.emit("broadcast", "\(index)") }  // sent before the close frame arrives
+        let close = try await bad.closed()
+        XCTAssertEqual(close.code, .unsupportedData)
+        let fence = try await connectClient(io)
+        fence.emit("broadcast", #""fence""#)
+        let next = try await observer.next(event: "broadcast")
+        XCTAssertEqual(next.json, #""fence""#, "an event sent after the binary frame was relayed")
+    }
+
     func test_oversizedMessage_closesWith1009_andOthersAreServed() async throws {
         let io = try startServer { $0.maxPayload = 1000 }
         installEcho(on: io.main)

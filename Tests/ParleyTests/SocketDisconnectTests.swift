@@ -31,7 +31,7 @@ final class SocketDisconnectTests: XCTestCase {
         let sockets = SocketRegistry(io.main)
         let (client, socket) = try await connectPair(io, sockets)
         let other = try await connectClient(io)
-        socket.join("r", "s")
+        try socket.join("r", "s")
         let events = watch(socket)
         socket.disconnect()
         socket.disconnect()  // idempotent
@@ -100,7 +100,7 @@ final class SocketDisconnectTests: XCTestCase {
         let io = try startServer()
         let sockets = SocketRegistry(io.main)
         let (client, socket) = try await connectPair(io, sockets)
-        socket.join("r")
+        try socket.join("r")
         let events = watch(socket)
         client.close(code: .normalClosure, reason: "bye")
         try await expectReason(events, .clientNamespaceDisconnect, rooms: ["r"])

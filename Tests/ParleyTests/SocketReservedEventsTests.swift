@@ -14,7 +14,7 @@ final class SocketReservedEventsTests: XCTestCase {
         let io = try startServer()
         let log = Mailbox<String>()
         io.onConnection { socket in
-            socket.join("room")
+            try socket.join("room")
             socket.on("disconnecting") { (reason: String) in log.put("disconnecting \(reason) in room \(socket.rooms.contains("room"))") }
             socket.on("disconnect") { (reason: String) in log.put("disconnect \(reason) in room \(socket.rooms.contains("room"))") }
             socket.on("disconnect") { log.put("disconnect, no data") }

@@ -11,7 +11,7 @@ extension Server.Router {
             return
         }
         let handshake = Handshake(socketIORequest: connection.request, address: connection.address, namespace: name, auth: auth)
-        let socket = Socket(link: .socketIO(connection), handshake: handshake, namespace: namespace)
+        let socket = Socket(link: .socketIO(connection), handshake: handshake, namespace: namespace, roomLimits: roomLimits)
         connection.attach(socket)
         admit(socket, handshake: handshake, namespace: namespace, loop: connection.loop)
     }

@@ -376,6 +376,9 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         keepAlive.frameReceived()
         switch event {
         case .message(let message):
+            // Once this side has sent a close frame, what the peer sends before its close
+            // reply is read (to find that reply) but never handed to the application.
+            guard closing.canSend else { break }
             counters?.receivedMessage()
             messageHandler?(self, message)
         case .ping(let payload):

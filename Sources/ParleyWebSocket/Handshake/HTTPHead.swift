@@ -158,9 +158,11 @@ public struct HTTPResponse: Sendable, Equatable {
         case 411: return "Length Required"
         case 413: return "Content Too Large"
         case 426: return "Upgrade Required"
+        case 429: return "Too Many Requests"
         case 431: return "Request Header Fields Too Large"
         case 500: return "Internal Server Error"
         case 503: return "Service Unavailable"
+        case 505: return "HTTP Version Not Supported"
         default: return "Status \(status)"
         }
     }

@@ -76,15 +76,18 @@ public struct HTTPHeadParser: Sendable {
     }
 
     /// Parses a request head from its lines.
-    /// - Throws: ``Failure`` (400) for a malformed request line or header.
+    /// - Throws: ``Failure``: 400 for a malformed request line or header, 505 for an HTTP
+    ///   major version other than 1.
     public static func request(_ lines: [String]) throws(Failure) -> HTTPRequestHead {
         guard let requestLine = lines.first else { throw Failure(status: 400, reason: "empty request") }
         let parts = requestLine.split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 3, !parts[0].isEmpty, parts[0].utf8.allSatisfy(isTokenByte),
               parts[1].hasPrefix("/") || parts[1] == "*" || parts[1].hasPrefix("http"),
-              parts[2].hasPrefix("HTTP/1.") else {
+              let major = majorVersion(parts[2]) else {
             throw Failure(status: 400, reason: "malformed request line")
         }
+        // RFC 9110 15.6.6: a major version the server does not speak gets 505.
+        guard major == 1 else { throw Failure(status: 505, reason: "HTTP version not supported") }
         var target = String(parts[1])
         // An absolute-form target (RFC 9112 3.2.2): keep the origin-form part.
         if target.hasPrefix("http://") || target.hasPrefix("https://") {
@@ -93,6 +96,19 @@ public struct HTTPHeadParser: Sendable {
         }
         return HTTPRequestHead(method: String(parts[0]), target: target, version: String(parts[2]),
                                headers: try headerFields(lines[1...]))
+    }
+
+    /// The major version of an `HTTP-version` (RFC 9112 2.3: `"HTTP/" DIGIT "." DIGIT`, case
+    /// sensitive), or nil when it is not one.
+    static func majorVersion(_ version: Substring) -> Int? {
+        let bytes = Array(version.utf8)
+        guard bytes.count == 8, bytes[..<5].elementsEqual("HTTP/".utf8), bytes[6] == UInt8(ascii: "."),
+              isDigit(bytes[5]), isDigit(bytes[7]) else { return nil }
+        return Int(bytes[5] - UInt8(ascii: "0"))
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool {
+        byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
     }
 
     private static func isTokenByte(_ byte: UInt8) -> Bool {

@@ -55,6 +55,12 @@ public struct ServerHandshake: Sendable {
         tag.hasPrefix("W/") ? tag.dropFirst(2) : tag
     }
 
+    /// Whether a Host value is one authority (RFC 9112 3.2, RFC 3986 3.2): no whitespace and no
+    /// comma (two values folded into one field). Empty is valid (RFC 9112 3.2).
+    static func isValidHost(_ value: String) -> Bool {
+        !value.utf8.contains { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: ",") }
+    }
+
     /// The GUID of RFC 6455 1.3, appended to the client's key before hashing.
     static let acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -65,6 +71,13 @@ public struct ServerHandshake: Sendable {
 
     /// Decides the answer to `request`. `hasCapacity` is false when the client limit is reached.
     public func decide(_ request: HTTPRequestHead, hasCapacity: Bool) -> Decision {
+        // RFC 9112 3.2: 400 for an HTTP/1.1 request without Host, for more than one Host field
+        // line, and for an invalid Host value (RFC 6455 4.2.1 requires Host for the upgrade).
+        let hosts = request.headers.filter { $0.name.caseInsensitiveEquals("Host") }
+        if hosts.count > 1 || (hosts.isEmpty && request.version != "HTTP/1.0")
+            || hosts.contains(where: { !Self.isValidHost($0.value) }) {
+            return .respond(.plain(400), includeBody: request.method != "HEAD")
+        }
         let requestPath = request.path
         guard requestPath == path else {
             if let resource = routes[requestPath] {
@@ -90,7 +103,9 @@ public struct ServerHandshake: Sendable {
         guard request.tokens("Upgrade").contains("websocket") else {
             return .respond(.plain(426, extraHeaders: [("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")]), includeBody: true)
         }
-        guard request.version != "HTTP/1.0", request.tokens("Connection").contains("upgrade") else {
+        // RFC 6455 4.1 asks for HTTP/1.1 or higher; HTTP/1.1 is the only such version that
+        // exists, so any other (HTTP/1.0, or a made-up HTTP/1.9) is refused.
+        guard request.version == "HTTP/1.1", request.tokens("Connection").contains("upgrade") else {
             return .respond(.plain(400), includeBody: true)
         }
         // RFC 6455 4.2.2: an unsupported version gets 426 and the versions the server speaks.
@@ -102,9 +117,14 @@ public struct ServerHandshake: Sendable {
             return .respond(.plain(400), includeBody: true)
         }
         // RFC 6455 10.2: browsers send Origin; a server may refuse origins it does not trust.
-        if let origin = request["Origin"], !allowedOrigins.contains("*"),
-           !allowedOrigins.contains(where: { $0.caseInsensitiveEquals(origin) }) {
-            return .respond(.plain(403), includeBody: true)
+        // RFC 6454 7.3: Origin occurs at most once; with restricted origins, two are refused
+        // rather than letting one of them decide.
+        if !allowedOrigins.contains("*") {
+            let origins = request.headers.filter { $0.name.caseInsensitiveEquals("Origin") }
+            if origins.count > 1 { return .respond(.plain(403), includeBody: true) }
+            if let origin = origins.first?.value, !allowedOrigins.contains(where: { $0.caseInsensitiveEquals(origin) }) {
+                return .respond(.plain(403), includeBody: true)
+            }
         }
         guard hasCapacity else { return .respond(.plain(503, extraHeaders: [("Retry-After", "1")]), includeBody: true) }
         // RFC 6455 4.2.2: pick at most one of the client's subprotocols; extensions such as

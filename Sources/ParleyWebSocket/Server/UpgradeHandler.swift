@@ -74,6 +74,11 @@ final class UpgradeHandler: Selectable {
     }
 
     private func answer(_ request: HTTPRequestHead, remainder: [UInt8]) {
+        if request.path == context.configuration.path, context.limitsRefusals,
+           let seconds = context.refusalRetryAfter(for: SystemSocket.peerAddress(fd)) {
+            refused(429, path: request.path)
+            return respond(.plain(429, extraHeaders: [("Retry-After", String(seconds))]), includeBody: true)
+        }
         if let endpoint = endpoint(for: request) {
             startEndpoint(endpoint, request, remainder: remainder)
             return
@@ -122,10 +127,14 @@ final class UpgradeHandler: Selectable {
     func refused(_ status: Int, path: String) {
         counters.refused(status: status)
         let configuration = context.configuration
-        guard configuration.onRefusal != nil || configuration.logger.isEnabled(.debug) else { return }
+        // Refused upgrades and unreadable heads count toward the refusal limit; being over a
+        // limit (429) or the server being full (503) is not the client's fault.
+        let limited = context.limitsRefusals && status != 429 && status != 503 && (path == configuration.path || path.isEmpty)
+        guard limited || configuration.onRefusal != nil || configuration.logger.isEnabled(.debug) else { return }
         let address = SystemSocket.peerAddress(fd)
-        context.configuration.logger.debug("parley: refused \(address) \(path): HTTP \(status)")
-        context.configuration.onRefusal?(status, path, address)
+        configuration.logger.debug("parley: refused \(address) \(path): HTTP \(status)")
+        configuration.onRefusal?(status, path, address)
+        if limited { context.recordRefusal(from: address) }
     }
 
     func respond(_ response: HTTPResponse, includeBody: Bool) {

@@ -52,6 +52,13 @@ public final class WebSocketServer: Sendable {
         public var endpoints: [HTTPEndpoint] = []
         /// Frame, message, queue and timer limits of every connection.
         public var webSocket = WebSocket.Configuration()
+        /// The per-address limit on refused connection attempts: over it, upgrades from that
+        /// address get `429 Too Many Requests` with `Retry-After` before any WebSocket work.
+        /// Counted: refused upgrade requests (any 4xx or 5xx but 429 and 503), unreadable request
+        /// heads, and refusals reported with ``WebSocketServer/recordRefusal(from:)`` (the
+        /// Parley server reports middleware refusals). nil turns it off. On by default, 20
+        /// refusals per 10 s: see ``RefusalLimiter/Limit``.
+        public var refusalLimit: RefusalLimiter.Limit? = RefusalLimiter.Limit()
         /// Called for every refused request (HTTP status 400 and above) with the status, the
         /// request path ("" when the head was unreadable) and the client address; nil by default.
         public var onRefusal: (@Sendable (_ status: Int, _ path: String, _ address: String) -> Void)?
@@ -83,6 +90,10 @@ public final class WebSocketServer: Sendable {
         let descriptorPauses = Atomic<Int>(0)
         /// One set of counters per event loop (see ``WebSocketServer/metrics``).
         let counters: [ConnectionCounters]
+        /// Refusals per client address; holds nil when ``Configuration/refusalLimit`` is nil.
+        let refusals: Mutex<RefusalLimiter?>
+        /// Whether refusals are limited (read without the lock).
+        let limitsRefusals: Bool
 
         init(configuration: Configuration, onConnection: @escaping @Sendable (WebSocket, HTTPRequestHead) -> Void) {
             self.configuration = configuration
@@ -90,6 +101,22 @@ public final class WebSocketServer: Sendable {
             counters = (0..<max(1, configuration.loopCount)).map { _ in ConnectionCounters() }
             handshake = ServerHandshake(path: configuration.path, allowedOrigins: configuration.allowedOrigins,
                                         subprotocols: configuration.subprotocols, routes: configuration.routes)
+            refusals = Mutex(configuration.refusalLimit.map { RefusalLimiter(limit: $0) })
+            limitsRefusals = configuration.refusalLimit != nil
+        }
+
+        /// Counts a refused attempt from `peer` (`ip:port`).
+        func recordRefusal(from peer: String) {
+            guard limitsRefusals else { return }
+            let host = RefusalLimiter.host(ofPeer: peer)
+            refusals.withLock { $0?.recordRefusal(from: host, now: .now) }
+        }
+
+        /// The `Retry-After` seconds for `peer` when it is over the refusal limit, else nil.
+        func refusalRetryAfter(for peer: String) -> Int? {
+            guard limitsRefusals else { return nil }
+            let host = RefusalLimiter.host(ofPeer: peer)
+            return refusals.withLock { $0?.retryAfter(for: host, now: .now) }.map(RefusalLimiter.retryAfterSeconds)
         }
 
         /// Takes a client slot; false when `maxClients` are connected.
@@ -152,6 +179,13 @@ public final class WebSocketServer: Sendable {
 
     /// WebSocket clients connected now.
     public var connectionCount: Int { context.clientCount.load(ordering: .relaxed) }
+
+    /// Counts a connection refused above the WebSocket layer (e.g. by authentication
+    /// middleware) toward ``Configuration/refusalLimit`` for its address.
+    /// - Parameter peer: the client's address as ``WebSocket/remoteAddress`` gives it.
+    public func recordRefusal(from peer: String) {
+        context.recordRefusal(from: peer)
+    }
 
     /// Binds, listens and starts the event loops.
     ///

@@ -37,7 +37,7 @@ final class SocketIOPeerTests: XCTestCase {
                 try? socket.emit("bin", Data(data.reversed()))
             }
             socket.on("join") { (room: String, ack: Ack) in
-                socket.join(room)
+                try socket.join(room)
                 ack()
             }
             socket.on("room") { (data: RawJSON) in try? socket.to("r").emit("room", data) }

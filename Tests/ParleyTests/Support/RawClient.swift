@@ -50,10 +50,12 @@ final class RawClient {
     }
 
     /// Sends an upgrade request for `target` and returns the status code of the response head.
-    func upgrade(target: String) throws -> Int {
+    /// - Parameter texts: masked text frames sent in the same write as the request, so the
+    ///   server reads them with the head, before it has answered anything.
+    func upgrade(target: String, thenTextFrames texts: [String] = []) throws -> Int {
         let request = "GET \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: \(Self.key)\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        try write(Array(request.utf8))
+        try write(Array(request.utf8) + Self.maskedTextFrames(texts))
         while true {
             if let end = headEnd() {
                 let head = String(decoding: buffer[..<end], as: UTF8.self)
@@ -79,6 +81,11 @@ final class RawClient {
     /// Sends masked client text frames (payloads under 126 bytes) in one write, so the server
     /// reads them together, before anything it answers could reach this client.
     func sendTextFrames(_ texts: [String]) throws {
+        try write(Self.maskedTextFrames(texts))
+    }
+
+    /// Masked client text frames (payloads under 126 bytes), back to back.
+    private static func maskedTextFrames(_ texts: [String]) -> [UInt8] {
         let key: [UInt8] = [0x12, 0x34, 0x56, 0x78]
         var bytes: [UInt8] = []
         for text in texts {
@@ -87,7 +94,7 @@ final class RawClient {
             bytes += [0x81, 0x80 | UInt8(payload.count)] + key
             bytes += payload.enumerated().map { $0.element ^ key[$0.offset % 4] }
         }
-        try write(bytes)
+        return bytes
     }
 
     /// Sends a masked close frame with `code`.

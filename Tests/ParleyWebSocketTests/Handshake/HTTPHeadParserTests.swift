@@ -150,6 +150,25 @@ final class HTTPHeadParserTests: XCTestCase {
         assertFailure(status: 400, try requestHead([]))
     }
 
+    func test_httpHeadParser_request_rejectsVersionThatIsNotDigitDotDigit_withStatus400() {
+        // RFC 9112 2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT.
+        for version in ["HTTP/1.x", "HTTP/1.", "HTTP/1.10", "HTTP/1.1a", "HTTP/11.1", "HTTP/1,1", "http/1.1", "HTTP/ 1.1"] {
+            assertFailure(status: 400, try requestHead(["GET / \(version)", "Host: x"]))
+        }
+    }
+
+    func test_httpHeadParser_request_rejectsOtherMajorVersion_withStatus505() {
+        for version in ["HTTP/2.0", "HTTP/0.9", "HTTP/3.0"] {
+            assertFailure(status: 505, try requestHead(["GET / \(version)", "Host: x"]))
+        }
+    }
+
+    func test_httpHeadParser_request_keepsWellFormedHTTP1Versions() throws {
+        for version in ["HTTP/1.0", "HTTP/1.1", "HTTP/1.9"] {
+            XCTAssertEqual(try requestHead(["GET / \(version)", "Host: x"]).version, version)
+        }
+    }
+
     func test_httpHeadParser_request_rejectsObsFold_withStatus400() {
         assertFailure(status: 400, try requestHead(["GET / HTTP/1.1", "X-Folded: first", " continued"]))
         assertFailure(status: 400, try requestHead(["GET / HTTP/1.1", "X-Folded: first", "\tcontinued"]))

@@ -194,6 +194,47 @@ final class ServerHandshakeTests: XCTestCase {
         assertStatus(400, server().decide(request(version: "HTTP/1.0"), hasCapacity: true))
     }
 
+    func test_serverHandshake_refusesUpgradeOtherThanHTTP11_with400() {
+        // Only HTTP/1.1 upgrades (RFC 6455 4.1, RFC 9112): HTTP/1.9 is no version that exists.
+        for version in ["HTTP/1.0", "HTTP/1.2", "HTTP/1.9"] {
+            assertStatus(400, server().decide(request(version: version), hasCapacity: true))
+        }
+    }
+
+    func test_serverHandshake_refusesMissingHost_with400() {
+        // RFC 9112 3.2 and RFC 6455 4.2.1: an HTTP/1.1 request without Host gets 400.
+        assertStatus(400, server().decide(request([("Host", nil)]), hasCapacity: true))
+        assertStatus(400, server().decide(request(target: "/status", [("Host", nil)]), hasCapacity: true))
+    }
+
+    func test_serverHandshake_refusesTwoHostFields_with400() {
+        // RFC 9112 3.2: more than one Host field line gets 400, whatever the request.
+        assertStatus(400, server().decide(request([("host", "other.example.com")]), hasCapacity: true))
+        assertStatus(400, server().decide(request(target: "/status", [("HOST", "server.example.com")]), hasCapacity: true))
+    }
+
+    func test_serverHandshake_refusesInvalidHostValue_with400() {
+        for value in ["a.example, b.example", "a.example b.example", "a\tb"] {
+            assertStatus(400, server().decide(request([("Host", value)]), hasCapacity: true))
+        }
+    }
+
+    func test_serverHandshake_refusesTwoOriginFields_with403_whenOriginsAreRestricted() {
+        let handshake = server(origins: ["https://good.example"])
+        var twoGood = request([("Origin", "https://good.example")])
+        twoGood.headers.append(("Origin", "https://good.example"))
+        assertStatus(403, handshake.decide(twoGood, hasCapacity: true))
+        var goodThenEvil = request([("Origin", "https://good.example")])
+        goodThenEvil.headers.append(("origin", "https://evil.example"))
+        assertStatus(403, handshake.decide(goodThenEvil, hasCapacity: true))
+    }
+
+    func test_serverHandshake_allowsTwoOriginFields_withStar() {
+        var twoOrigins = request([("Origin", "https://a.example")])
+        twoOrigins.headers.append(("Origin", "https://b.example"))
+        XCTAssertNotNil(upgrade(server(origins: ["*"]).decide(twoOrigins, hasCapacity: true)))
+    }
+
     func test_serverHandshake_refusesVersion8_with426AndVersion13Header() throws {
         let (response, _) = try XCTUnwrap(refusal(server().decide(request([("Sec-WebSocket-Version", "8")]), hasCapacity: true)))
         XCTAssertEqual(response.status, 426)

@@ -87,6 +87,6 @@ final class HTTPEndpointTests: XCTestCase {
 
     func test_endpoint_leavesOtherPathsToTheServer() throws {
         let server = try startEndpointServer { _, responder in responder.respond(HTTPResponse(status: 200)) }
-        XCTAssertEqual(try response("GET /other HTTP/1.1\r\n\r\n", port: server.port).head.status, 404)
+        XCTAssertEqual(try response("GET /other HTTP/1.1\r\nHost: a\r\n\r\n", port: server.port).head.status, 404)
     }
 }
