@@ -4,6 +4,9 @@ import PackageDescription
 // Parley has no package dependencies: only the toolchain and the small C shim below.
 let package = Package(
     name: "Parley",
+    // The versions that have Synchronization's Mutex and Atomic. macOS and iOS run the portable
+    // poll(2) backend (see IOBackend).
+    platforms: [.macOS(.v15), .iOS(.v18)],
     products: [
         .library(name: "Parley", targets: ["Parley"]),
         .library(name: "ParleyProtocol", targets: ["ParleyProtocol"]),
@@ -15,13 +18,14 @@ let package = Package(
     ],
     dependencies: [],
     targets: [
-        // epoll, eventfd and accept4: Linux headers that Glibc's module does not expose.
+        // Every system call that differs between systems, behind one small C API with per-OS
+        // branches: epoll, eventfd, accept4 on Linux; poll, a self-pipe, accept + fcntl elsewhere.
         .target(name: "CParleySystem"),
         // The I/O runtime: event loops, timers, sockets, TCP streams. Knows nothing of WebSocket.
         .target(name: "ParleyIO", dependencies: ["CParleySystem"]),
         .testTarget(name: "ParleyIOTests", dependencies: ["ParleyIO"]),
         // RFC 6455: the handshake, the frame codec, connections, a server and a client.
-        .target(name: "ParleyWebSocket", dependencies: ["ParleyIO", "CParleySystem"]),
+        .target(name: "ParleyWebSocket", dependencies: ["ParleyIO"]),
         // The envelope model and codec: pure, no I/O.
         .target(name: "ParleyProtocol"),
         // The Socket.IO-style server: namespaces, sockets, rooms, acks, middleware.
@@ -33,7 +37,7 @@ let package = Package(
         .executableTarget(name: "parley-autobahn-client", dependencies: ["ParleyWebSocket"]),
         // Examples: small programs that show the libraries in use.
         .executableTarget(name: "parley-echo-client", dependencies: ["ParleyWebSocket"], path: "Examples/EchoClient"),
-        .testTarget(name: "ParleyWebSocketTests", dependencies: ["ParleyWebSocket", "CParleySystem"]),
+        .testTarget(name: "ParleyWebSocketTests", dependencies: ["ParleyWebSocket"]),
         .testTarget(name: "ParleyProtocolTests", dependencies: ["ParleyProtocol"]),
         .testTarget(name: "ParleyTests", dependencies: ["Parley", "ParleyProtocol", "ParleyWebSocket", "ParleyRedis", "RedisTestSupport", "TestSupport"]),
         // The Socket.IO-style client: reconnection, offline buffer, acks. Never depends on the server.

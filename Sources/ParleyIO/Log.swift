@@ -1,5 +1,3 @@
-import Glibc
-
 /// Writes one line to standard error (unbuffered, safe from any thread).
 package func logLine(_ text: String) {
     var line = text + "\n"

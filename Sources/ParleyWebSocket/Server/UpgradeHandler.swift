@@ -1,11 +1,10 @@
 import ParleyIO
-import CParleySystem
-import Glibc
 
 /// Owns an accepted socket until its request head is answered: reads the head (bounded in size
-/// and time), then either upgrades it to a ``WebSocket`` or sends an HTTP response and closes.
+/// and time), then either upgrades it to a ``WebSocket`` (handing it the stream) or sends an
+/// HTTP response and closes.
 final class UpgradeHandler: Selectable {
-    let fd: Int32
+    private var io: StreamIO
     unowned let loop: EventLoop
     let context: WebSocketServer.Context
     private var parser: HTTPHeadParser
@@ -21,15 +20,15 @@ final class UpgradeHandler: Selectable {
     static let lingerTime: Duration = .seconds(2)
 
     init(fd: Int32, loop: EventLoop, context: WebSocketServer.Context) {
-        self.fd = fd
+        io = StreamIO(transport: .plain(fd), loop: loop)
         self.loop = loop
         self.context = context
         parser = HTTPHeadParser(maxBytes: context.configuration.maxHeaderBytes)
     }
 
     func start() {
-        guard loop.register(fd, events: CPS_EPOLLIN, handler: self) else {
-            Glibc.close(fd)
+        guard io.register(handler: self) else {
+            io.transport.close()
             return
         }
         // Slowloris: a head not complete in time gets no answer, just a closed connection.
@@ -39,16 +38,19 @@ final class UpgradeHandler: Selectable {
         }
     }
 
-    package func handleEvents(_ events: UInt32) {
-        if events & CPS_EPOLLOUT != 0 && responding { writePending() }
-        guard events & (CPS_EPOLLIN | CPS_EPOLLHUP | CPS_EPOLLERR) != 0, !closed else { return }
+    package func handleEvents(_ events: IOEvents) {
+        if responding && io.shouldWrite(events) { writePending() }
+        guard !closed, io.shouldRead(events) else { return }
         let buffer = loop.readBuffer
-        let n = recv(fd, buffer.baseAddress, buffer.count, 0)
-        if n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR && errno != EWOULDBLOCK) {
+        let n: Int
+        switch io.read(into: buffer) {
+        case .bytes(let count): n = count
+        case .wouldBlock: return
+        case .endOfStream, .failed:
             drop()
             return
         }
-        guard n > 0, !responding else { return }  // while responding, request bytes are discarded
+        guard !responding else { return }  // while responding, request bytes are discarded
         do {
             switch try parser.feed(UnsafeRawBufferPointer(start: buffer.baseAddress, count: n)) {
             case .needMore: return
@@ -81,11 +83,11 @@ final class UpgradeHandler: Selectable {
     private func upgrade(request: HTTPRequestHead, response: HTTPResponse, subprotocol: String?, remainder: [UInt8]) {
         cancelDeadline()
         closed = true
-        let socket = WebSocket(fd: fd, loop: loop, role: .server, subprotocol: subprotocol,
+        let socket = WebSocket(io: io, role: .server, subprotocol: subprotocol,
                                configuration: context.configuration.webSocket)
         let context = self.context
         socket.finalizeHook = { context.releaseSlot() }
-        loop.replaceHandler(fd, with: socket)
+        loop.replaceHandler(io.fd, with: socket)
         socket.enqueueRaw(response.encoded())
         context.onConnection(socket, request)
         socket.start()
@@ -96,7 +98,7 @@ final class UpgradeHandler: Selectable {
     }
 
     private func refused(_ status: Int, path: String) {
-        context.configuration.onRefusal?(status, path, SystemSocket.peerAddress(fd))
+        context.configuration.onRefusal?(status, path, SystemSocket.peerAddress(io.fd))
     }
 
     private func respond(_ response: HTTPResponse, includeBody: Bool) {
@@ -109,24 +111,20 @@ final class UpgradeHandler: Selectable {
 
     private func writePending() {
         while pendingOffset < pending.count {
-            let n = pending.withUnsafeBytes { bytes in
-                send(fd, bytes.baseAddress.map { $0 + pendingOffset }, bytes.count - pendingOffset, Int32(MSG_NOSIGNAL))
-            }
-            if n > 0 {
-                pendingOffset += n
-            } else if n < 0 && errno == EINTR {
-                continue
-            } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                loop.modify(fd, events: CPS_EPOLLIN | CPS_EPOLLOUT)
+            let offset = pendingOffset
+            switch pending.withUnsafeBytes({ io.write(UnsafeRawBufferPointer(rebasing: $0[offset...])) }) {
+            case .bytes(let count):
+                pendingOffset += count
+            case .wouldBlock:
                 return
-            } else {
+            case .endOfStream, .failed:
                 drop()
                 return
             }
         }
         // Written: half-close and linger, discarding input until the client closes or time is up.
-        loop.modify(fd, events: CPS_EPOLLIN)
-        shutdown(fd, Int32(SHUT_WR))
+        io.writesDrained()
+        io.shutdownOutput()
         pending = []
         deadline = loop.schedule(after: Self.lingerTime) { [weak self] in
             self?.deadline = nil
@@ -144,7 +142,6 @@ final class UpgradeHandler: Selectable {
         guard !closed else { return }
         closed = true
         cancelDeadline()
-        loop.deregister(fd)
-        Glibc.close(fd)
+        io.close()
     }
 }

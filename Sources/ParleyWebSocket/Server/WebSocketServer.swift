@@ -1,11 +1,9 @@
 import ParleyIO
-import CParleySystem
 import Foundation
-import Glibc
 import Synchronization
 
-/// A dependency-free RFC 6455 server: epoll loops, the HTTP/1.1 upgrade, and ``WebSocket``
-/// connections, plus a few static HTTP resources.
+/// A dependency-free RFC 6455 server: event loops (epoll or poll, see ``IOBackend``), the
+/// HTTP/1.1 upgrade, and ``WebSocket`` connections, plus a few static HTTP resources.
 ///
 /// ```swift
 /// var configuration = WebSocketServer.Configuration(port: 0, path: "/")
@@ -45,6 +43,9 @@ public final class WebSocketServer: Sendable {
         public var backlog: Int32 = 511
         /// Event loop threads; default one per core.
         public var loopCount = EventLoopGroup.coreCount
+        /// How the loops wait for readiness. Default ``IOBackend/automatic``: the
+        /// `PARLEY_IO_BACKEND` environment variable, else epoll on Linux and poll elsewhere.
+        public var backend = IOBackend.automatic
         /// Plain HTTP resources answered on GET and HEAD, by path.
         public var routes: [String: HTTPResponse] = [:]
         /// Frame, message, queue and timer limits of every connection.
@@ -150,7 +151,8 @@ public final class WebSocketServer: Sendable {
         SystemSocket.raiseOpenFileLimit()
         let configuration = context.configuration
         let listener: (fd: Int32, port: Int)
-        switch SystemSocket.listen(host: configuration.host, port: configuration.port, backlog: configuration.backlog) {
+        switch SystemSocket.listen(host: configuration.host, port: configuration.port, backlog: configuration.backlog,
+                                   portable: configuration.backend.resolved == .poll) {
         case .success(let bound): listener = bound
         case .failure(let error):
             throw WebSocketError.bindFailed(host: configuration.host, port: configuration.port, errno: error.code)
@@ -158,11 +160,16 @@ public final class WebSocketServer: Sendable {
         let group = preparedGroup.withLock { prepared in
             defer { prepared = nil }
             return prepared
-        } ?? EventLoopGroup(loopCount: configuration.loopCount, name: "parley-server")
-        for loop in group.loops {
-            let context = self.context
-            loop.execute {
-                Acceptor(listenFD: listener.fd, loop: loop, context: context).register()
+        } ?? EventLoopGroup(loopCount: configuration.loopCount, name: "parley-server", backend: configuration.backend)
+        let context = self.context
+        if group.loops[0].sharesListenersExclusively {
+            for loop in group.loops {
+                loop.execute { Acceptor(listenFD: listener.fd, loop: loop, context: context).register() }
+            }
+        } else {
+            let (acceptingLoop, targets) = (group.loops[0], group.loops)
+            acceptingLoop.execute {
+                Acceptor(listenFD: listener.fd, loop: acceptingLoop, targets: targets, context: context).register()
             }
         }
         state.withLock { $0 = (group, listener.fd, listener.port) }
@@ -174,7 +181,8 @@ public final class WebSocketServer: Sendable {
     /// ``start()``; ``discardPreparedLoops()`` stops them if ``start()`` is not called.
     package func prepareLoops() -> [EventLoop] {
         preparedGroup.withLock { prepared in
-            let group = prepared ?? EventLoopGroup(loopCount: context.configuration.loopCount, name: "parley-server")
+            let group = prepared ?? EventLoopGroup(loopCount: context.configuration.loopCount, name: "parley-server",
+                                                   backend: context.configuration.backend)
             prepared = group
             return group.loops
         }
@@ -223,7 +231,7 @@ public final class WebSocketServer: Sendable {
                 }
             }
         }
-        close(listenFD)
+        closeDescriptor(listenFD)
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             Thread.detachNewThread {
                 group.shutdown()
