@@ -19,14 +19,19 @@ package enum SystemSocket {
     }
 
     /// Raises the open-file soft limit to the hard limit, so a server can hold as many
-    /// connections as the system allows. Returns the new soft limit.
+    /// connections as the system allows. Returns the soft limit in force afterwards.
     @discardableResult
     package static func raiseOpenFileLimit() -> UInt64 {
         var limit = rlimit()
         guard getrlimit(openFileLimitResource, &limit) == 0 else { return 0 }
-        if limit.rlim_cur < limit.rlim_max {
+        let current = limit.rlim_cur
+        if current < limit.rlim_max {
             limit.rlim_cur = limit.rlim_max
-            _ = setrlimit(openFileLimitResource, &limit)
+            if setrlimit(openFileLimitResource, &limit) != 0 {
+                // macOS refuses more than OPEN_MAX (10,240) even under an unlimited hard limit.
+                limit.rlim_cur = max(current, min(limit.rlim_max, 10_240))
+                if setrlimit(openFileLimitResource, &limit) != 0 { limit.rlim_cur = current }
+            }
         }
         return UInt64(limit.rlim_cur)
     }
