@@ -29,7 +29,10 @@ import CParleySystem
 package struct StreamIO {
     /// How bytes move; settable (on the loop thread) to put a TLS session over a plain socket.
     package var transport: Transport
-    package let loop: EventLoop
+    /// The loop the stream lives on. Not retained, so that a stream is plain data that
+    /// connections copy and read for free on their hot path: the loop outlives every stream
+    /// registered on it (its group, its running thread and the stream's owner hold it).
+    package unowned(unsafe) let loop: EventLoop
     /// What the poller watches now.
     private var watched: IOEvents = []
     /// What the next read waits for.
