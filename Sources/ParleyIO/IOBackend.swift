@@ -19,7 +19,9 @@ public enum IOBackend: String, Sendable, CaseIterable {
     case epoll
     /// POSIX `poll(2)`: what macOS and iOS use, and selectable on Linux. A wait costs time in
     /// proportion to the loop's descriptors, so it suits clients and moderate servers; one loop
-    /// accepts a server's connections and hands them to the others in turn.
+    /// accepts a server's connections and hands them to the others in turn. Its loops also use
+    /// the POSIX calls those systems have for the rest (a self-pipe for wake-ups, `accept` and
+    /// `socket` followed by `fcntl`), so that Linux runs the code macOS runs.
     case poll
 
     /// The environment variable ``automatic`` reads.

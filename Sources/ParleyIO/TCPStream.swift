@@ -114,7 +114,7 @@ package final class TCPStream: Selectable {
         guard io != nil else { return }
         switch phase {
         case .connecting:
-            let code = io!.finishConnect(events)
+            let code = io?.finishConnect(events) ?? EBADF
             guard code == 0 else {
                 dialer.failed(code)
                 closeStream()
@@ -127,7 +127,7 @@ package final class TCPStream: Selectable {
             handler?(self, .connected)
             if phase == .open && bufferedBytes > 0 { writeOutput() }
         case .open:
-            if io!.shouldWrite(events) {
+            if io?.shouldWrite(events) == true {
                 writeOutput()
                 if phase == .open && io?.isWriteBlocked == false { handler?(self, .drained) }
             }

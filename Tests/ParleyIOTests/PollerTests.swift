@@ -136,10 +136,11 @@ final class PollerTests: XCTestCase {
         }
     }
 
-    func test_poller_reportsEveryReadyDescriptor_whenMoreAreReadyThanOneWaitReturns() throws {
+    func test_poller_servesEveryReadyDescriptorInTwoWaits_whenMoreAreReadyThanOneWaitReturns() throws {
         SystemSocket.raiseOpenFileLimit()
         try forEachBackend { backend, poller in
-            let pairCount = Poller.maxEvents + 44
+            // 2/3 of them stay registered: more than one wait returns.
+            let pairCount = Poller.maxEvents * 3 / 2 + 30
             var pairs: [(Int32, Int32)] = []
             for index in 0..<pairCount {
                 let pair = try socketPair()
@@ -152,19 +153,19 @@ final class PollerTests: XCTestCase {
                 if index % 3 == 0 { poller.deregister(pair.0) } else { expected.insert(UInt64(index + 1)) }
                 send(pair.1, "x")
             }
+            // Nothing is consumed, so every descriptor stays ready: the second wait must serve
+            // those the first could not return, rather than the same ones again.
             var seen = Set<UInt64>()
-            for _ in 0..<4 where seen != expected {
+            for _ in 0..<2 {
                 let events = wait(poller)
                 XCTAssertLessThanOrEqual(events.count, Poller.maxEvents)
                 for (token, bits) in events {
                     XCTAssertEqual(bits, .read, "\(backend)")
                     XCTAssertTrue(expected.contains(token), "\(backend): token \(token) was deregistered")
-                    // Consume, so that the next wait reports the others.
-                    var buffer: UInt8 = 0
-                    _ = withUnsafeMutableBytes(of: &buffer) { recv(pairs[Int(token) - 1].0, $0.baseAddress, 1, 0) }
                     seen.insert(token)
                 }
             }
+            XCTAssertGreaterThan(expected.count, Poller.maxEvents)
             XCTAssertEqual(seen, expected, "\(backend)")
             for pair in pairs {
                 close(pair.0)

@@ -115,7 +115,7 @@ final class Connector: Selectable {
     package func handleEvents(_ events: IOEvents) {
         guard completion != nil, io != nil else { return }
         if !connected {
-            let code = io!.finishConnect(events)
+            let code = io?.finishConnect(events) ?? EBADF
             guard code == 0 else {
                 dialer.failed(code)
                 io?.close()
