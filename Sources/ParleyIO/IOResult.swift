@@ -1,6 +1,7 @@
 /// What one read or write on a ``Transport`` did. Retrying after `EINTR` is done below this:
-/// a result is always final for the call.
-package enum IOResult: Equatable {
+/// a result is always final for the call. Runtime SPI, as ``IOEvents``.
+@_spi(IO)
+public enum IOResult: Equatable {
     /// This many bytes were read or written (more than zero for a read).
     case bytes(Int)
     /// Nothing can move now: retry once the descriptor is ready for these events. A plain

@@ -26,19 +26,24 @@ import CParleySystem
 ///     if io.shouldWrite(events) { writeQueued() }   // writeQueued calls io.writesDrained() when done
 /// }
 /// ```
-package struct StreamIO {
+///
+/// Runtime SPI, as ``IOEvents``: the hot methods are inlinable, so a connection's read and
+/// write compile to the system calls with no call in between.
+@_spi(IO)
+public struct StreamIO {
     /// How bytes move; settable (on the loop thread) to put a TLS session over a plain socket.
-    package var transport: Transport
+    public var transport: Transport
     /// The loop the stream lives on. Not retained, so that a stream is plain data that
     /// connections copy and read for free on their hot path: the loop outlives every stream
     /// registered on it (its group, its running thread and the stream's owner hold it).
-    package unowned(unsafe) let loop: EventLoop
+    public unowned(unsafe) let loop: EventLoop
+    // State read and written by the inlined methods below, hence usable from inline code.
     /// What the poller watches now.
-    private var watched: IOEvents = []
+    @usableFromInline var watched: IOEvents = []
     /// What the next read waits for.
-    private var readWaitsFor: IOEvents = .read
+    @usableFromInline var readWaitsFor: IOEvents = .read
     /// What a blocked write (or an unfinished connect) waits for; empty when none is.
-    package private(set) var writeWaitsFor: IOEvents = []
+    @usableFromInline var writeWaitsFor: IOEvents = []
 
     /// A stream over `transport`, not registered yet (see ``register(handler:)``).
     /// - Parameter connecting: a non-blocking connect is under way: the stream waits for
@@ -50,7 +55,7 @@ package struct StreamIO {
     }
 
     /// The socket's descriptor.
-    @inline(__always) package var fd: Int32 { transport.descriptor }
+    @inlinable public var fd: Int32 { transport.descriptor }
 
     /// Registers the stream on its loop for reading; `handler` receives its events.
     /// - Returns: false when the poller refused (errno says why); the stream is not watched then.
@@ -62,23 +67,23 @@ package struct StreamIO {
     }
 
     /// Whether `events` let the pending read proceed (or report the end or an error).
-    @inline(__always)
-    package func shouldRead(_ events: IOEvents) -> Bool {
+    @inlinable
+    public func shouldRead(_ events: IOEvents) -> Bool {
         !events.isDisjoint(with: readWaitsFor.union([.hangUp, .error]))
     }
 
     /// Whether a write is blocked and `events` let it proceed.
-    @inline(__always)
-    package func shouldWrite(_ events: IOEvents) -> Bool {
+    @inlinable
+    public func shouldWrite(_ events: IOEvents) -> Bool {
         !writeWaitsFor.isEmpty && !events.isDisjoint(with: writeWaitsFor)
     }
 
     /// Whether a write is blocked, waiting for readiness (the owner queues instead of writing).
-    @inline(__always) package var isWriteBlocked: Bool { !writeWaitsFor.isEmpty }
+    @inlinable public var isWriteBlocked: Bool { !writeWaitsFor.isEmpty }
 
     /// Reads what is available into `buffer`; see ``IOResult``.
-    @inline(__always)
-    package mutating func read(into buffer: UnsafeMutableRawBufferPointer) -> IOResult {
+    @inlinable
+    public mutating func read(into buffer: UnsafeMutableRawBufferPointer) -> IOResult {
         let result = transport.read(into: buffer)
         if case .wouldBlock(let needs) = result {
             if needs != readWaitsFor { readWaitsFor = needs; updateInterest() }
@@ -91,31 +96,31 @@ package struct StreamIO {
 
     /// Writes as much of `bytes` as the socket takes; on ``IOResult/wouldBlock(_:)`` the
     /// stream watches for the readiness the write waits for.
-    @inline(__always)
-    package mutating func write(_ bytes: UnsafeRawBufferPointer) -> IOResult {
+    @inlinable
+    public mutating func write(_ bytes: UnsafeRawBufferPointer) -> IOResult {
         let result = transport.write(bytes)
         if case .wouldBlock(let needs) = result { blockWrites(on: needs) }
         return result
     }
 
     /// Writes as much of `count` buffers as the socket takes, gathered; as ``write(_:)``.
-    @inline(__always)
-    package mutating func write(vectors: UnsafePointer<iovec>, count: Int) -> IOResult {
+    @inlinable
+    public mutating func write(vectors: UnsafePointer<iovec>, count: Int) -> IOResult {
         let result = transport.write(vectors: vectors, count: count)
         if case .wouldBlock(let needs) = result { blockWrites(on: needs) }
         return result
     }
 
     /// The owner has written everything it had: stop watching for what blocked writes waited for.
-    @inline(__always)
-    package mutating func writesDrained() {
+    @inlinable
+    public mutating func writesDrained() {
         guard !writeWaitsFor.isEmpty else { return }
         writeWaitsFor = []
         updateInterest()
     }
 
     /// Whether bytes wait inside the transport (see ``Transport/hasBufferedInput``).
-    @inline(__always) package var hasBufferedInput: Bool { transport.hasBufferedInput }
+    @inlinable public var hasBufferedInput: Bool { transport.hasBufferedInput }
 
     /// Half-closes: the peer reads an end of stream; reading goes on.
     package func shutdownOutput() {
@@ -129,12 +134,14 @@ package struct StreamIO {
         watched = []
     }
 
-    private mutating func blockWrites(on needs: IOEvents) {
+    @usableFromInline
+    mutating func blockWrites(on needs: IOEvents) {
         writeWaitsFor = needs
         updateInterest()
     }
 
-    private mutating func updateInterest() {
+    @usableFromInline
+    mutating func updateInterest() {
         let wanted = readWaitsFor.union(writeWaitsFor)
         guard wanted != watched, !watched.isEmpty else { return }
         loop.modify(fd, interest: wanted)

@@ -22,22 +22,23 @@ import CParleySystem
 ///
 /// An enum rather than a protocol: a connection's hot path (one read per event, one gathered
 /// write per loop iteration) switches on a case the optimiser can see, instead of calling
-/// through an existential.
-package enum Transport {
+/// through an existential. Runtime SPI, as ``IOEvents``.
+@_spi(IO)
+public enum Transport {
     /// A plain TCP socket, non-blocking.
     case plain(Int32)
 
     /// The socket's descriptor.
-    @inline(__always)
-    package var descriptor: Int32 {
+    @inlinable
+    public var descriptor: Int32 {
         switch self {
         case .plain(let fd): return fd
         }
     }
 
     /// Reads what is available, up to `buffer.count` bytes.
-    @inline(__always)
-    package func read(into buffer: UnsafeMutableRawBufferPointer) -> IOResult {
+    @inlinable
+    public func read(into buffer: UnsafeMutableRawBufferPointer) -> IOResult {
         switch self {
         case .plain(let fd):
             while true {
@@ -52,8 +53,8 @@ package enum Transport {
     }
 
     /// Writes as much of `bytes` (not empty) as the socket takes now.
-    @inline(__always)
-    package func write(_ bytes: UnsafeRawBufferPointer) -> IOResult {
+    @inlinable
+    public func write(_ bytes: UnsafeRawBufferPointer) -> IOResult {
         switch self {
         case .plain(let fd):
             while true {
@@ -68,8 +69,8 @@ package enum Transport {
 
     /// Writes as much of `count` buffers (in order, at least one byte in all) as the socket
     /// takes now, with one gathered `sendmsg`. A TLS session may write from the first buffers only.
-    @inline(__always)
-    package func write(vectors: UnsafePointer<iovec>, count: Int) -> IOResult {
+    @inlinable
+    public func write(vectors: UnsafePointer<iovec>, count: Int) -> IOResult {
         switch self {
         case .plain(let fd):
             while true {
@@ -84,22 +85,22 @@ package enum Transport {
 
     /// Whether bytes are waiting inside the transport that the descriptor will not report as
     /// readable (decrypted TLS records); a reader keeps reading while this holds. Never for plain.
-    @inline(__always)
-    package var hasBufferedInput: Bool {
+    @inlinable
+    public var hasBufferedInput: Bool {
         switch self {
         case .plain: return false
         }
     }
 
     /// Ends the outgoing direction (TCP half-close): the peer reads an end of stream.
-    package func shutdownOutput() {
+    public func shutdownOutput() {
         switch self {
         case .plain(let fd): _ = shutdown(fd, Int32(SHUT_WR))
         }
     }
 
     /// Closes the socket (deregister it from its loop first: ``StreamIO/close()`` does both).
-    package func close() {
+    public func close() {
         switch self {
         case .plain(let fd): closeDescriptor(fd)
         }

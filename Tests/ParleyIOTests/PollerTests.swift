@@ -1,7 +1,7 @@
 import CParleySystem
 import Foundation
 import XCTest
-@testable import ParleyIO
+@_spi(IO) @testable import ParleyIO
 
 /// The poller contract, run against both backends: readiness bits, hang-up and error, interest
 /// changes, deregistration, fairness over many descriptors, and the wake-ups of each kind.

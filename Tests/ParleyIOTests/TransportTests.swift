@@ -1,6 +1,6 @@
 import CParleySystem
 import XCTest
-@testable import ParleyIO
+@_spi(IO) @testable import ParleyIO
 
 /// The one read/write path and the socket calls under it, in their Linux and portable
 /// variants: outcomes of reads and writes, no SIGPIPE, and the flags of new descriptors.

@@ -1,4 +1,4 @@
-import ParleyIO
+@_spi(IO) import ParleyIO
 
 /// Opens client connections: `ws://` URLs, the opening handshake, then the same ``WebSocket``
 /// (codec, close handshake, queue) the server uses, with masked frames.

@@ -1,4 +1,4 @@
-import ParleyIO
+@_spi(IO) import ParleyIO
 import Synchronization
 
 /// One open WebSocket connection, server or client side.

@@ -1,4 +1,4 @@
-import ParleyIO
+@_spi(IO) import ParleyIO
 
 /// Accepts connections on one loop.
 ///

@@ -1,4 +1,4 @@
-import ParleyIO
+@_spi(IO) import ParleyIO
 
 /// Owns an accepted socket until its request head is answered: reads the head (bounded in size
 /// and time), then either upgrades it to a ``WebSocket`` (handing it the stream) or sends an
