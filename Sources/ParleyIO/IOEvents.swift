@@ -19,8 +19,4 @@ public struct IOEvents: OptionSet, Sendable, Hashable {
     @inlinable public static var hangUp: IOEvents { IOEvents(rawValue: CPS_IO_HANGUP) }
     /// An error is pending on the descriptor (read it with a read, a write or `SO_ERROR`).
     @inlinable public static var error: IOEvents { IOEvents(rawValue: CPS_IO_ERROR) }
-
-    /// Whether a read should be tried: readable, hung up or failed (the read then reports the
-    /// end of the stream or the error).
-    @inlinable public var allowsRead: Bool { !isDisjoint(with: [.read, .hangUp, .error]) }
 }
