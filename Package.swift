@@ -4,6 +4,9 @@ import PackageDescription
 // Parley has no package dependencies: only the toolchain and the small C shim below.
 let package = Package(
     name: "Parley",
+    // The versions that have Synchronization's Mutex and Atomic. macOS and iOS run the portable
+    // poll(2) backend (see IOBackend).
+    platforms: [.macOS(.v15), .iOS(.v18)],
     products: [
         .library(name: "Parley", targets: ["Parley"]),
         .library(name: "ParleyProtocol", targets: ["ParleyProtocol"]),
@@ -16,7 +19,8 @@ let package = Package(
     ],
     dependencies: [],
     targets: [
-        // epoll, eventfd and accept4: Linux headers that Glibc's module does not expose.
+        // Every system call that differs between systems, behind one small C API with per-OS
+        // branches: epoll, eventfd, accept4 on Linux; poll, a self-pipe, accept + fcntl elsewhere.
         .target(name: "CParleySystem"),
         // OpenSSL loaded at run time (dlopen): no OpenSSL headers or libraries needed to build.
         .target(name: "CParleyTLS", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
@@ -24,7 +28,7 @@ let package = Package(
         .target(name: "ParleyIO", dependencies: ["CParleySystem", "CParleyTLS"]),
         .testTarget(name: "ParleyIOTests", dependencies: ["ParleyIO", "TestSupport"]),
         // RFC 6455: the handshake, the frame codec, connections, a server and a client.
-        .target(name: "ParleyWebSocket", dependencies: ["ParleyIO", "CParleySystem"]),
+        .target(name: "ParleyWebSocket", dependencies: ["ParleyIO"]),
         // The envelope model and codec: pure, no I/O.
         .target(name: "ParleyProtocol"),
         // The Socket.IO-style server: namespaces, sockets, rooms, acks, middleware, and the
@@ -41,7 +45,7 @@ let package = Package(
                           path: "Fuzz/Sources"),
         // Examples: small programs that show the libraries in use.
         .executableTarget(name: "parley-echo-client", dependencies: ["ParleyWebSocket"], path: "Examples/EchoClient"),
-        .testTarget(name: "ParleyWebSocketTests", dependencies: ["ParleyWebSocket", "CParleySystem"]),
+        .testTarget(name: "ParleyWebSocketTests", dependencies: ["ParleyWebSocket"]),
         .testTarget(name: "ParleyProtocolTests", dependencies: ["ParleyProtocol"]),
         // Peers/: python-socketio scripts the Socket.IO tests run (with the Python of PARLEY_PYTHON).
         .testTarget(name: "ParleyTests", dependencies: ["Parley", "ParleyProtocol", "ParleyWebSocket", "ParleyTestSupport", "TestSupport"],

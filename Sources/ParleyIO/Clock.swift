@@ -1,5 +1,3 @@
-import Glibc
-
 /// Monotonic time in nanoseconds, the clock every loop deadline is measured on.
 @inline(__always)
 package func monotonicNanoseconds() -> UInt64 {

@@ -1,19 +1,19 @@
 import CParleySystem
 import Foundation
-import Glibc
 import Synchronization
 
 /// Something that receives readiness events from an ``EventLoop``. Called on the loop's thread.
 package protocol Selectable: AnyObject {
-    /// `events` is a mask of `CPS_EPOLLIN`, `CPS_EPOLLOUT`, `CPS_EPOLLERR`, `CPS_EPOLLHUP`.
-    func handleEvents(_ events: UInt32)
+    /// `events`: what the descriptor is ready for (see ``IOEvents``).
+    func handleEvents(_ events: IOEvents)
 }
 
-/// One thread, one epoll instance: every socket registered here is read and written only on
-/// this thread, so its state needs no lock.
+/// One thread, one poller (epoll or poll, see ``IOBackend``): every socket registered here is
+/// read and written only on this thread, so its state needs no lock.
 ///
-/// Other threads hand work over with ``execute(_:)``: a locked queue plus an eventfd wake-up,
-/// coalesced so a burst of hand-offs costs one wake-up. Timers run on the loop too.
+/// Other threads hand work over with ``execute(_:)``: a locked queue plus a wake-up (an
+/// eventfd, or a pipe with poll), coalesced so a burst of hand-offs costs one wake-up. Timers
+/// run on the loop too.
 ///
 /// `@unchecked Sendable`: every stored `var` is touched only on the loop thread, except
 /// `tasks` and `wakeupArmed`, which are synchronised (`Mutex`, `Atomic`).
@@ -39,8 +39,10 @@ public final class EventLoop: @unchecked Sendable {
     /// dozen frames per read under load, and idle connections hold no buffer of their own.
     package static let readBufferSize = 64 * 1024
 
-    package let epollFD: Int32
-    private let wakeFD: Int32
+    /// The readiness mechanism this loop waits with: ``IOBackend/epoll`` or ``IOBackend/poll``.
+    public let backend: IOBackend
+    private let poller: Poller
+    private let wakeup: Wakeup
     private let tasks = Mutex<[@Sendable () -> Void]>([])
     private let wakeupArmed = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
@@ -65,16 +67,25 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var randomPool = [UInt8](repeating: 0, count: 4096)
     @exclusivity(unchecked) private var randomOffset = 4096
 
-    /// The token of the eventfd; never a valid (fd, generation) pair since generations start at 1.
+    /// The token of the wake-up; never a valid (fd, generation) pair since generations start at 1.
     private static let wakeToken: UInt64 = 0
 
     /// Creates a loop and starts its thread.
-    /// - Parameter name: the thread name, for debuggers and `top -H`.
-    init(name: String) {
-        epollFD = cps_epoll_create()
-        wakeFD = cps_eventfd()
+    /// - Parameters:
+    ///   - name: the thread name, for debuggers and `top -H`.
+    ///   - backend: the poller to wait with (resolved here: see ``IOBackend/automatic``).
+    init(name: String, backend: IOBackend) {
+        // Without a poller or a wake-up a loop cannot run at all: the process is out of
+        // descriptors before serving anything, a condition no caller could handle better.
+        do {
+            poller = try Poller(backend: backend)
+            wakeup = try Wakeup(portable: poller.backend == .poll)
+        } catch {
+            fatalError("parley: cannot create an event loop (\(String(cString: strerror(error.code))))")
+        }
+        self.backend = poller.backend
         readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readBufferSize, alignment: 16)
-        _ = cps_epoll_ctl(epollFD, 0, wakeFD, CPS_EPOLLIN, Self.wakeToken)
+        _ = poller.register(wakeup.readFD, interest: .read, token: Self.wakeToken)
         let thread = Thread { [self] in run() }
         thread.name = name
         thread.stackSize = 1 << 20
@@ -83,8 +94,8 @@ public final class EventLoop: @unchecked Sendable {
 
     deinit {
         readBuffer.deallocate()
-        close(epollFD)
-        close(wakeFD)
+        poller.close()
+        wakeup.close()
     }
 
     /// Whether the caller is running on this loop's thread.
@@ -97,7 +108,7 @@ public final class EventLoop: @unchecked Sendable {
     public func execute(_ task: @escaping @Sendable () -> Void) {
         tasks.withLock { $0.append(task) }
         if !wakeupArmed.exchange(true, ordering: .acquiringAndReleasing) {
-            _ = cps_eventfd_signal(wakeFD)
+            wakeup.signal()
         }
     }
 
@@ -154,8 +165,11 @@ public final class EventLoop: @unchecked Sendable {
         return (randomPool[randomOffset], randomPool[randomOffset + 1], randomPool[randomOffset + 2], randomPool[randomOffset + 3])
     }
 
-    /// Registers `fd` for `events`; the loop then calls `handler` with its readiness.
-    package func register(_ fd: Int32, events: UInt32, handler: Selectable) -> Bool {
+    /// Registers `fd` for `interest`; the loop then calls `handler` with its readiness.
+    /// - Parameter exclusive: `fd` is watched by several loops (a shared listening socket):
+    ///   wake one of them per event (epoll; see ``sharesListenersExclusively``).
+    /// - Returns: false when the poller refused (errno says why).
+    package func register(_ fd: Int32, interest: IOEvents, exclusive: Bool = false, handler: Selectable) -> Bool {
         let index = Int(fd)
         if index >= registrations.count {
             registrations.append(contentsOf: repeatElement(nil, count: max(index + 1 - registrations.count, registrations.count)))
@@ -163,25 +177,34 @@ public final class EventLoop: @unchecked Sendable {
         let generation = nextGeneration
         nextGeneration = nextGeneration == .max ? 1 : nextGeneration + 1
         registrations[index] = Registration(handler: handler, generation: generation)
-        return cps_epoll_ctl(epollFD, 0, fd, events, Self.token(fd, generation)) == 0
+        let status = poller.register(fd, interest: interest, token: Self.token(fd, generation), exclusive: exclusive)
+        if status != 0 {
+            registrations[index] = nil
+            errno = status
+        }
+        return status == 0
     }
 
-    /// Hands `fd` to another handler without touching epoll (e.g. handshake -> WebSocket).
+    /// Whether several loops can watch one listening socket and be woken one per connection
+    /// (epoll's exclusive wake-ups). Without it (poll), one loop should accept for all.
+    package var sharesListenersExclusively: Bool { backend == .epoll }
+
+    /// Hands `fd` to another handler without touching the poller (e.g. handshake -> WebSocket).
     package func replaceHandler(_ fd: Int32, with handler: Selectable) {
         registrations[Int(fd)]?.handler = handler
     }
 
-    /// Changes the events `fd` is watched for.
-    package func modify(_ fd: Int32, events: UInt32) {
+    /// Changes what `fd` is watched for.
+    package func modify(_ fd: Int32, interest: IOEvents) {
         guard let registration = registrations[Int(fd)] else { return }
-        _ = cps_epoll_ctl(epollFD, 1, fd, events, Self.token(fd, registration.generation))
+        poller.modify(fd, interest: interest, token: Self.token(fd, registration.generation))
     }
 
     /// Stops watching `fd` (before it is closed).
     package func deregister(_ fd: Int32) {
         guard Int(fd) < registrations.count else { return }
         registrations[Int(fd)] = nil
-        _ = cps_epoll_ctl(epollFD, 2, fd, 0, 0)
+        poller.deregister(fd)
     }
 
     /// Every handler registered on this loop. Call on the loop thread.
@@ -203,7 +226,7 @@ public final class EventLoop: @unchecked Sendable {
 
     private func run() {
         cps_set_current_loop(Unmanaged.passUnretained(self).toOpaque())
-        let events = UnsafeMutablePointer<cps_event>.allocate(capacity: 256)
+        let events = UnsafeMutablePointer<cps_event>.allocate(capacity: Poller.maxEvents)
         defer {
             events.deallocate()
             finished.signal()
@@ -217,19 +240,19 @@ public final class EventLoop: @unchecked Sendable {
                 // Round up to the next millisecond so a timer never fires early and spins.
                 timeout = deadline <= now ? 0 : Int32(clamping: (deadline - now + 999_999) / 1_000_000)
             }
-            let count = cps_epoll_wait(epollFD, events, 256, timeout)
+            let count = poller.wait(into: events, capacity: Poller.maxEvents, timeoutMilliseconds: timeout)
             if count > 0 {
-                for i in 0..<Int(count) {
+                for i in 0..<count {
                     let event = events[i]
                     if event.token == Self.wakeToken {
-                        _ = cps_eventfd_drain(wakeFD)
+                        wakeup.drain()
                         continue
                     }
                     let fd = Int(UInt32(truncatingIfNeeded: event.token))
                     // A stale event for a closed (and maybe reused) fd has an old generation: skip it.
                     guard fd < registrations.count, let registration = registrations[fd],
                           registration.generation == UInt32(truncatingIfNeeded: event.token >> 32) else { continue }
-                    registration.handler.handleEvents(event.events)
+                    registration.handler.handleEvents(IOEvents(rawValue: event.events))
                 }
             }
             runTasks()

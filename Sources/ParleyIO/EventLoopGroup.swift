@@ -5,8 +5,9 @@ import Synchronization
 /// on one loop for life.
 ///
 /// ```swift
-/// let group = EventLoopGroup(loopCount: 2)
-/// defer { group.shutdown() }
+/// let group = EventLoopGroup(loopCount: 2)              // epoll on Linux, poll elsewhere
+/// let portable = EventLoopGroup(loopCount: 1, backend: .poll)
+/// defer { group.shutdown(); portable.shutdown() }
 /// ```
 public final class EventLoopGroup: Sendable {
     /// The loops, in creation order.
@@ -20,12 +21,19 @@ public final class EventLoopGroup: Sendable {
     /// The number of cores this process may run on: the default loop count, one loop per core.
     public static var coreCount: Int { Int(cps_cpu_count()) }
 
+    /// The readiness mechanism of every loop of the group: ``IOBackend/epoll`` or ``IOBackend/poll``.
+    public let backend: IOBackend
+
     /// Starts `loopCount` loops (at least one).
     /// - Parameters:
     ///   - loopCount: the number of threads; default one per core.
     ///   - name: a prefix for the thread names.
-    public init(loopCount: Int = EventLoopGroup.coreCount, name: String = "parley-loop") {
-        loops = (0..<max(1, loopCount)).map { EventLoop(name: "\(name)-\($0)") }
+    ///   - backend: how the loops wait for readiness; default ``IOBackend/automatic`` (the
+    ///     `PARLEY_IO_BACKEND` environment variable, else epoll on Linux and poll elsewhere).
+    public init(loopCount: Int = EventLoopGroup.coreCount, name: String = "parley-loop", backend: IOBackend = .automatic) {
+        let resolved = backend.resolved
+        self.backend = resolved
+        loops = (0..<max(1, loopCount)).map { EventLoop(name: "\(name)-\($0)", backend: resolved) }
     }
 
     /// The next loop in round-robin order.

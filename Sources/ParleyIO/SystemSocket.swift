@@ -1,30 +1,37 @@
 import CParleySystem
-import Glibc
 
-/// Thin wrappers over the socket calls Parley makes; every function returns errno on failure
-/// instead of throwing, so the loop can decide what each error means.
-/// An errno value as an Error, for `Result`.
+/// An errno value as an Error, for `Result` and typed throws.
 package struct Errno: Error {
     package let code: Int32
     package init(_ code: Int32) { self.code = code }
 }
 
+/// Thin wrappers over the socket calls Parley makes; every function returns errno on failure
+/// instead of throwing, so the loop can decide what each error means. Calls that differ
+/// between systems go through CParleySystem; `portable` selects its POSIX variants on Linux too
+/// (what a loop with the poll backend uses, see ``IOBackend/poll``).
 package enum SystemSocket {
     /// Ignores SIGPIPE process-wide: a peer that vanishes mid-write must cost an EPIPE, not the
-    /// process. (Writes also pass MSG_NOSIGNAL; this covers any other write path.)
+    /// process. (Sockets also never raise it: MSG_NOSIGNAL on every send, or SO_NOSIGPIPE on
+    /// the socket; this covers any other write path.)
     package static func ignoreSIGPIPE() {
         _ = signal(SIGPIPE, SIG_IGN)
     }
 
     /// Raises the open-file soft limit to the hard limit, so a server can hold as many
-    /// connections as the system allows. Returns the new soft limit.
+    /// connections as the system allows. Returns the soft limit in force afterwards.
     @discardableResult
     package static func raiseOpenFileLimit() -> UInt64 {
         var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
-        if limit.rlim_cur < limit.rlim_max {
+        guard getrlimit(openFileLimitResource, &limit) == 0 else { return 0 }
+        let current = limit.rlim_cur
+        if current < limit.rlim_max {
             limit.rlim_cur = limit.rlim_max
-            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+            if setrlimit(openFileLimitResource, &limit) != 0 {
+                // macOS refuses more than OPEN_MAX (10,240) even under an unlimited hard limit.
+                limit.rlim_cur = max(current, min(limit.rlim_max, 10_240))
+                if setrlimit(openFileLimitResource, &limit) != 0 { limit.rlim_cur = current }
+            }
         }
         return UInt64(limit.rlim_cur)
     }
@@ -33,7 +40,7 @@ package enum SystemSocket {
     package static func resolve(host: String, port: Int, passive: Bool = false) -> Result<[sockaddr_storage], Errno> {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_socktype = socketStreamType
         hints.ai_flags = passive ? AI_PASSIVE : AI_ADDRCONFIG
         var list: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(host.isEmpty ? nil : host, String(port), &hints, &list)
@@ -53,21 +60,22 @@ package enum SystemSocket {
     }
 
     /// Starts a non-blocking TCP connection to `address` (no Nagle): the connection completes
-    /// when the descriptor turns writable (check `SO_ERROR` then).
+    /// when the descriptor turns writable (check `SO_ERROR` then; ``StreamIO/Dialer`` does).
+    /// - Parameter portable: create the socket with POSIX calls only (see the type's note).
     /// - Returns: the descriptor, or the errno of a failed `socket` or `connect` (the descriptor
     ///   is closed then).
-    package static func startConnect(to address: sockaddr_storage) -> Result<Int32, Errno> {
+    package static func startConnect(to address: sockaddr_storage, portable: Bool) -> Result<Int32, Errno> {
         var address = address
-        let fd = cps_socket_stream(Int32(address.ss_family))
+        let fd = cps_socket_stream(Int32(address.ss_family), portable ? 1 : 0)
         guard fd >= 0 else { return .failure(Errno(errno)) }
         setNoDelay(fd)
         let length = length(of: address)
         let status = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) }
         }
         guard status == 0 || errno == EINPROGRESS else {
             let failure = Errno(errno)
-            Glibc.close(fd)
+            closeDescriptor(fd)
             return .failure(failure)
         }
         return .success(fd)
@@ -92,7 +100,8 @@ package enum SystemSocket {
 
     /// A listening, non-blocking socket with SO_REUSEADDR. An IPv6 wildcard (`::`) also
     /// accepts IPv4. Returns the fd and the bound port (useful with port 0).
-    package static func listen(host: String, port: Int, backlog: Int32) -> Result<(fd: Int32, port: Int), Errno> {
+    /// - Parameter portable: create the socket with POSIX calls only (see the type's note).
+    package static func listen(host: String, port: Int, backlog: Int32, portable: Bool) -> Result<(fd: Int32, port: Int), Errno> {
         let addresses: [sockaddr_storage]
         switch resolve(host: host, port: port, passive: true) {
         case .success(let found): addresses = found
@@ -100,7 +109,7 @@ package enum SystemSocket {
         }
         var lastError: Int32 = EADDRNOTAVAIL
         for var address in addresses {
-            let fd = cps_socket_stream(Int32(address.ss_family))
+            let fd = cps_socket_stream(Int32(address.ss_family), portable ? 1 : 0)
             guard fd >= 0 else { lastError = errno; continue }
             setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
             if Int32(address.ss_family) == AF_INET6 { setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 0) }
@@ -108,9 +117,9 @@ package enum SystemSocket {
             let bound = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, addressLength) }
             }
-            guard bound == 0, Glibc.listen(fd, backlog) == 0 else {
+            guard bound == 0, startListening(fd, backlog) == 0 else {
                 lastError = errno
-                close(fd)
+                closeDescriptor(fd)
                 continue
             }
             return .success((fd, localPort(fd)))
@@ -148,4 +157,24 @@ package enum SystemSocket {
     package static func setNoDelay(_ fd: Int32) {
         setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
     }
+
+    /// Accepts a pending connection as a non-blocking, close-on-exec socket that never raises
+    /// SIGPIPE.
+    /// - Parameter portable: `accept` + `fcntl` even where `accept4` exists.
+    /// - Returns: the descriptor, or the errno (`EAGAIN` when none is pending).
+    package static func accept(_ listenFD: Int32, portable: Bool) -> Result<Int32, Errno> {
+        let fd = cps_accept(listenFD, portable ? 1 : 0)
+        return fd >= 0 ? .success(fd) : .failure(Errno(errno))
+    }
+
+    /// Turns on TCP keep-alive probes: a peer that vanished without a FIN or RST is detected
+    /// after about `idle + interval × count` seconds of silence.
+    package static func enableKeepAlive(_ fd: Int32, idleSeconds: Int32, intervalSeconds: Int32, count: Int32) {
+        cps_set_keepalive(fd, idleSeconds, intervalSeconds, count)
+    }
+}
+
+/// `listen(2)`, outside ``SystemSocket`` whose own `listen` would hide it.
+private func startListening(_ fd: Int32, _ backlog: Int32) -> Int32 {
+    listen(fd, backlog)
 }

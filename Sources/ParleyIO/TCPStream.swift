@@ -1,9 +1,9 @@
 import CParleySystem
-import Glibc
 
 /// A non-blocking outgoing TCP connection on one ``EventLoop``, for protocols other than
 /// WebSocket (the Redis client): connect with a timeout over every resolved address, read
-/// callbacks from the loop's shared buffer, and buffered writes that wait for `EPOLLOUT`.
+/// callbacks from the loop's shared buffer, and buffered writes that wait for writability.
+/// Its reads, writes and connect go through ``StreamIO``.
 ///
 /// Loop-confined: create it, call it and receive its events on `loop`'s thread only. It stays
 /// alive while registered on the loop; after ``close()`` or a `.closed` event it is inert.
@@ -35,13 +35,12 @@ package final class TCPStream: Selectable {
     package let loop: EventLoop
     private var handler: ((TCPStream, Event) -> Void)?
     private var phase = Phase.idle
-    private var fd: Int32 = -1
-    private var addresses: ArraySlice<sockaddr_storage> = []
-    private var lastErrno: Int32 = ECONNREFUSED
+    /// The connection (connecting or open); nil before and after.
+    private var io: StreamIO?
+    private var dialer = StreamIO.Dialer(addresses: [])
     private var deadline: TimerID?
     private var output: [UInt8] = []
     private var outputOffset = 0
-    private var watchingWrites = false
 
     /// Reads per readiness event at most, so one busy stream cannot starve the loop's others.
     static let readsPerEvent = 16
@@ -68,7 +67,7 @@ package final class TCPStream: Selectable {
         SystemSocket.ignoreSIGPIPE()
         phase = .connecting
         switch SystemSocket.resolve(host: host, port: port) {
-        case .success(let found): addresses = found[...]
+        case .success(let found): dialer = StreamIO.Dialer(addresses: found)
         case .failure(let error):
             finish(errno: error.code)
             return
@@ -84,11 +83,8 @@ package final class TCPStream: Selectable {
     /// partition, a powered-off host) is reported as `.closed(ETIMEDOUT)` after about
     /// `idle + interval × count` seconds of silence, instead of never. Call once connected.
     package func enableKeepAlive(idleSeconds: Int32, intervalSeconds: Int32, count: Int32) {
-        guard fd >= 0 else { return }
-        SystemSocket.setOption(fd, SOL_SOCKET, SO_KEEPALIVE, 1)
-        SystemSocket.setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPIDLE, idleSeconds)
-        SystemSocket.setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPINTVL, intervalSeconds)
-        SystemSocket.setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPCNT, count)
+        guard let io else { return }
+        SystemSocket.enableKeepAlive(io.fd, idleSeconds: idleSeconds, intervalSeconds: intervalSeconds, count: count)
     }
 
     /// Queues `bytes` and writes as much as the kernel takes now; the rest goes out when the
@@ -96,7 +92,7 @@ package final class TCPStream: Selectable {
     package func write(_ bytes: [UInt8]) {
         guard phase == .connecting || phase == .open, !bytes.isEmpty else { return }
         if output.isEmpty { output = bytes } else { output.append(contentsOf: bytes) }
-        if phase == .open && !watchingWrites { writeOutput() }
+        if phase == .open && io?.isWriteBlocked == false { writeOutput() }
     }
 
     /// Closes the connection at once (queued bytes are dropped); no event follows.
@@ -107,50 +103,35 @@ package final class TCPStream: Selectable {
 
     private func tryNextAddress() {
         guard phase == .connecting else { return }
-        guard let address = addresses.popFirst() else {
-            finish(errno: lastErrno)
+        guard let started = dialer.next(on: loop, handler: self) else {
+            finish(errno: dialer.lastErrno)
             return
         }
-        switch SystemSocket.startConnect(to: address) {
-        case .failure(let error):
-            lastErrno = error.code
-            tryNextAddress()
-        case .success(let descriptor):
-            fd = descriptor
-            guard loop.register(fd, events: CPS_EPOLLOUT, handler: self) else {
-                lastErrno = errno
-                closeDescriptor()
-                tryNextAddress()
-                return
-            }
-        }
+        io = started
     }
 
-    package func handleEvents(_ events: UInt32) {
+    package func handleEvents(_ events: IOEvents) {
+        guard io != nil else { return }
         switch phase {
         case .connecting:
-            var error: Int32 = 0
-            var length = socklen_t(MemoryLayout<Int32>.size)
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
-            if error != 0 || events & (CPS_EPOLLERR | CPS_EPOLLHUP) != 0 {
-                lastErrno = error != 0 ? error : ECONNREFUSED
-                closeDescriptor()
+            let code = io?.finishConnect(events) ?? EBADF
+            guard code == 0 else {
+                dialer.failed(code)
+                closeStream()
                 tryNextAddress()
                 return
             }
             phase = .open
             if let deadline { loop.cancel(deadline) }
             deadline = nil
-            watchingWrites = false
-            loop.modify(fd, events: CPS_EPOLLIN)
             handler?(self, .connected)
             if phase == .open && bufferedBytes > 0 { writeOutput() }
         case .open:
-            if events & CPS_EPOLLOUT != 0 && watchingWrites {
+            if io?.shouldWrite(events) == true {
                 writeOutput()
-                if watchingWrites == false && phase == .open { handler?(self, .drained) }
+                if phase == .open && io?.isWriteBlocked == false { handler?(self, .drained) }
             }
-            if phase == .open && events & (CPS_EPOLLIN | CPS_EPOLLHUP | CPS_EPOLLERR) != 0 { readInput() }
+            if phase == .open && io?.shouldRead(events) == true { readInput() }
         case .idle, .closed:
             return
         }
@@ -159,50 +140,48 @@ package final class TCPStream: Selectable {
     private func readInput() {
         let buffer = loop.readBuffer
         for _ in 0..<Self.readsPerEvent {
-            let n = recv(fd, buffer.baseAddress, buffer.count, 0)
-            if n > 0 {
-                handler?(self, .received(UnsafeRawBufferPointer(start: buffer.baseAddress, count: n)))
-                guard phase == .open else { return }
-                if n < buffer.count { return }
-                continue
+            guard phase == .open, let result = io?.read(into: buffer) else { return }
+            switch result {
+            case .bytes(let count):
+                handler?(self, .received(UnsafeRawBufferPointer(start: buffer.baseAddress, count: count)))
+                if count < buffer.count && io?.hasBufferedInput != true { return }
+            case .wouldBlock:
+                return
+            case .endOfStream:
+                finish(errno: 0)
+                return
+            case .failed(let code):
+                finish(errno: code)
+                return
             }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
-            finish(errno: n == 0 ? 0 : errno)
-            return
         }
     }
 
     private func writeOutput() {
         while outputOffset < output.count {
-            let n = output.withUnsafeBytes { bytes in
-                send(fd, bytes.baseAddress.map { $0 + outputOffset }, bytes.count - outputOffset, Int32(MSG_NOSIGNAL))
-            }
-            if n > 0 { outputOffset += n; continue }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                if !watchingWrites {
-                    watchingWrites = true
-                    loop.modify(fd, events: CPS_EPOLLIN | CPS_EPOLLOUT)
-                }
+            let offset = outputOffset
+            guard let result = output.withUnsafeBytes({ io?.write(UnsafeRawBufferPointer(rebasing: $0[offset...])) }) else { return }
+            switch result {
+            case .bytes(let count):
+                outputOffset += count
+            case .wouldBlock:
+                return
+            case .endOfStream:
+                finish(errno: 0)
+                return
+            case .failed(let code):
+                finish(errno: code)
                 return
             }
-            finish(errno: errno)
-            return
         }
         output.removeAll(keepingCapacity: output.count <= 64 * 1024)
         outputOffset = 0
-        if watchingWrites {
-            watchingWrites = false
-            loop.modify(fd, events: CPS_EPOLLIN)
-        }
+        io?.writesDrained()
     }
 
-    private func closeDescriptor() {
-        guard fd >= 0 else { return }
-        loop.deregister(fd)
-        Glibc.close(fd)
-        fd = -1
+    private func closeStream() {
+        io?.close()
+        io = nil
     }
 
     /// Ends the stream once and reports `.closed` (unless ``close()`` dropped the handler).
@@ -211,7 +190,7 @@ package final class TCPStream: Selectable {
         phase = .closed
         if let deadline { loop.cancel(deadline) }
         deadline = nil
-        closeDescriptor()
+        closeStream()
         output = []
         outputOffset = 0
         let handler = self.handler

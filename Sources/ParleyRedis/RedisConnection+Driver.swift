@@ -1,4 +1,3 @@
-import Glibc
 import ParleyIO
 import Synchronization
 

@@ -1,4 +1,4 @@
-import Glibc
+import ParleyIO
 
 /// Every error of the Redis client.
 public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {

@@ -1,4 +1,4 @@
-import Glibc
+import ParleyIO
 
 /// Every error of the WebSocket layer, and the one place that maps each to its close code.
 ///

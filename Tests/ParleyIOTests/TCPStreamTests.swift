@@ -58,7 +58,7 @@ final class TCPStreamTests: XCTestCase {
     }
 
     func test_stream_connectsWritesReadsAndReportsPeerClose() throws {
-        let listener = try XCTUnwrap(try? SystemSocket.listen(host: "127.0.0.1", port: 0, backlog: 4).get())
+        let listener = try XCTUnwrap(try? SystemSocket.listen(host: "127.0.0.1", port: 0, backlog: 4, portable: false).get())
         defer { close(listener.fd) }
         let events = Events()
         open(port: listener.port, events: events)
@@ -81,7 +81,7 @@ final class TCPStreamTests: XCTestCase {
 
     func test_stream_reportsConnectionRefused() throws {
         // A port that was free a moment ago, with nothing listening.
-        let listener = try XCTUnwrap(try? SystemSocket.listen(host: "127.0.0.1", port: 0, backlog: 1).get())
+        let listener = try XCTUnwrap(try? SystemSocket.listen(host: "127.0.0.1", port: 0, backlog: 1, portable: false).get())
         close(listener.fd)
         let events = Events()
         open(port: listener.port, events: events)

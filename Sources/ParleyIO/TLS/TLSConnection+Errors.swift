@@ -1,6 +1,5 @@
 import CParleyTLS
 #if canImport(Glibc)
-import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif

@@ -1,7 +1,6 @@
 import CParleyTLS
 import Synchronization
 #if canImport(Glibc)
-import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif

@@ -1,6 +1,4 @@
-import ParleyIO
-import CParleySystem
-import Glibc
+@_spi(IO) import ParleyIO
 
 /// Opens client connections: `ws://` URLs, the opening handshake, then the same ``WebSocket``
 /// (codec, close handshake, queue) the server uses, with masked frames.
@@ -69,27 +67,27 @@ public enum WebSocketClient {
 }
 
 /// Drives one client connection from TCP connect to the `101`: tries each resolved address in
-/// turn, writes the request, and checks the response.
+/// turn, writes the request, and checks the response; then hands its stream to a ``WebSocket``.
 final class Connector: Selectable {
     private unowned let loop: EventLoop
     private let handshake: ClientHandshake
-    private var addresses: ArraySlice<sockaddr_storage>
+    private var dialer: StreamIO.Dialer
     private let configuration: WebSocketClient.Configuration
     private let onOpen: @Sendable (WebSocket) -> Void
     private var completion: ((Result<WebSocket, WebSocketError>) -> Void)?
-    private var fd: Int32 = -1
+    /// The connection being set up; nil between addresses and once handed over or failed.
+    private var io: StreamIO?
     private var connected = false
     private var request: [UInt8]
     private var requestOffset = 0
     private var parser: HTTPHeadParser
     private var deadline: TimerID?
-    private var lastErrno: Int32 = ECONNREFUSED
 
     init(loop: EventLoop, handshake: ClientHandshake, addresses: [sockaddr_storage], configuration: WebSocketClient.Configuration,
          onOpen: @escaping @Sendable (WebSocket) -> Void, completion: @escaping (Result<WebSocket, WebSocketError>) -> Void) {
         self.loop = loop
         self.handshake = handshake
-        self.addresses = addresses[...]
+        dialer = StreamIO.Dialer(addresses: addresses)
         self.configuration = configuration
         self.onOpen = onOpen
         self.completion = completion
@@ -107,37 +105,21 @@ final class Connector: Selectable {
 
     private func tryNextAddress() {
         guard completion != nil else { return }
-        guard let address = addresses.popFirst() else {
-            fail(.connectFailed(host: handshake.target.host, port: handshake.target.port, errno: lastErrno))
+        guard let started = dialer.next(on: loop, handler: self) else {
+            fail(.connectFailed(host: handshake.target.host, port: handshake.target.port, errno: dialer.lastErrno))
             return
         }
-        switch SystemSocket.startConnect(to: address) {
-        case .failure(let error):
-            lastErrno = error.code
-            tryNextAddress()
-        case .success(let descriptor):
-            fd = descriptor
-            guard loop.register(fd, events: CPS_EPOLLOUT, handler: self) else {
-                lastErrno = errno
-                Glibc.close(fd)
-                fd = -1
-                tryNextAddress()
-                return
-            }
-        }
+        io = started
     }
 
-    package func handleEvents(_ events: UInt32) {
-        guard completion != nil else { return }
+    package func handleEvents(_ events: IOEvents) {
+        guard completion != nil, io != nil else { return }
         if !connected {
-            var error: Int32 = 0
-            var length = socklen_t(MemoryLayout<Int32>.size)
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
-            if error != 0 || events & (CPS_EPOLLERR | CPS_EPOLLHUP) != 0 {
-                lastErrno = error != 0 ? error : ECONNREFUSED
-                loop.deregister(fd)
-                Glibc.close(fd)
-                fd = -1
+            let code = io?.finishConnect(events) ?? EBADF
+            guard code == 0 else {
+                dialer.failed(code)
+                io?.close()
+                io = nil
                 tryNextAddress()
                 return
             }
@@ -147,29 +129,38 @@ final class Connector: Selectable {
             writeRequest()
             return
         }
-        guard events & (CPS_EPOLLIN | CPS_EPOLLHUP | CPS_EPOLLERR) != 0 else { return }
+        guard io?.shouldRead(events) == true else { return }
         readResponse()
     }
 
     private func writeRequest() {
         while requestOffset < request.count {
-            let n = request.withUnsafeBytes { bytes in
-                send(fd, bytes.baseAddress.map { $0 + requestOffset }, bytes.count - requestOffset, Int32(MSG_NOSIGNAL))
+            let offset = requestOffset
+            guard let result = request.withUnsafeBytes({ io?.write(UnsafeRawBufferPointer(rebasing: $0[offset...])) }) else { return }
+            switch result {
+            case .bytes(let count):
+                requestOffset += count
+            case .wouldBlock:
+                return
+            case .endOfStream:
+                fail(.invalidHandshakeResponse("connection closed before the handshake response"))
+                return
+            case .failed(let code):
+                fail(.connectFailed(host: handshake.target.host, port: handshake.target.port, errno: code))
+                return
             }
-            if n > 0 { requestOffset += n; continue }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
-            fail(.connectFailed(host: handshake.target.host, port: handshake.target.port, errno: errno))
-            return
         }
-        loop.modify(fd, events: CPS_EPOLLIN)
+        io?.writesDrained()
     }
 
     private func readResponse() {
         let buffer = loop.readBuffer
-        let n = recv(fd, buffer.baseAddress, buffer.count, 0)
-        if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) { return }
-        guard n > 0 else {
+        guard let result = io?.read(into: buffer) else { return }
+        let n: Int
+        switch result {
+        case .bytes(let count): n = count
+        case .wouldBlock: return
+        case .endOfStream, .failed:
             fail(.invalidHandshakeResponse("connection closed before the handshake response"))
             return
         }
@@ -193,11 +184,12 @@ final class Connector: Selectable {
     }
 
     private func open(subprotocol: String?, remainder: [UInt8]) {
+        guard let stream = io else { return }
         if let deadline { loop.cancel(deadline) }
         deadline = nil
-        let socket = WebSocket(fd: fd, loop: loop, role: .client, subprotocol: subprotocol, configuration: configuration.webSocket)
-        loop.replaceHandler(fd, with: socket)
-        fd = -1
+        let socket = WebSocket(io: stream, role: .client, subprotocol: subprotocol, configuration: configuration.webSocket)
+        loop.replaceHandler(stream.fd, with: socket)
+        io = nil
         onOpen(socket)
         socket.start()
         let done = completion
@@ -214,11 +206,8 @@ final class Connector: Selectable {
         completion = nil
         if let deadline { loop.cancel(deadline) }
         deadline = nil
-        if fd >= 0 {
-            loop.deregister(fd)
-            Glibc.close(fd)
-            fd = -1
-        }
+        io?.close()
+        io = nil
         done(.failure(error))
     }
 }

@@ -1,6 +1,4 @@
-import ParleyIO
-import CParleySystem
-import Glibc
+@_spi(IO) import ParleyIO
 import Synchronization
 
 /// One open WebSocket connection, server or client side.
@@ -71,8 +69,9 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     public let role: Role
     /// The subprotocol negotiated in the handshake, if any.
     public let subprotocol: String?
-    let fd: Int32
     private let configuration: Configuration
+    /// The socket: every read, write and interest change goes through it.
+    @exclusivity(unchecked) private var io: StreamIO
 
     private var parser: FrameParser
     private var assembler: MessageAssembler
@@ -84,7 +83,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     /// `queue.last` was allocated by this connection, so more frames may be appended to it.
     @exclusivity(unchecked) private var lastChunkOwned = false
     @exclusivity(unchecked) private var flushScheduled = false
-    /// The kernel send buffer is full; EPOLLOUT is armed.
+    /// The kernel send buffer is full; the stream watches for writability.
     @exclusivity(unchecked) private var awaitingWritable = false
     /// Once the queue is empty: stop writing (and half-close when `shutdownAfterFlush`).
     @exclusivity(unchecked) private var finishAfterFlush = false
@@ -106,9 +105,11 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     /// batch, messages, slow-consumer drops.
     @exclusivity(unchecked) var counters: ConnectionCounters?
 
-    init(fd: Int32, loop: EventLoop, role: Role, subprotocol: String?, configuration: Configuration) {
-        self.fd = fd
-        self.loop = loop
+    /// - Parameter io: the connected stream, registered on its loop (the caller hands its
+    ///   registration over with ``EventLoop/replaceHandler(_:with:)``).
+    init(io: StreamIO, role: Role, subprotocol: String?, configuration: Configuration) {
+        self.io = io
+        self.loop = io.loop
         self.role = role
         self.subprotocol = subprotocol
         self.configuration = configuration
@@ -118,7 +119,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     }
 
     /// The peer's address as `ip:port` (`[ip]:port` for IPv6), or "" once closed.
-    public var remoteAddress: String { SystemSocket.peerAddress(fd) }
+    public var remoteAddress: String { SystemSocket.peerAddress(io.fd) }
 
     /// Bytes queued for sending and not yet handed to the kernel. Read it on the connection's
     /// loop (in a handler); from another thread the value is not synchronised.
@@ -318,36 +319,35 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         schedulePing()
     }
 
-    package func handleEvents(_ events: UInt32) {
-        if events & (CPS_EPOLLIN | CPS_EPOLLHUP | CPS_EPOLLERR) != 0 {
+    package func handleEvents(_ events: IOEvents) {
+        if io.shouldRead(events) {
             readAvailable()
         }
-        if events & CPS_EPOLLOUT != 0 && !isFinalized && awaitingWritable {
+        if awaitingWritable && !isFinalized && io.shouldWrite(events) {
             awaitingWritable = false
             flush()
             // Drained: stop watching for writability (flush re-arms it if the kernel is full again).
-            if !awaitingWritable && !isFinalized { loop.modify(fd, events: CPS_EPOLLIN) }
+            if !awaitingWritable && !isFinalized { io.writesDrained() }
         }
     }
 
     /// Reads what the kernel has, a bounded number of times so one busy peer cannot starve the
-    /// loop's other connections (epoll is level-triggered: the rest is reported again).
+    /// loop's other connections (the pollers are level-triggered: the rest is reported again).
     private func readAvailable() {
         let buffer = loop.readBuffer
         for _ in 0..<4 {
-            let n = recv(fd, buffer.baseAddress, buffer.count, 0)
-            if n > 0 {
+            switch io.read(into: buffer) {
+            case .bytes(let n):
                 counters?.received(bytes: n)
                 if draining { continue }
                 process(UnsafeMutableRawBufferPointer(start: buffer.baseAddress, count: n))
-                if isFinalized || n < buffer.count { return }
-            } else if n == 0 {
+                if isFinalized || (n < buffer.count && !io.hasBufferedInput) { return }
+            case .wouldBlock:
+                return
+            case .endOfStream:
                 peerClosedTCP()
                 return
-            } else {
-                let code = errno
-                if code == EINTR { continue }
-                if code == EAGAIN || code == EWOULDBLOCK { return }
+            case .failed(let code):
                 finalize(code: closing.code ?? .abnormalClosure, reason: closing.code == nil ? "read failed: errno \(code)" : closing.reason)
                 return
             }
@@ -436,36 +436,35 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         }
     }
 
-    /// Writes the queue with one `writev`-style `sendmsg` per batch of up to 64 chunks.
+    /// Writes the queue with one gathered write per batch of up to 64 chunks.
     package func flush() {
         flushScheduled = false
         guard !isFinalized, !awaitingWritable else { return }
         while !queue.isEmpty {
-            let written: Int = withUnsafeTemporaryAllocation(of: iovec.self, capacity: 64) { vectors in
+            let result: IOResult = withUnsafeTemporaryAllocation(of: iovec.self, capacity: 64) { vectors in
                 var count = 0
                 for chunk in queue.prefix(64) {
                     let offset = count == 0 ? queueHead : 0
                     vectors[count] = iovec(iov_base: chunk.base + offset, iov_len: chunk.count - offset)
                     count += 1
                 }
-                var message = msghdr()
-                message.msg_iov = vectors.baseAddress
-                message.msg_iovlen = count
-                return sendmsg(fd, &message, Int32(MSG_NOSIGNAL))
+                return io.write(vectors: UnsafePointer(vectors.baseAddress!), count: count)
             }
-            if written < 0 {
-                let code = errno
-                if code == EINTR { continue }
-                if code == EAGAIN || code == EWOULDBLOCK {
-                    awaitingWritable = true
-                    loop.modify(fd, events: CPS_EPOLLIN | CPS_EPOLLOUT)
-                    return
-                }
+            switch result {
+            case .bytes(let written):
+                consume(written)
+                counters?.sent(bytes: written)
+            case .wouldBlock:
+                // The stream now watches for the readiness the write waits for.
+                awaitingWritable = true
+                return
+            case .failed(let code):
                 finalize(code: .abnormalClosure, reason: "write failed: errno \(code)")
                 return
+            case .endOfStream:  // writes never report it
+                finalize(code: .abnormalClosure, reason: "connection lost")
+                return
             }
-            consume(written)
-            counters?.sent(bytes: written)
         }
         if awaitingWritable == false, finishAfterFlush { finishWriting() }
     }
@@ -504,7 +503,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     private func finishWriting() {
         guard !draining, !isFinalized else { return }
         draining = true
-        if shutdownAfterFlush { shutdown(fd, Int32(SHUT_WR)) }
+        if shutdownAfterFlush { io.shutdownOutput() }
     }
 
     /// Closes the socket and reports the close once.
@@ -515,8 +514,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         if let closeTimer { loop.cancel(closeTimer) }
         timer = nil
         closeTimer = nil
-        loop.deregister(fd)
-        Glibc.close(fd)
+        io.close()
         queue.removeAll()
         queuedBytes = 0
         let handler = closeHandler

@@ -1,61 +1,86 @@
-import ParleyIO
-import CParleySystem
-import Glibc
+@_spi(IO) import ParleyIO
 
-/// Accepts connections on one loop. Every loop registers the same listening socket with
-/// EPOLLEXCLUSIVE, so the kernel wakes one loop per connection and each connection stays on
-/// the loop that accepted it.
+/// Accepts connections on one loop.
+///
+/// With epoll every loop has an acceptor on the same listening socket, registered for
+/// exclusive wake-ups: the kernel wakes one loop per connection, and each connection stays on
+/// the loop that accepted it. With poll (no exclusive wake-ups: every loop would wake for every
+/// connection) one acceptor accepts for all the loops and hands each connection to the next
+/// one in turn (``targets``).
 final class Acceptor: Selectable {
     let listenFD: Int32
     unowned let loop: EventLoop
     let context: WebSocketServer.Context
-    /// This loop's counters, handed to every connection accepted here.
-    let counters: ConnectionCounters
+    /// The loops connections are handed to in turn, each with its counters; `[loop]` when every
+    /// loop accepts for itself.
+    private let targets: [(loop: EventLoop, counters: ConnectionCounters)]
+    private var nextTarget = 0
     private var paused = false
 
     /// A pause after EMFILE/ENFILE: long enough not to spin a core, short enough that a freed
     /// descriptor is used quickly.
     static let descriptorPause: Duration = .milliseconds(100)
 
-    init(listenFD: Int32, loop: EventLoop, context: WebSocketServer.Context, counters: ConnectionCounters) {
-        self.counters = counters
+    /// - Parameter targets: the loops accepted connections go to, with their counters.
+    init(listenFD: Int32, loop: EventLoop, targets: [(loop: EventLoop, counters: ConnectionCounters)], context: WebSocketServer.Context) {
         self.listenFD = listenFD
         self.loop = loop
+        self.targets = targets
         self.context = context
     }
 
     func register() {
         guard context.accepting.load(ordering: .acquiring) else { return }
-        _ = loop.register(listenFD, events: CPS_EPOLLIN | CPS_EPOLLEXCLUSIVE, handler: self)
+        _ = loop.register(listenFD, interest: .read, exclusive: targets.count == 1, handler: self)
     }
 
     func deregister() {
         loop.deregister(listenFD)
     }
 
-    package func handleEvents(_ events: UInt32) {
+    package func handleEvents(_ events: IOEvents) {
         // Up to 64 per wake-up, then let the loop serve its connections.
         for _ in 0..<64 {
-            let fd = cps_accept(listenFD, nil, nil)
-            if fd >= 0 {
+            switch SystemSocket.accept(listenFD, portable: loop.backend == .poll) {
+            case .success(let fd):
                 SystemSocket.setNoDelay(fd)
-                UpgradeHandler(fd: fd, loop: loop, context: context, counters: counters).start()
-                continue
-            }
-            switch errno {
-            case EAGAIN, EWOULDBLOCK: return
-            case EINTR, ECONNABORTED, EPROTO: continue
-            case EMFILE, ENFILE, ENOBUFS, ENOMEM:
-                pauseAccepting(errno: errno)
-                return
-            default:
-                return
+                hand(fd)
+            case .failure(let error):
+                switch error.code {
+                case EAGAIN, EWOULDBLOCK: return
+                case EINTR, ECONNABORTED, EPROTO: continue
+                case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+                    pauseAccepting(errno: error.code)
+                    return
+                default:
+                    return
+                }
             }
         }
     }
 
-    /// Out of descriptors: stop watching the listener (level-triggered epoll would report it
-    /// again at once and spin), and look again shortly. Logged at most once a minute.
+    /// Starts the handshake of an accepted connection on this loop, or on the next target.
+    private func hand(_ fd: Int32) {
+        let (target, counters) = targets[nextTarget]
+        nextTarget = nextTarget + 1 == targets.count ? 0 : nextTarget + 1
+        if target === loop {
+            UpgradeHandler(fd: fd, loop: loop, context: context, counters: counters).start()
+            return
+        }
+        let context = self.context
+        target.execute {
+            // The server stopped meanwhile: its shutdown has dropped (or is about to drop) the
+            // handshakes on that loop, so this one is not started.
+            guard context.accepting.load(ordering: .acquiring) else {
+                closeDescriptor(fd)
+                return
+            }
+            UpgradeHandler(fd: fd, loop: target, context: context, counters: counters).start()
+        }
+    }
+
+    /// Out of descriptors: stop watching the listener (a level-triggered poller would report
+    /// it again at once and spin), and look again shortly. Logged at most once a minute.
     private func pauseAccepting(errno code: Int32) {
         guard !paused else { return }
         paused = true

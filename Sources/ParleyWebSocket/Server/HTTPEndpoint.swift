@@ -1,6 +1,5 @@
-import ParleyIO
+@_spi(IO) import ParleyIO
 import CParleySystem
-import Glibc
 import Synchronization
 
 /// A handler for every HTTP request whose path starts with `prefix`: it receives the request
@@ -168,7 +167,7 @@ extension UpgradeHandler {
         let responder = HTTPResponder(loop: loop, handler: self)
         request.responder = responder
         pendingEndpoint = request
-        let serverRequest = HTTPServerRequest(head: request.head, body: request.body, remoteAddress: SystemSocket.peerAddress(fd))
+        let serverRequest = HTTPServerRequest(head: request.head, body: request.body, remoteAddress: SystemSocket.peerAddress(io.fd))
         request.endpoint.handler(serverRequest, responder)
     }
 

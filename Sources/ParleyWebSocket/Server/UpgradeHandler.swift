@@ -1,11 +1,10 @@
-import ParleyIO
-import CParleySystem
-import Glibc
+@_spi(IO) import ParleyIO
 
 /// Owns an accepted socket until its request head is answered: reads the head (bounded in size
-/// and time), then either upgrades it to a ``WebSocket`` or sends an HTTP response and closes.
+/// and time), then either upgrades it to a ``WebSocket`` (handing it the stream) or sends an
+/// HTTP response and closes.
 final class UpgradeHandler: Selectable {
-    let fd: Int32
+    var io: StreamIO
     unowned let loop: EventLoop
     let context: WebSocketServer.Context
     let counters: ConnectionCounters
@@ -27,15 +26,15 @@ final class UpgradeHandler: Selectable {
 
     init(fd: Int32, loop: EventLoop, context: WebSocketServer.Context, counters: ConnectionCounters) {
         self.counters = counters
-        self.fd = fd
+        io = StreamIO(transport: .plain(fd), loop: loop)
         self.loop = loop
         self.context = context
         parser = HTTPHeadParser(maxBytes: context.configuration.maxHeaderBytes)
     }
 
     func start() {
-        guard loop.register(fd, events: CPS_EPOLLIN, handler: self) else {
-            Glibc.close(fd)
+        guard io.register(handler: self) else {
+            io.transport.close()
             return
         }
         // Slowloris: a head not complete in time gets no answer, just a closed connection.
@@ -46,12 +45,15 @@ final class UpgradeHandler: Selectable {
         }
     }
 
-    package func handleEvents(_ events: UInt32) {
-        if events & CPS_EPOLLOUT != 0 && responding { writePending() }
-        guard events & (CPS_EPOLLIN | CPS_EPOLLHUP | CPS_EPOLLERR) != 0, !closed else { return }
+    package func handleEvents(_ events: IOEvents) {
+        if responding && io.shouldWrite(events) { writePending() }
+        guard !closed, io.shouldRead(events) else { return }
         let buffer = loop.readBuffer
-        let n = recv(fd, buffer.baseAddress, buffer.count, 0)
-        if n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR && errno != EWOULDBLOCK) {
+        let n: Int
+        switch io.read(into: buffer) {
+        case .bytes(let count): n = count
+        case .wouldBlock: return
+        case .endOfStream, .failed:
             drop()
             return
         }
@@ -75,7 +77,7 @@ final class UpgradeHandler: Selectable {
 
     private func answer(_ request: HTTPRequestHead, remainder: [UInt8]) {
         if request.path == context.configuration.path, context.limitsRefusals,
-           let seconds = context.refusalRetryAfter(for: SystemSocket.peerAddress(fd)) {
+           let seconds = context.refusalRetryAfter(for: SystemSocket.peerAddress(io.fd)) {
             refused(429, path: request.path)
             return respond(.plain(429, extraHeaders: [("Retry-After", String(seconds))]), includeBody: true)
         }
@@ -109,12 +111,13 @@ final class UpgradeHandler: Selectable {
                  configuration: WebSocket.Configuration, onConnection: (WebSocket, HTTPRequestHead) -> Void) {
         cancelDeadline()
         closed = true
-        let socket = WebSocket(fd: fd, loop: loop, role: .server, subprotocol: subprotocol, configuration: configuration)
+        let socket = WebSocket(io: io, role: .server, subprotocol: subprotocol,
+                               configuration: context.configuration.webSocket)
         let context = self.context
         socket.finalizeHook = { context.releaseSlot() }
         socket.counters = counters
         counters.acceptedConnection()
-        loop.replaceHandler(fd, with: socket)
+        loop.replaceHandler(io.fd, with: socket)
         socket.enqueueRaw(response.encoded())
         onConnection(socket, request)
         socket.start()
@@ -131,7 +134,7 @@ final class UpgradeHandler: Selectable {
         // limit (429) or the server being full (503) is not the client's fault.
         let limited = context.limitsRefusals && status != 429 && status != 503 && (path == configuration.path || path.isEmpty)
         guard limited || configuration.onRefusal != nil || configuration.logger.isEnabled(.debug) else { return }
-        let address = SystemSocket.peerAddress(fd)
+        let address = SystemSocket.peerAddress(io.fd)
         configuration.logger.debug("parley: refused \(address) \(path): HTTP \(status)")
         configuration.onRefusal?(status, path, address)
         if limited { context.recordRefusal(from: address) }
@@ -147,24 +150,20 @@ final class UpgradeHandler: Selectable {
 
     private func writePending() {
         while pendingOffset < pending.count {
-            let n = pending.withUnsafeBytes { bytes in
-                send(fd, bytes.baseAddress.map { $0 + pendingOffset }, bytes.count - pendingOffset, Int32(MSG_NOSIGNAL))
-            }
-            if n > 0 {
-                pendingOffset += n
-            } else if n < 0 && errno == EINTR {
-                continue
-            } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                loop.modify(fd, events: CPS_EPOLLIN | CPS_EPOLLOUT)
+            let offset = pendingOffset
+            switch pending.withUnsafeBytes({ io.write(UnsafeRawBufferPointer(rebasing: $0[offset...])) }) {
+            case .bytes(let count):
+                pendingOffset += count
+            case .wouldBlock:
                 return
-            } else {
+            case .endOfStream, .failed:
                 drop()
                 return
             }
         }
         // Written: half-close and linger, discarding input until the client closes or time is up.
-        loop.modify(fd, events: CPS_EPOLLIN)
-        shutdown(fd, Int32(SHUT_WR))
+        io.writesDrained()
+        io.shutdownOutput()
         pending = []
         deadline = loop.schedule(after: Self.lingerTime) { [weak self] in
             self?.deadline = nil
@@ -183,7 +182,6 @@ final class UpgradeHandler: Selectable {
         closed = true
         cancelDeadline()
         cancelEndpoint()
-        loop.deregister(fd)
-        Glibc.close(fd)
+        io.close()
     }
 }

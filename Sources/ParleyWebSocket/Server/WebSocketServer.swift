@@ -1,11 +1,9 @@
 import ParleyIO
-import CParleySystem
 import Foundation
-import Glibc
 import Synchronization
 
-/// A dependency-free RFC 6455 server: epoll loops, the HTTP/1.1 upgrade, and ``WebSocket``
-/// connections, plus a few static HTTP resources.
+/// A dependency-free RFC 6455 server: event loops (epoll or poll, see ``IOBackend``), the
+/// HTTP/1.1 upgrade, and ``WebSocket`` connections, plus a few static HTTP resources.
 ///
 /// ```swift
 /// var configuration = WebSocketServer.Configuration(port: 0, path: "/")
@@ -45,6 +43,9 @@ public final class WebSocketServer: Sendable {
         public var backlog: Int32 = 511
         /// Event loop threads; default one per core.
         public var loopCount = EventLoopGroup.coreCount
+        /// How the loops wait for readiness. Default ``IOBackend/automatic``: the
+        /// `PARLEY_IO_BACKEND` environment variable, else epoll on Linux and poll elsewhere.
+        public var backend = IOBackend.automatic
         /// Plain HTTP resources answered on GET and HEAD, by path.
         public var routes: [String: HTTPResponse] = [:]
         /// Handlers of every request under a path prefix (long polling, an API), checked before
@@ -198,7 +199,8 @@ public final class WebSocketServer: Sendable {
         SystemSocket.raiseOpenFileLimit()
         let configuration = context.configuration
         let listener: (fd: Int32, port: Int)
-        switch SystemSocket.listen(host: configuration.host, port: configuration.port, backlog: configuration.backlog) {
+        switch SystemSocket.listen(host: configuration.host, port: configuration.port, backlog: configuration.backlog,
+                                   portable: configuration.backend.resolved == .poll) {
         case .success(let bound): listener = bound
         case .failure(let error):
             throw WebSocketError.bindFailed(host: configuration.host, port: configuration.port, errno: error.code)
@@ -206,12 +208,18 @@ public final class WebSocketServer: Sendable {
         let group = preparedGroup.withLock { prepared in
             defer { prepared = nil }
             return prepared
-        } ?? EventLoopGroup(loopCount: configuration.loopCount, name: "parley-server")
-        for (index, loop) in group.loops.enumerated() {
-            let context = self.context
-            let counters = context.counters[index % context.counters.count]
-            loop.execute {
-                Acceptor(listenFD: listener.fd, loop: loop, context: context, counters: counters).register()
+        } ?? EventLoopGroup(loopCount: configuration.loopCount, name: "parley-server", backend: configuration.backend)
+        let context = self.context
+        if group.loops[0].sharesListenersExclusively {
+            for (index, loop) in group.loops.enumerated() {
+                let counters = context.counters[index % context.counters.count]
+                loop.execute { Acceptor(listenFD: listener.fd, loop: loop, targets: [(loop, counters)], context: context).register() }
+            }
+        } else {
+            let acceptingLoop = group.loops[0]
+            let targets = group.loops.enumerated().map { ($1, context.counters[$0 % context.counters.count]) }
+            acceptingLoop.execute {
+                Acceptor(listenFD: listener.fd, loop: acceptingLoop, targets: targets, context: context).register()
             }
         }
         state.withLock { $0 = (group, listener.fd, listener.port) }
@@ -223,7 +231,8 @@ public final class WebSocketServer: Sendable {
     /// ``start()``; ``discardPreparedLoops()`` stops them if ``start()`` is not called.
     package func prepareLoops() -> [EventLoop] {
         preparedGroup.withLock { prepared in
-            let group = prepared ?? EventLoopGroup(loopCount: context.configuration.loopCount, name: "parley-server")
+            let group = prepared ?? EventLoopGroup(loopCount: context.configuration.loopCount, name: "parley-server",
+                                                   backend: context.configuration.backend)
             prepared = group
             return group.loops
         }
@@ -272,7 +281,7 @@ public final class WebSocketServer: Sendable {
                 }
             }
         }
-        close(listenFD)
+        closeDescriptor(listenFD)
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             Thread.detachNewThread {
                 group.shutdown()
