@@ -25,11 +25,15 @@ public final class Namespace: Sendable {
     let log: @Sendable (@autoclosure () -> String) -> Void
     /// Publishes broadcast operations to the other nodes; nil for a single node.
     let cluster: (any ClusterAdapter)?
+    /// Connection state recovery (packet log, sessions); nil when off.
+    let recovery: NamespaceRecovery?
 
-    init(name: String, log: @escaping @Sendable (@autoclosure () -> String) -> Void, cluster: (any ClusterAdapter)? = nil) {
+    init(name: String, log: @escaping @Sendable (@autoclosure () -> String) -> Void, cluster: (any ClusterAdapter)? = nil,
+         recovery: Server.ConnectionStateRecovery? = nil) {
         self.name = name
         self.log = log
         self.cluster = cluster
+        self.recovery = recovery.map { NamespaceRecovery(settings: $0) }
     }
 
     /// Adds connection middleware, run in the order added, after the server's own.

@@ -58,6 +58,11 @@ public final class Server: Sendable {
         /// `ParleyRedisAdapter` product. nil (the default): one node, everything in this process,
         /// nothing to set up. One adapter instance per server.
         public var clusterAdapter: (any ClusterAdapter)?
+        /// Connection state recovery: a client whose connection drops gets its session (id,
+        /// rooms, `data`) and the events it missed back when it reconnects in time. nil (off)
+        /// by default, as Socket.IO: it keeps recent events in memory, a cost to choose. See
+        /// ``ConnectionStateRecovery``.
+        public var connectionStateRecovery: ConnectionStateRecovery?
 
         public init(host: String = "127.0.0.1", port: Int = 8887, path: String = "/parley") {
             self.host = host
@@ -108,7 +113,7 @@ public final class Server: Sendable {
             }
             self.log = log
             cluster = configuration.clusterAdapter
-            main = Namespace(name: "/", log: log, cluster: cluster)
+            main = Namespace(name: "/", log: log, cluster: cluster, recovery: configuration.connectionStateRecovery)
             namespaces.withLock { $0["/"] = main }
             cluster?.register(namespace: "/")
         }
@@ -117,7 +122,7 @@ public final class Server: Sendable {
             namespaces.withLock { namespaces in
                 if let existing = namespaces[name] { return existing }
                 guard create else { return nil }
-                let created = Namespace(name: name, log: log, cluster: cluster)
+                let created = Namespace(name: name, log: log, cluster: cluster, recovery: configuration.connectionStateRecovery)
                 namespaces[name] = created
                 cluster?.register(namespace: name)
                 return created
@@ -149,10 +154,18 @@ public final class Server: Sendable {
                 connection.close(code: .policyViolation, reason: "Invalid namespace")
                 return
             }
-            let socket = Socket(connection: connection, handshake: handshake, namespace: namespace)
+            let recovery = namespace.recovery.map { recovery in
+                SocketRecovery(claim: handshake.recoveryToken.map { recovery.claim(token: $0, offset: handshake.recoveryOffset) },
+                               dedupeKey: recovery.settings.deduplicateRetries ? handshake.dedupeKey : nil)
+            }
+            let socket = Socket(connection: connection, handshake: handshake, namespace: namespace, recovery: recovery)
             connection.onMessage { _, message in socket.receive(message) }
             connection.onClose { _, code, reason in socket.connectionClosed(code: code, reason: reason) }
-            let chain = middleware.withLock { $0 } + namespace.middleware
+            var chain = middleware.withLock { $0 } + namespace.middleware
+            if let recovery, case .success(let claim)? = recovery.claim {
+                handshake.data.restore(from: claim.session.data)
+                if namespace.recovery?.settings.skipMiddlewares == true { chain = [] }
+            }
             let (interval, timeout) = (configuration.pingInterval, configuration.pingTimeout)
             guard !chain.isEmpty else {
                 socket.accept(pingInterval: interval, pingTimeout: timeout)

@@ -25,6 +25,8 @@ public final class Socket: Sendable, Hashable {
     /// The namespace this socket belongs to.
     public let namespace: Namespace
     let connection: WebSocket
+    /// Session token and claim, when the server has connection state recovery.
+    let recovery: SocketRecovery?
 
     typealias Handler = @Sendable (RawJSON?, Ack) throws -> Void
     typealias LifecycleHandler = @Sendable (DisconnectReason) throws -> Void
@@ -64,11 +66,12 @@ public final class Socket: Sendable, Hashable {
     /// Acknowledgements this server may wait for on one socket at once.
     static let maxPendingAcks = 1024
 
-    init(connection: WebSocket, handshake: Handshake, namespace: Namespace) {
+    init(connection: WebSocket, handshake: Handshake, namespace: Namespace, recovery: SocketRecovery? = nil) {
         self.connection = connection
         self.handshake = handshake
         self.namespace = namespace
-        id = Self.randomID()
+        self.recovery = recovery
+        id = recovery?.restoredID ?? Self.randomID()
     }
 
     /// 128 random bits as 22 characters of unpadded base64url (RFC 4648 section 5).
@@ -265,6 +268,11 @@ public final class Socket: Sendable, Hashable {
     /// Sends `event` with already-encoded JSON data.
     public func emit(_ event: String, _ data: RawJSON?) throws {
         try Namespace.checkEventName(event)
+        // With recovery, kept and numbered like a broadcast to the room named by the id.
+        if let recovery = namespace.recovery {
+            let selection = BroadcastSelection(namespace: namespace.name, rooms: [id])
+            return recovery.emit(EnvelopeCodec.encode(.event(name: event, data: data, id: nil)), selection: selection, rooms: namespace.roomStore)
+        }
         send(.event(name: event, data: data, id: nil))
     }
 
@@ -420,6 +428,8 @@ public final class Socket: Sendable, Hashable {
                 if let id { send(.ack(id: id, data: nil)) }
                 return
             }
+            // Protocol.md 5.6: an event re-sent by a client that deduplicates runs once.
+            if let id, recovery?.dedupeKey != nil, isDuplicate(ackID: id) { return }
             let ack = Ack(socket: self, id: id)
             if ParleyError.isReserved(name) {
                 let message = "'\(name)' is a reserved event name"
@@ -464,12 +474,18 @@ public final class Socket: Sendable, Hashable {
             return true
         }
         guard alive else { return }
-        namespace.roomStore.add(self)
         var data: [UInt8] = Array(#"{"id":"#.utf8)
         EnvelopeCodec.appendJSONString(id, to: &data)
         let interval = pingInterval.map { Self.milliseconds($0) } ?? 0
-        data += Array(#","pingInterval":\#(interval),"pingTimeout":\#(Self.milliseconds(pingTimeout))}"#.utf8)
-        send(.event(name: "connect", data: RawJSON(unchecked: data), id: nil))
+        data += Array(#","pingInterval":\#(interval),"pingTimeout":\#(Self.milliseconds(pingTimeout))"#.utf8)
+        if let recovery, let namespaceRecovery = namespace.recovery {
+            // Registers, announces (with the session token) and replays in one step.
+            namespaceRecovery.accept(self, recovery, connectData: data, rooms: namespace.roomStore)
+        } else {
+            namespace.roomStore.add(self)
+            data.append(UInt8(ascii: "}"))
+            send(.event(name: "connect", data: RawJSON(unchecked: data), id: nil))
+        }
         namespace.log("parley: connect \(id) namespace \(namespace.name) from \(handshake.address)")
         namespace.runConnectionHandlers(self)
         let early = state.withLock { state in
@@ -499,7 +515,7 @@ public final class Socket: Sendable, Hashable {
     /// Ends the socket once: fails pending acks, ends `events`, and (if it was connected) runs
     /// `disconnecting` (rooms still set), leaves every room, then runs `disconnect`. A reason
     /// set earlier (server disconnect, shutdown, parse error) wins over `fallback`.
-    private func finish(_ fallback: DisconnectReason) {
+    func finish(_ fallback: DisconnectReason) {
         let (wasConnected, reason, disconnecting, disconnected, acks, continuation) = state.withLock { state in
             let wasConnected = state.phase == .connected
             state.phase = .disconnected
@@ -525,6 +541,7 @@ public final class Socket: Sendable, Hashable {
         for entry in disconnecting {
             do { try entry.handler(reason) } catch { report(error, from: "disconnecting", ack: nil) }
         }
+        if let recovery { namespace.recovery?.ended(self, recovery, reason: reason, rooms: namespace.roomStore) }
         namespace.roomStore.remove(id)
         for entry in disconnected {
             do { try entry.handler(reason) } catch { report(error, from: "disconnect", ack: nil) }
