@@ -155,7 +155,7 @@ public final class Server: Sendable {
                 return
             }
             let recovery = namespace.recovery.map { recovery in
-                SocketRecovery(claim: handshake.recoveryToken.map { recovery.claim(token: $0, offset: handshake.recoveryOffset) },
+                SocketRecovery(claim: handshake.recoveryToken.map { recovery.claim(token: $0, offset: handshake.recoveryOffset, rooms: namespace.roomStore) },
                                dedupeKey: recovery.settings.deduplicateRetries ? handshake.dedupeKey : nil)
             }
             let socket = Socket(connection: connection, handshake: handshake, namespace: namespace, recovery: recovery)

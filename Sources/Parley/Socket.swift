@@ -374,6 +374,9 @@ public final class Socket: Sendable, Hashable {
         finish(.serverNamespaceDisconnect)
     }
 
+    /// Whether the server is shutting down (``Server/close(gracePeriod:)`` has begun).
+    var isShuttingDown: Bool { state.withLock { $0.reason == .serverShuttingDown } }
+
     /// Marks the reason that will be reported when the connection closes.
     func setReason(_ reason: DisconnectReason) {
         state.withLock { if $0.reason == nil { $0.reason = reason } }
@@ -542,7 +545,7 @@ public final class Socket: Sendable, Hashable {
             do { try entry.handler(reason) } catch { report(error, from: "disconnecting", ack: nil) }
         }
         if let recovery { namespace.recovery?.ended(self, recovery, reason: reason, rooms: namespace.roomStore) }
-        namespace.roomStore.remove(id)
+        namespace.roomStore.remove(self)
         for entry in disconnected {
             do { try entry.handler(reason) } catch { report(error, from: "disconnect", ack: nil) }
         }

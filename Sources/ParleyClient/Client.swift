@@ -50,8 +50,6 @@ public final class Client: Sendable {
 
     /// The loop the client's timers run on.
     let loop: EventLoop
-    /// `url` with the options' query and namespace.
-    let connectURL: String
     /// The deduplication key sent with every attempt when ``Options/retries`` is set
     /// (Protocol.md 5.6): one per client, never reused.
     let dedupeKey: String?
@@ -118,7 +116,6 @@ public final class Client: Sendable {
         self.url = url
         self.options = options
         loop = options.group.next()
-        connectURL = Self.connectURL(url, query: options.query, namespace: options.namespace)
         dedupeKey = options.retries > 0 ? Self.randomKey() : nil
         let settings = Machine.Settings(reconnection: options.reconnection, reconnectionAttempts: max(0, options.reconnectionAttempts),
                                         timeout: options.timeout)
@@ -295,7 +292,8 @@ public final class Client: Sendable {
         var configuration = WebSocketClient.Configuration()
         configuration.headers = options.headers
         configuration.connectTimeout = options.timeout
-        let (base, group, hook, auth) = (connectURL, options.group, options.transportClosedHook, options.auth)
+        let (group, hook, auth) = (options.group, options.transportClosedHook, options.auth)
+        let (base, query, namespace) = (url, options.query, options.namespace)
         var recovery: [String: String] = [:]
         state.withLock { state in
             if let token = state.recoveryToken, let offset = state.lastOffset {
@@ -305,17 +303,18 @@ public final class Client: Sendable {
         }
         if let dedupeKey { recovery["dedupeKey"] = dedupeKey }
         Task { [weak self] in
-            var url = base
+            var query = query
             if let auth {
                 do {
-                    url = Self.connectURL(url, query: try await auth(), namespace: "/")
+                    query.merge(try await auth()) { _, fresh in fresh }
                 } catch {
                     let failure = ClientError.auth(String(describing: error))
                     self?.loop.execute { [weak self] in self?.drive { $0.failed(failure, generation: generation) } }
                     return
                 }
             }
-            url = Self.connectURL(url, query: recovery, namespace: "/")
+            query.merge(recovery) { _, protocolValue in protocolValue }
+            let url = Self.connectURL(base, query: query, namespace: namespace)
             do {
                 _ = try await WebSocketClient.connect(to: url, configuration: configuration, group: group) { [weak self] socket in
                     guard let self else {

@@ -93,22 +93,33 @@ final class NamespaceRecovery: Sendable {
 
     /// What a client asking for recovery gets when it connects, before middleware: the session
     /// of its token (taken out of the store: no other connection can have it), or why not.
-    /// A socket still connected with that token (its connection lost, but not noticed yet) is
-    /// ended first (`transport close`): the newer connection wins.
-    func claim(token: String, offset text: String?) -> Result<RecoveryClaim, RecoveryFailure> {
-        let connected = state.withLock { $0.live[token] }
-        connected?.endReplaced()
+    /// A socket still connected with that token (its connection lost, but not noticed yet)
+    /// hands its session over at once and is ended (`transport close`): the newer connection
+    /// wins.
+    func claim(token: String, offset text: String?, rooms: RoomStore) -> Result<RecoveryClaim, RecoveryFailure> {
         let now = ContinuousClock.now
-        return state.withLock { state in
+        let (result, replaced) = state.withLock { state -> (Result<RecoveryClaim, RecoveryFailure>, Socket?) in
             state.log.trim(now: now)
-            switch state.sessions.take(token, now: now) {
+            let taken: Result<SessionStore.Session, RecoveryFailure>
+            var replaced: Socket?
+            if let connected = state.live.removeValue(forKey: token) {
+                replaced = connected
+                var kept = rooms.rooms(of: connected.id)
+                kept.remove(connected.id)
+                taken = .success(SessionStore.Session(token: token, id: connected.id, rooms: kept, data: connected.data, disconnected: now))
+            } else {
+                taken = state.sessions.take(token, now: now)
+            }
+            switch taken {
             case .failure(let failure):
-                return .failure(failure)
+                return (.failure(failure), replaced)
             case .success(let session):
-                guard let text, let offset = UInt64(text), state.log.packets(after: offset) != nil else { return .failure(.packetsNotKept) }
-                return .success(RecoveryClaim(session: session, offset: offset))
+                guard let text, let offset = UInt64(text), state.log.packets(after: offset) != nil else { return (.failure(.packetsNotKept), replaced) }
+                return (.success(RecoveryClaim(session: session, offset: offset)), replaced)
             }
         }
+        replaced?.endReplaced()
+        return result
     }
 
     /// Accepts `socket` (on its loop): registers it (restoring its rooms when its claim still
@@ -168,8 +179,10 @@ final class NamespaceRecovery: Sendable {
         default: keep = false
         }
         state.withLock { state in
-            if state.live[recovery.token] === socket { state.live[recovery.token] = nil }
             state.sessions.forget(now: now)
+            // A socket whose session a newer connection took over keeps nothing.
+            guard state.live[recovery.token] === socket else { return }
+            state.live[recovery.token] = nil
             guard keep else { return }
             var kept = rooms.rooms(of: socket.id)
             kept.remove(socket.id)

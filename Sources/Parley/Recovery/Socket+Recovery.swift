@@ -14,8 +14,8 @@ extension Socket {
     /// ```
     public var recovered: Bool { recovery?.recovered.load(ordering: .acquiring) ?? false }
 
-    /// Ends this socket because a newer connection claimed its session: `transport close`, its
-    /// session kept for that connection, and its transport dropped.
+    /// Ends this socket because a newer connection took its session over: `transport close`,
+    /// and its transport dropped.
     func endReplaced() {
         finish(.transportClose)
         connection.terminate(reason: "replaced by a newer connection")
@@ -23,8 +23,11 @@ extension Socket {
 
     /// Whether the event with acknowledgement `id` was seen before from this client (Protocol.md
     /// 5.6), and was answered again or will be: its handlers must not run.
+    /// While the server shuts down, such events are dropped instead: their answer could not
+    /// reach the client, which sends them again to the next server.
     func isDuplicate(ackID id: UInt64) -> Bool {
         guard let key = recovery?.dedupeKey, let recovery = namespace.recovery else { return false }
+        if isShuttingDown { return true }
         switch recovery.begin(dedupeKey: key, id: id, socket: self) {
         case .run: return false
         case .resend(let bytes): connection.send(textUTF8: bytes)
