@@ -33,16 +33,16 @@ public struct Ack: Sendable {
             return connection.send(.ack(namespace: socket.namespace.name, id: id, arguments: EventArguments(binary: [UInt8](bytes))))
         }
         if let raw = try? RawJSON(encoding: value) {
-            socket.send(.ack(id: id, data: raw))
+            socket.sendAnswer(.ack(id: id, data: raw))
         } else {
-            socket.send(.ackError(id: id, message: "the server could not encode its answer"))
+            socket.sendAnswer(.ackError(id: id, message: "the server could not encode its answer"))
         }
     }
 
     /// Answers with already-encoded JSON.
     public func callAsFunction(_ raw: RawJSON) {
         guard let id, let socket, answered?.claim() == true else { return }
-        socket.send(.ack(id: id, data: raw))
+        socket.sendAnswer(.ack(id: id, data: raw))
     }
 
     /// Answers with several values: a Socket.IO client receives them as the ack's arguments, an
@@ -60,13 +60,13 @@ public struct Ack: Sendable {
     /// Answers with no data.
     public func callAsFunction() {
         guard let id, let socket, answered?.claim() == true else { return }
-        socket.send(.ack(id: id, data: nil))
+        socket.sendAnswer(.ack(id: id, data: nil))
     }
 
     /// Answers with an error: `{"ack":id,"error":{"message":...}}`.
     public func fail(_ message: String) {
         guard let id, let socket, answered?.claim() == true else { return }
-        socket.send(.ackError(id: id, message: message))
+        socket.sendAnswer(.ackError(id: id, message: message))
     }
 }
 

@@ -72,6 +72,7 @@ public struct BroadcastOperator: Sendable {
         try Namespace.checkEventName(event)
         let envelope = EncodedEnvelope(unchecked: EnvelopeCodec.encode(.event(name: event, data: data, id: nil)))
         deliver(envelope)
+        // Published without an offset: each node numbers the events of its own log.
         publish(.emit(envelope))
     }
 
@@ -131,6 +132,10 @@ public struct BroadcastOperator: Sendable {
     /// Writes one encoded envelope to every selected socket: one frame, one hand-off per event
     /// loop (sockets on the caller's own loop are written to directly).
     func deliver(_ envelope: EncodedEnvelope) {
+        // With recovery, a non-volatile event is numbered, kept and delivered in offset order.
+        if let recovery = namespace.recovery, !flags.contains(.volatile) {
+            return recovery.emit(envelope.bytes, selection: selection, rooms: namespace.roomStore)
+        }
         let sockets = fetchSockets()
         guard !sockets.isEmpty else { return }
         let frame = envelope.bytes.withUnsafeBytes { EncodedFrame(opcode: .text, payload: $0) }

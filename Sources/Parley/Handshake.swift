@@ -23,10 +23,17 @@ public final class Handshake: Sendable {
     /// Data middleware attaches for the socket (e.g. the authenticated user); the same
     /// storage is `socket.data`.
     public let data = SocketData()
+    /// Connection state recovery parameters (Protocol.md 5.5, 5.6), not part of ``query``.
+    let recoveryToken: String?
+    let recoveryOffset: String?
+    let dedupeKey: String?
 
     init(request: HTTPRequestHead, address: String) {
         var query = request.query
         namespace = query.removeValue(forKey: "nsp") ?? "/"
+        recoveryToken = query.removeValue(forKey: "recoveryToken")
+        recoveryOffset = query.removeValue(forKey: "recoveryOffset")
+        dedupeKey = query.removeValue(forKey: "dedupeKey")
         self.query = query
         headers = request.headers.filter { header in
             switch header.name.lowercased() {
@@ -54,6 +61,10 @@ public final class Handshake: Sendable {
         self.address = address
         self.namespace = namespace
         self.auth = auth
+        // Recovery is offered to envelope clients only (Protocol.md 12).
+        recoveryToken = nil
+        recoveryOffset = nil
+        dedupeKey = nil
         issued = .now
     }
 
@@ -75,5 +86,11 @@ public final class SocketData: Sendable {
     public subscript(key: String) -> (any Sendable)? {
         get { values.withLock { $0[key] } }
         set { values.withLock { $0[key] = newValue } }
+    }
+
+    /// Takes the values of a recovered session's data.
+    func restore(from other: SocketData) {
+        let restored = other.values.withLock { $0 }
+        values.withLock { $0.merge(restored) { current, _ in current } }
     }
 }

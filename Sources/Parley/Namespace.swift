@@ -27,13 +27,16 @@ public final class Namespace: Sendable {
     let cluster: (any ClusterAdapter)?
     /// The server's counters (see ``Server/metrics``).
     let counters: ServerCounters
+    /// Connection state recovery (packet log, sessions); nil when off.
+    let recovery: NamespaceRecovery?
 
     init(name: String, logger: ParleyLogger, cluster: (any ClusterAdapter)? = nil,
-         counters: ServerCounters = ServerCounters()) {
+         counters: ServerCounters = ServerCounters(), recovery: Server.ConnectionStateRecovery? = nil) {
         self.counters = counters
         self.name = name
         self.logger = logger
         self.cluster = cluster
+        self.recovery = recovery.map { NamespaceRecovery(settings: $0) }
     }
 
     /// Writes a debug line (connects, disconnects, refusals) when the logger's level allows it.

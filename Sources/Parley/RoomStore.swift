@@ -24,9 +24,12 @@ final class RoomStore: Sendable {
         }
     }
 
-    /// Removes a socket from the namespace and every room.
-    func remove(_ id: String) {
+    /// Removes a socket from the namespace and every room, unless another socket has its id
+    /// by now (a recovered session's new socket).
+    func remove(_ socket: Socket) {
+        let id = socket.id
         state.withLock { state in
+            guard state.sockets[id] === socket else { return }
             state.sockets[id] = nil
             for room in state.roomsOfSocket.removeValue(forKey: id) ?? [] {
                 state.rooms[room]?.remove(id)

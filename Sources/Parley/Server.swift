@@ -91,6 +91,11 @@ public final class Server: Sendable {
         /// The live admin dashboard at `<path>/admin`, behind a token; nil, off, by default.
         /// See ``Server/Configuration/Admin``.
         public var admin: Admin?
+        /// Connection state recovery: a client whose connection drops gets its session (id,
+        /// rooms, `data`) and the events it missed back when it reconnects in time. nil (off)
+        /// by default, as Socket.IO: it keeps recent events in memory, a cost to choose. See
+        /// ``ConnectionStateRecovery``.
+        public var connectionStateRecovery: ConnectionStateRecovery?
 
         public init(host: String = "127.0.0.1", port: Int = 8887, path: String = "/parley") {
             self.host = host
@@ -151,7 +156,7 @@ public final class Server: Sendable {
             let log: @Sendable (@autoclosure () -> String) -> Void = { message in logger.debug(message()) }
             self.log = log
             cluster = configuration.clusterAdapter
-            main = Namespace(name: "/", logger: logger, cluster: cluster, counters: counters)
+            main = Namespace(name: "/", logger: logger, cluster: cluster, counters: counters, recovery: configuration.connectionStateRecovery)
             namespaces.withLock { $0["/"] = main }
             cluster?.register(namespace: "/")
         }
@@ -160,7 +165,7 @@ public final class Server: Sendable {
             namespaces.withLock { namespaces in
                 if let existing = namespaces[name] { return existing }
                 guard create else { return nil }
-                let created = Namespace(name: name, logger: configuration.logger, cluster: cluster, counters: counters)
+                let created = Namespace(name: name, logger: configuration.logger, cluster: cluster, counters: counters, recovery: configuration.connectionStateRecovery)
                 namespaces[name] = created
                 cluster?.register(namespace: name)
                 return created
@@ -204,15 +209,25 @@ public final class Server: Sendable {
                 recordRefusal(from: handshake.address)
                 return
             }
-            let socket = Socket(link: .envelope(connection), handshake: handshake, namespace: namespace, roomLimits: roomLimits)
+            let recovery = namespace.recovery.map { recovery in
+                SocketRecovery(claim: handshake.recoveryToken.map { recovery.claim(token: $0, offset: handshake.recoveryOffset, rooms: namespace.roomStore) },
+                               dedupeKey: recovery.settings.deduplicateRetries ? handshake.dedupeKey : nil)
+            }
+            let socket = Socket(link: .envelope(connection), handshake: handshake, namespace: namespace, roomLimits: roomLimits, recovery: recovery)
             connection.onMessage { _, message in socket.receive(message) }
             connection.onClose { _, code, reason in socket.connectionClosed(code: code, reason: reason) }
-            admit(socket, handshake: handshake, namespace: namespace, loop: connection.loop)
+            var skipMiddleware = false
+            if let recovery, case .success(let claim)? = recovery.claim {
+                handshake.data.restore(from: claim.session.data)
+                skipMiddleware = namespace.recovery?.settings.skipMiddlewares == true
+            }
+            admit(socket, handshake: handshake, namespace: namespace, loop: connection.loop, skipMiddleware: skipMiddleware)
         }
 
         /// Runs the middleware chain for a new socket, then accepts or refuses it on `loop`.
-        func admit(_ socket: Socket, handshake: Handshake, namespace: Namespace, loop: EventLoop) {
-            let chain = (namespace.name == adminNamespace ? [] : middleware.withLock { $0 }) + namespace.middleware
+        /// - Parameter skipMiddleware: a recovered session that skips middleware (Protocol.md 5.5).
+        func admit(_ socket: Socket, handshake: Handshake, namespace: Namespace, loop: EventLoop, skipMiddleware: Bool = false) {
+            let chain = skipMiddleware ? [] : (namespace.name == adminNamespace ? [] : middleware.withLock { $0 }) + namespace.middleware
             let (interval, timeout) = (configuration.pingInterval, configuration.pingTimeout)
             guard !chain.isEmpty else {
                 socket.accept(pingInterval: interval, pingTimeout: timeout)

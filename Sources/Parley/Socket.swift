@@ -26,6 +26,13 @@ public final class Socket: Sendable, Hashable {
     public let namespace: Namespace
     /// How the client is connected: its dialect and transport.
     let link: Link
+    /// The WebSocket of an envelope client; nil for a Socket.IO client.
+    var envelopeConnection: WebSocket? {
+        if case .envelope(let connection) = link { return connection }
+        return nil
+    }
+    /// Session token and claim, when the server has connection state recovery.
+    let recovery: SocketRecovery?
 
     /// How a socket reaches its client.
     enum Link: Sendable {
@@ -89,12 +96,13 @@ public final class Socket: Sendable, Hashable {
 
     let roomLimits: RoomLimits
 
-    init(link: Link, handshake: Handshake, namespace: Namespace, roomLimits: RoomLimits = RoomLimits()) {
+    init(link: Link, handshake: Handshake, namespace: Namespace, roomLimits: RoomLimits = RoomLimits(), recovery: SocketRecovery? = nil) {
         self.link = link
         self.handshake = handshake
         self.namespace = namespace
         self.roomLimits = roomLimits
-        id = Self.randomID()
+        self.recovery = recovery
+        id = recovery?.restoredID ?? Self.randomID()
     }
 
     /// 128 random bits as 22 characters of unpadded base64url (RFC 4648 section 5).
@@ -307,6 +315,11 @@ public final class Socket: Sendable, Hashable {
     /// Sends `event` with already-encoded JSON data.
     public func emit(_ event: String, _ data: RawJSON?) throws {
         try Namespace.checkEventName(event)
+        // With recovery, kept and numbered like a broadcast to the room named by the id.
+        if let recovery = namespace.recovery {
+            let selection = BroadcastSelection(namespace: namespace.name, rooms: [id])
+            return recovery.emit(EnvelopeCodec.encode(.event(name: event, data: data, id: nil)), selection: selection, rooms: namespace.roomStore)
+        }
         send(.event(name: event, data: data, id: nil))
     }
 
@@ -455,6 +468,9 @@ public final class Socket: Sendable, Hashable {
         finish(.serverNamespaceDisconnect)
     }
 
+    /// Whether the server is shutting down (``Server/close(gracePeriod:)`` has begun).
+    var isShuttingDown: Bool { state.withLock { $0.reason == .serverShuttingDown } }
+
     /// Marks the reason that will be reported when the connection closes.
     func setReason(_ reason: DisconnectReason) {
         state.withLock { if $0.reason == nil { $0.reason = reason } }
@@ -537,6 +553,8 @@ public final class Socket: Sendable, Hashable {
             if let id { send(.ack(id: id, data: nil)) }
             return
         }
+        // Protocol.md 5.6: an event re-sent by a client that deduplicates runs once.
+        if let id, recovery?.dedupeKey != nil, isDuplicate(ackID: id) { return }
         let ack = Ack(socket: self, id: id)
         if ReservedEvents.contains(name) {
             let message = "'\(name)' is a reserved event name"
@@ -580,15 +598,22 @@ public final class Socket: Sendable, Hashable {
             return true
         }
         guard alive else { return }
-        namespace.roomStore.add(self)
         switch link {
         case .envelope:
             var data: [UInt8] = Array(#"{"id":"#.utf8)
             EnvelopeCodec.appendJSONString(id, to: &data)
             let interval = pingInterval.map { Self.milliseconds($0) } ?? 0
-            data += Array(#","pingInterval":\#(interval),"pingTimeout":\#(Self.milliseconds(pingTimeout))}"#.utf8)
-            send(.event(name: "connect", data: RawJSON(unchecked: data), id: nil))
+            data += Array(#","pingInterval":\#(interval),"pingTimeout":\#(Self.milliseconds(pingTimeout))"#.utf8)
+            if let recovery, let namespaceRecovery = namespace.recovery {
+                // Registers, announces (with the session token) and replays in one step.
+                namespaceRecovery.accept(self, recovery, connectData: data, rooms: namespace.roomStore)
+            } else {
+                namespace.roomStore.add(self)
+                data.append(UInt8(ascii: "}"))
+                send(.event(name: "connect", data: RawJSON(unchecked: data), id: nil))
+            }
         case .socketIO(let connection):
+            namespace.roomStore.add(self)
             var data: [UInt8] = Array(#"{"sid":"#.utf8)
             EnvelopeCodec.appendJSONString(id, to: &data)
             data.append(UInt8(ascii: "}"))
@@ -659,7 +684,8 @@ public final class Socket: Sendable, Hashable {
         for entry in disconnecting {
             do { try entry.handler(reason) } catch { report(error, from: "disconnecting", ack: nil) }
         }
-        namespace.roomStore.remove(id)
+        if let recovery { namespace.recovery?.ended(self, recovery, reason: reason, rooms: namespace.roomStore) }
+        namespace.roomStore.remove(self)
         for entry in disconnected {
             do { try entry.handler(reason) } catch { report(error, from: "disconnect", ack: nil) }
         }

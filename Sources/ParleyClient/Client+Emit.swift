@@ -201,6 +201,10 @@ extension Client {
                     }
                     ticket.id.store(id, ordering: .relaxed)
                     let bytes = EnvelopeCodec.encode(.event(name: event, data: data, id: id))
+                    if options.retries > 0 {
+                        state.outbox.keepForRetry(id, Outbox.Message(event: event, ackID: id, bytes: bytes), retries: options.retries)
+                        state.ackTimeouts[id] = timeout
+                    }
                     if state.machine.isConnected, let transport = state.transport, transport.send(textUTF8: bytes) != .closed {
                         state.outbox.markSent(id)
                     } else {
@@ -218,6 +222,7 @@ extension Client {
         update { state, effects in
             let id = ticket.id.load(ordering: .relaxed)
             guard id != 0, let (waiter, _) = state.outbox.expire(id) else { return }
+            state.ackTimeouts[id] = nil
             if let timer = state.ackTimers.removeValue(forKey: id) { effects.cancelled.append(timer) }
             effects.resumptions.append((waiter, .failure(CancellationError())))
         }

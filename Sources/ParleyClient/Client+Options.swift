@@ -60,6 +60,23 @@ extension Client {
         /// a handler is set are not replayed: to be sure to see the first `connect`, set this to
         /// false, set the handlers, then call ``Client/connect()``.
         public var autoConnect = true
+        /// Credentials computed for each connection attempt, first and reconnections alike:
+        /// the pairs it returns join ``query`` (and win over it) on that attempt's URL, so a
+        /// token that expires is fetched again before each attempt. An error fails that attempt
+        /// (`connect_error` with the error's description), retried as a lost connection is.
+        /// nil by default: ``query`` alone.
+        ///
+        /// ```swift
+        /// options.auth = { ["token": try await tokenService.fresh()] }
+        /// ```
+        public var auth: (@Sendable () async throws -> [String: String])?
+        /// How many times an `emitWithAck` is sent again before it fails: when its connection
+        /// is lost (sent again first thing on the next connection, in order) and when no answer
+        /// comes within the ack timeout, which then applies to each try. 0 by default, as
+        /// Socket.IO: each emit is sent once. With retries the client sends a deduplication key
+        /// (Protocol.md 5.6): a server with connection state recovery runs the handler of a
+        /// re-sent emit once and answers the copies with the same answer.
+        public var retries = 0
         /// The event loops the connection runs on. The shared one-thread group: one loop serves
         /// thousands of client connections, and costs a single thread per process.
         public var group: EventLoopGroup = .shared

@@ -50,8 +50,9 @@ public final class Client: Sendable {
 
     /// The loop the client's timers run on.
     let loop: EventLoop
-    /// `url` with the options' query and namespace.
-    let connectURL: String
+    /// The deduplication key sent with every attempt when ``Options/retries`` is set
+    /// (Protocol.md 5.6): one per client, never reused.
+    let dedupeKey: String?
     let state: Mutex<State>
 
     /// Everything mutable, behind one lock: a state change, the sends it causes and the events
@@ -74,6 +75,17 @@ public final class Client: Sendable {
         /// The client itself while active (see the type's note on lifetime): a deliberate
         /// cycle, broken whenever the client becomes idle.
         var retainer: Client?
+        /// The session token of the server's last `connect` (Protocol.md 5.5), sent with
+        /// every attempt to recover that session.
+        var recoveryToken: String?
+        /// The offset of the last event received (or of `connect`), sent with the token.
+        var lastOffset: String?
+        /// Whether the last `connect` recovered the session.
+        var recovered = false
+        /// Why the last `connect` did not recover the session the client asked for.
+        var recoveryFailure: String?
+        /// The per-try timeouts of emits that may be sent again (``Options/retries``).
+        var ackTimeouts: [UInt64: Duration] = [:]
     }
 
     /// What a state change asks to do once the lock is released.
@@ -104,7 +116,7 @@ public final class Client: Sendable {
         self.url = url
         self.options = options
         loop = options.group.next()
-        connectURL = Self.connectURL(url, query: options.query, namespace: options.namespace)
+        dedupeKey = options.retries > 0 ? Self.randomKey() : nil
         let settings = Machine.Settings(reconnection: options.reconnection, reconnectionAttempts: max(0, options.reconnectionAttempts),
                                         timeout: options.timeout)
         let backoff = Backoff(initial: options.reconnectionDelay, maximum: options.reconnectionDelayMax, jitter: options.randomizationFactor)
@@ -148,6 +160,16 @@ public final class Client: Sendable {
     /// The client counts the server as gone after `pingInterval + pingTimeout` of silence.
     public var pingTimeout: Duration? { state.withLock { $0.machine.session?.pingTimeout } }
 
+    /// Whether the last connection continued the previous session (connection state recovery,
+    /// Protocol.md 5.5): same ``id``, rooms and server-side data, and the events missed while
+    /// disconnected delivered (in order, once) before live ones. False on a first connection,
+    /// when the server has recovery off, or could not recover (see ``recoveryFailure``).
+    public var recovered: Bool { state.withLock { $0.recovered } }
+
+    /// Why the server could not recover the session the last connection asked for (its
+    /// `reason`, e.g. `session expired`, Protocol.md 5.5); nil when it did, or none was asked for.
+    public var recoveryFailure: String? { state.withLock { $0.recoveryFailure } }
+
     // MARK: Connecting
 
     /// Connects, when not connected and not already trying. Needed after ``disconnect()``, a
@@ -161,7 +183,12 @@ public final class Client: Sendable {
     /// (`io client disconnect`) is reported, and acknowledgements of sent emits fail with
     /// ``ClientError/disconnected``. Emits made afterwards are buffered for the next ``connect()``.
     public func disconnect() {
-        drive { $0.disconnect() }
+        update { state, effects in
+            // The server keeps no session after a disconnection on purpose.
+            state.recoveryToken = nil
+            state.lastOffset = nil
+            apply(state.machine.disconnect(), to: &state, &effects)
+        }
     }
 
     // MARK: Glue: lock, effects, transport
@@ -247,6 +274,14 @@ public final class Client: Sendable {
     private func ackTimedOut(_ id: UInt64) {
         update { state, effects in
             state.ackTimers[id] = nil
+            let (retrying, message) = state.outbox.retry(id)
+            if retrying {
+                // Options.retries: the timeout applies to each try.
+                if let message, state.machine.isConnected, let transport = state.transport { transport.send(textUTF8: message.bytes) }
+                effects.timers.append((.ack(id), state.ackTimeouts[id] ?? options.ackTimeout))
+                return
+            }
+            state.ackTimeouts[id] = nil
             guard let (waiter, event) = state.outbox.expire(id) else { return }
             effects.resumptions.append((waiter, .failure(ClientError.ackTimeout(event: event))))
         }
@@ -257,8 +292,29 @@ public final class Client: Sendable {
         var configuration = WebSocketClient.Configuration()
         configuration.headers = options.headers
         configuration.connectTimeout = options.timeout
-        let (url, group, hook) = (connectURL, options.group, options.transportClosedHook)
+        let (group, hook, auth) = (options.group, options.transportClosedHook, options.auth)
+        let (base, query, namespace) = (url, options.query, options.namespace)
+        var recovery: [String: String] = [:]
+        state.withLock { state in
+            if let token = state.recoveryToken, let offset = state.lastOffset {
+                recovery["recoveryToken"] = token
+                recovery["recoveryOffset"] = offset
+            }
+        }
+        if let dedupeKey { recovery["dedupeKey"] = dedupeKey }
         Task { [weak self] in
+            var query = query
+            if let auth {
+                do {
+                    query.merge(try await auth()) { _, fresh in fresh }
+                } catch {
+                    let failure = ClientError.auth(String(describing: error))
+                    self?.loop.execute { [weak self] in self?.drive { $0.failed(failure, generation: generation) } }
+                    return
+                }
+            }
+            query.merge(recovery) { _, protocolValue in protocolValue }
+            let url = Self.connectURL(base, query: query, namespace: namespace)
             do {
                 _ = try await WebSocketClient.connect(to: url, configuration: configuration, group: group) { [weak self] socket in
                     guard let self else {
@@ -311,8 +367,9 @@ public final class Client: Sendable {
     /// One message from the server (on the transport's loop, in arrival order).
     private func received(_ message: WebSocketMessage, from socket: WebSocket, generation: UInt64) {
         // Protocol.md 5: text frames only; a frame that is not an envelope is ignored.
+        var offset: String?
         guard case .text(var text) = message,
-              let envelope = try? text.withUTF8({ try EnvelopeCodec.decode(UnsafeRawBufferPointer($0)) }) else {
+              let envelope = try? text.withUTF8({ try EnvelopeCodec.decode(UnsafeRawBufferPointer($0), offset: &offset) }) else {
             heard(generation: generation)
             return
         }
@@ -320,7 +377,17 @@ public final class Client: Sendable {
         switch envelope {
         case .event("connect", let data, _):
             let session = Self.session(from: data)
-            drive { $0.accepted(session, generation: generation, now: now) }
+            let recovery = Self.recovery(from: data)
+            update { state, effects in
+                if state.machine.generation == generation, case .connecting = state.machine.phase {
+                    state.recoveryToken = recovery.token
+                    state.recovered = recovery.recovered
+                    state.recoveryFailure = recovery.reason
+                    // A recovered session continues from the client's own offset.
+                    if !recovery.recovered { state.lastOffset = offset }
+                }
+                apply(state.machine.accepted(session, generation: generation, now: now), to: &state, &effects)
+            }
         case .event("connect_error", let data, _):
             let refusal = Self.refusal(from: data)
             drive { $0.refused(message: refusal.message, data: refusal.data, generation: generation) }
@@ -334,6 +401,7 @@ public final class Client: Sendable {
             let deliver = state.withLock { state -> Bool in
                 state.machine.heard(generation: generation, now: now)
                 guard state.machine.generation == generation, state.machine.isConnected else { return false }
+                if let offset { state.lastOffset = offset }
                 return Self.queue(event, &state)
             }
             if deliver { deliverPending() }
@@ -349,6 +417,7 @@ public final class Client: Sendable {
             state.machine.heard(generation: generation, now: now)
             // An id not awaited (never asked, expired, already answered) is ignored.
             guard state.machine.generation == generation, let waiter = state.outbox.answer(id) else { return }
+            state.ackTimeouts[id] = nil
             if let timer = state.ackTimers.removeValue(forKey: id) { effects.cancelled.append(timer) }
             effects.resumptions.append((waiter, result))
         }
@@ -369,6 +438,26 @@ public final class Client: Sendable {
         let timeout = parsed?.pingTimeout ?? 0
         return Machine.Session(id: parsed?.id ?? "", pingInterval: interval > 0 ? .milliseconds(interval) : nil,
                                pingTimeout: timeout > 0 ? .milliseconds(timeout) : nil)
+    }
+
+    /// The recovery fields of `connect`'s `data` (Protocol.md 5.5).
+    private struct RecoveryData: Decodable {
+        var token: String?
+        var recovered: Bool?
+        var reason: String?
+    }
+
+    static func recovery(from data: RawJSON?) -> (token: String?, recovered: Bool, reason: String?) {
+        let parsed = try? (data ?? .null).decode(RecoveryData.self)
+        return (parsed?.token, parsed?.recovered ?? false, parsed?.reason)
+    }
+
+    /// 128 random bits as 32 hexadecimal digits.
+    static func randomKey() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let value = (generator.next() as UInt64, generator.next() as UInt64)
+        let hex = { (part: UInt64) in String(part, radix: 16).leftPadded(to: 16) }
+        return hex(value.0) + hex(value.1)
     }
 
     /// The `data` of `connect_error` (Protocol.md 5.2).
@@ -410,5 +499,11 @@ public final class Client: Sendable {
             }
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

@@ -29,6 +29,8 @@ public enum ClientError: Error, Sendable, Equatable, CustomStringConvertible {
     case transport(WebSocketError)
     /// The server closed the connection before it sent `connect`.
     case closedBeforeConnect(code: CloseCode, reason: String)
+    /// ``Client/Options/auth`` threw (its error described): that attempt was not made.
+    case auth(String)
 
     /// Whether retrying cannot help: the URL itself is unusable.
     var isPermanent: Bool {
@@ -47,6 +49,7 @@ public enum ClientError: Error, Sendable, Equatable, CustomStringConvertible {
         case .encodingFailed(let why): return "cannot encode as JSON: \(why)"
         case .connectTimeout: return "timeout"
         case .transport(let error): return error.description
+        case .auth(let why): return "auth failed: \(why)"
         case .closedBeforeConnect(let code, let reason):
             return reason.isEmpty ? "connection closed (\(code)) before connect" : "connection closed (\(code) \(reason)) before connect"
         }

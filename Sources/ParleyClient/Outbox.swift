@@ -33,6 +33,9 @@ struct Outbox<Waiter> {
         var waiter: Waiter
         /// Written to a connection: if that connection is lost, the answer can never come.
         var sent = false
+        /// The emit, kept to send again while ``retriesLeft`` allows (see ``Client/Options/retries``).
+        var retry: Message?
+        var retriesLeft = 0
     }
 
     /// Most emits buffered.
@@ -68,6 +71,24 @@ struct Outbox<Waiter> {
         lastID += 1
         pending[lastID] = Pending(event: event, waiter: waiter)
         return lastID
+    }
+
+    /// Keeps `message` (carrying `id`) to send again up to `retries` times: after its connection
+    /// is lost (``takeSentWaiters()``) or when an answer does not come in time (``retry(_:)``).
+    mutating func keepForRetry(_ id: UInt64, _ message: Message, retries: Int) {
+        guard retries > 0 else { return }
+        pending[id]?.retry = message
+        pending[id]?.retriesLeft = retries
+    }
+
+    /// The answer to `id` did not come in time: if it may be sent again, counts one retry.
+    /// - Returns: the emit to send again now (nil when it waits in the buffer, sent again with
+    ///   it), or nil with `false` when no retry is left.
+    mutating func retry(_ id: UInt64) -> (retrying: Bool, message: Message?) {
+        guard var entry = pending[id], entry.retriesLeft > 0, let message = entry.retry else { return (false, nil) }
+        entry.retriesLeft -= 1
+        pending[id] = entry
+        return (true, entry.sent ? message : nil)
     }
 
     /// The emit carrying `id` was written to a connection.
@@ -123,12 +144,26 @@ struct Outbox<Waiter> {
     }
 
     /// The connection was lost: the acks of emits written to it can never come. Emits still
-    /// buffered keep waiting.
-    /// - Returns: the waiters of the sent emits, in id order.
+    /// buffered keep waiting, and so do sent emits with a retry left: they count one and go
+    /// back to the front of the buffer, in id order, to be sent again on the next connection.
+    /// - Returns: the waiters of the sent emits given up, in id order.
     mutating func takeSentWaiters() -> [Waiter] {
         let sent = pending.filter { $0.value.sent }.sorted { $0.key < $1.key }
-        for (id, _) in sent { pending[id] = nil }
-        return sent.map(\.value.waiter)
+        var given: [Waiter] = []
+        var again: [Message] = []
+        for (id, entry) in sent {
+            if let message = entry.retry, entry.retriesLeft > 0 {
+                pending[id]?.retriesLeft -= 1
+                pending[id]?.sent = false
+                again.append(message)
+            } else {
+                pending[id] = nil
+                given.append(entry.waiter)
+            }
+        }
+        buffered.insert(contentsOf: again, at: 0)
+        bufferedBytes += again.reduce(0) { $0 + $1.bytes.count }
+        return given
     }
 
     /// Every waiter, in id order, and an empty outbox.

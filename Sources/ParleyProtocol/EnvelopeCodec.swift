@@ -42,6 +42,24 @@ public enum EnvelopeCodec {
     /// - Throws: ``EnvelopeError/invalidJSON(_:)`` when the payload is not one valid JSON text
     ///   (checked first, over the whole payload); otherwise the first envelope rule broken.
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(EnvelopeError) -> Envelope {
+        var offset: String?
+        return try decode(bytes, offset: &offset)
+    }
+
+    /// Decodes one text-frame payload and its `offset` (Protocol.md 5.5): the position in the
+    /// namespace's stream of recoverable events that a server with connection state recovery
+    /// adds to the events it sends.
+    ///
+    /// ```swift
+    /// var offset: String?
+    /// let envelope = try EnvelopeCodec.decode(raw, offset: &offset)   // {"event":"n","offset":"41"}: offset "41"
+    /// ```
+    /// - Parameters:
+    ///   - bytes: the UTF-8 payload of one text message.
+    ///   - offset: set to the envelope's `offset` when it has a string one, else nil.
+    /// - Returns: the envelope.
+    /// - Throws: ``EnvelopeError``, as ``decode(_:)-(UnsafeRawBufferPointer)`` does.
+    public static func decode(_ bytes: UnsafeRawBufferPointer, offset: inout String?) throws(EnvelopeError) -> Envelope {
         var scanner = JSONScanner(bytes)
         scanner.skipWhitespace()
         guard scanner.peek() == UInt8(ascii: "{") else {
@@ -73,6 +91,7 @@ public enum EnvelopeCodec {
             }
         }
         try scanner.expectEnd()
+        offset = fields.offset
         return try fields.envelope()
     }
 
@@ -87,7 +106,7 @@ public enum EnvelopeCodec {
 
     /// The keys the codec knows; everything else is `other` and ignored.
     private enum Key: UInt8 {
-        case event, data, id, ack, error, message, other
+        case event, data, id, ack, error, message, offset, other
 
         /// The key as written in JSON, for error messages.
         var name: String { "\(self)" }
@@ -113,6 +132,7 @@ public enum EnvelopeCodec {
             case 4 where Key.equal(name, "data"): self = .data
             case 5 where Key.equal(name, "event"): self = .event
             case 5 where Key.equal(name, "error"): self = .error
+            case 6 where Key.equal(name, "offset"): self = .offset
             case 7 where Key.equal(name, "message"): self = .message
             default: self = .other
             }
@@ -133,6 +153,8 @@ public enum EnvelopeCodec {
         var id: UInt64?
         var data: RawJSON?
         var errorMessage: String?
+        /// The `offset` of an event (Protocol.md 5.5); not part of ``Envelope``.
+        var offset: String?
         /// The known keys met so far, one ``Key/bit`` each (a bit mask: no allocation).
         var seen: UInt8 = 0
         var problem: EnvelopeError?
@@ -168,6 +190,14 @@ public enum EnvelopeCodec {
             case .error:
                 guard firstTime(.error) else { return try scanner.skipValue(depth: 1) }
                 try readError(from: &scanner)
+            case .offset:
+                guard firstTime(.offset) else { return try scanner.skipValue(depth: 1) }
+                // Only a string is an offset; another value is ignored, as an unknown key would be.
+                if scanner.peek() == UInt8(ascii: "\"") {
+                    offset = scanner.decodeString(try scanner.scanString())
+                } else {
+                    try scanner.skipValue(depth: 1)
+                }
             case .message, .other:
                 try scanner.skipValue(depth: 1)   // unknown keys: forward compatibility
             }
@@ -307,6 +337,39 @@ public enum EnvelopeCodec {
             appendJSONString(message, to: &out)
             out.append(UInt8(ascii: "}"))
         }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// Encodes an event with an `offset` (Protocol.md 5.5) after its other keys:
+    /// `{"event":NAME,"data":DATA,"offset":"OFFSET"}`.
+    ///
+    /// ```swift
+    /// let bytes = EnvelopeCodec.encode(.event(name: "news", data: nil, id: nil), offset: "41")
+    /// // {"event":"news","offset":"41"}
+    /// ```
+    /// - Parameters:
+    ///   - envelope: the envelope to write.
+    ///   - offset: the offset, a string; nil writes none.
+    /// - Returns: the UTF-8 bytes of one text-frame payload.
+    public static func encode(_ envelope: Envelope, offset: String?) -> [UInt8] {
+        let bytes = encode(envelope)
+        guard let offset else { return bytes }
+        return appendingOffset(offset, to: bytes)
+    }
+
+    /// An encoded envelope with `,"offset":"OFFSET"` added before its closing brace: the
+    /// envelope is not encoded again, its bytes are copied once.
+    /// - Parameters:
+    ///   - offset: the offset, a string.
+    ///   - encoded: an envelope as ``encode(_:)`` wrote it (a JSON object, `}` last).
+    /// - Returns: the envelope with the offset.
+    public static func appendingOffset(_ offset: String, to encoded: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(encoded.count + offset.utf8.count + 12)
+        out.append(contentsOf: encoded.dropLast())
+        appendLiteral(#","offset":"#, to: &out)
+        appendJSONString(offset, to: &out)
         out.append(UInt8(ascii: "}"))
         return out
     }

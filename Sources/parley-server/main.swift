@@ -34,6 +34,8 @@ let usage = """
       --metrics PATH        serve Prometheus metrics at PATH (e.g. /metrics)
       --redis URL           share broadcasts with other parley-server processes through Redis:
                             redis://[[user]:password@]host[:port][/db]
+      --recovery            connection state recovery with its defaults: a client back within
+                            2 minutes gets its id, rooms and missed events (Protocol.md 5.5)
       --raw-echo            plain WebSocket echo of every text and binary message instead
     """
 
@@ -84,6 +86,7 @@ func parseArguments(_ arguments: [String]) -> Options {
         case "--admin-token": options.configuration.admin = .init(token: value(argument))
         case "--metrics": options.configuration.metricsPath = value(argument)
         case "--redis": options.configuration.clusterAdapter = RedisClusterAdapter(url: value(argument))
+        case "--recovery": options.configuration.connectionStateRecovery = Server.ConnectionStateRecovery()
         case "--raw-echo": options.rawEcho = true
         case "-h", "--help":
             print(usage)
@@ -172,6 +175,7 @@ do {
         let port = try io.start()
         var redis = ""
         if let cluster = configuration.clusterAdapter { redis = " (broadcasts shared through \(cluster))" }
+        if configuration.connectionStateRecovery != nil { redis += " with connection state recovery" }
         print("parley-server: relay on ws://\(host):\(port)\(configuration.path)\(redis)")
         stop = { await io.close(gracePeriod: .seconds(2)) }
     }

@@ -15,6 +15,12 @@
 // timeouts. Browsers hide WebSocket pings from scripts, so a connected client sends a
 // heartbeat request (Protocol.md 5.4) after `pingInterval` of silence and drops the
 // connection when nothing answers within `pingTimeout`.
+//
+// With a server that has connection state recovery (Protocol.md 5.5) the client keeps the
+// session token and the offset of the last event, sends them with every reconnection, and
+// reports `socket.recovered`: the events missed while away arrive first, in order, once.
+// `auth` (an object, or a function, possibly async, called for every attempt) adds fresh
+// credentials to each attempt's query; `retries` re-sends unanswered `emitWithAck`s.
 
 /** Events of the connection itself, reported to `on` handlers; the server cannot send them. */
 const CONNECTION_EVENTS = new Set(["connect", "connect_error", "disconnect", "reconnect_attempt", "reconnect",
@@ -35,6 +41,8 @@ const DEFAULTS = {
   ackTimeout: 10000,      // ms emitWithAck waits unless told otherwise
   bufferLimit: 1000,      // emits kept while offline; the oldest are dropped beyond
   autoConnect: true,      // connect at once; set false to add handlers first, then connect()
+  auth: undefined,        // {…} or () => {…} / async () => {…}: added to the query of each attempt
+  retries: 0,             // times an unanswered emitWithAck is sent again (0: once, as Socket.IO)
 };
 
 /**
@@ -81,6 +89,13 @@ export class Socket {
   #nextId = 1;
   /** Acknowledgements awaited from the server, by id. */
   #pending = new Map();
+  /** Connection state recovery (Protocol.md 5.5): the session token and the last offset. */
+  #token = undefined;
+  #offset = undefined;
+  /** Deduplication key sent with every attempt when `retries` is set (Protocol.md 5.6). */
+  #dedupeKey = undefined;
+  /** Counts attempts, so that an `auth` answer for an abandoned one is ignored. */
+  #generation = 0;
   /** Liveness (Protocol.md 5.4). */
   #lastHeard = 0;
   #heartbeatSentAt = 0;
@@ -91,10 +106,15 @@ export class Socket {
   /** Milliseconds, as announced by the server in `connect` (0: the server does not ping). */
   pingInterval = 0;
   pingTimeout = 0;
+  /** Whether the last `connect` continued the previous session (same id, rooms, missed events). */
+  recovered = false;
+  /** Why the server could not recover the session the last attempt asked for, if it could not. */
+  recoveryFailure = undefined;
 
   constructor(url, options = {}) {
     this.#options = { ...DEFAULTS, ...options };
-    this.#url = webSocketURL(url, this.#options.query, this.#options.namespace);
+    this.#url = url;
+    if (this.#options.retries > 0) this.#dedupeKey = randomKey();
     if (this.#options.autoConnect) queueMicrotask(() => this.connect());
   }
 
@@ -169,12 +189,22 @@ export class Socket {
     checkEventName(event);
     return new Promise((resolve, reject) => {
       const ack = { resolve, reject, timer: null };
-      const entry = { event, data, ack };
-      ack.timer = setTimeout(() => {
+      // `id` is given once and kept across re-sends (the server deduplicates by it).
+      const entry = { event, data, ack, id: undefined, retriesLeft: this.#options.retries };
+      ack.entry = entry;
+      const expire = () => {
+        if (entry.retriesLeft > 0) {
+          // `retries`: the timeout applies to each try.
+          entry.retriesLeft -= 1;
+          if (this.connected && this.#pending.get(entry.id) === ack) this.#send({ event, data, id: entry.id });
+          ack.timer = setTimeout(expire, timeout);
+          return;
+        }
         this.#buffer = this.#buffer.filter((buffered) => buffered !== entry);
         for (const [id, waiting] of this.#pending) if (waiting === ack) this.#pending.delete(id);
         reject(new Error(`no acknowledgement for '${event}' within ${timeout} ms`));
-      }, timeout);
+      };
+      ack.timer = setTimeout(expire, timeout);
       if (this.connected) this.#sendWithAck(entry);
       else this.#bufferEmit(entry);
     });
@@ -188,10 +218,10 @@ export class Socket {
     }
   }
 
-  #sendWithAck({ event, data, ack }) {
-    const id = this.#nextId++;
-    this.#pending.set(id, ack);
-    this.#send({ event, data, id });
+  #sendWithAck(entry) {
+    if (entry.id === undefined) entry.id = this.#nextId++;
+    this.#pending.set(entry.id, entry.ack);
+    this.#send({ event: entry.event, data: entry.data, id: entry.id });
   }
 
   #send(envelope) {
@@ -212,6 +242,8 @@ export class Socket {
   disconnect() {
     const wasConnected = this.connected;
     this.#toIdle();
+    this.#token = undefined;   // the server keeps no session after a disconnection on purpose
+    this.#offset = undefined;
     if (wasConnected) {
       this.#failSentAcks();
       this.#fire("disconnect", "io client disconnect");
@@ -219,18 +251,36 @@ export class Socket {
     return this;
   }
 
-  #open() {
+  async #open() {
     this.#phase = "connecting";
+    const generation = ++this.#generation;
+    this.#setTimer(this.#options.timeout, () => this.#failed("timeout"));
+    const query = { ...this.#options.query };
+    const auth = this.#options.auth;
+    if (auth !== undefined) {
+      try {
+        Object.assign(query, typeof auth === "function" ? await auth() : auth);
+      } catch (error) {
+        if (generation === this.#generation) this.#failed(`auth failed: ${error?.message ?? error}`);
+        return;
+      }
+      if (generation !== this.#generation || this.#phase !== "connecting") return;  // given up meanwhile
+    }
+    if (this.#token !== undefined && this.#offset !== undefined) {
+      query.recoveryToken = this.#token;
+      query.recoveryOffset = this.#offset;
+    }
+    if (this.#dedupeKey !== undefined) query.dedupeKey = this.#dedupeKey;
     let ws;
     try {
-      ws = new WebSocket(this.#url);
+      ws = new WebSocket(webSocketURL(this.#url, query, this.#options.namespace));
     } catch (error) {
+      this.#clearTimer();
       this.#phase = "idle";  // an invalid URL will not become valid
       this.#fire("connect_error", Object.assign(new Error(error.message), { data: undefined }));
       return;
     }
     this.#ws = ws;
-    this.#setTimer(this.#options.timeout, () => this.#failed("timeout"));
     ws.onmessage = (message) => { if (ws === this.#ws) this.#receive(message.data); };
     ws.onclose = (close) => { if (ws === this.#ws) this.#closed(close.code, close.reason); };
   }
@@ -246,16 +296,18 @@ export class Socket {
       if (ack) settle(ack, envelope.data, envelope.error ? new Error(envelope.error.message) : null);
       return;
     }
-    const { event, data, id } = envelope;
+    const { event, data, id, offset } = envelope;
     if (typeof event !== "string") return;
     if (this.#phase === "connecting") {
-      if (event === "connect") this.#accepted(data ?? {});
+      if (event === "connect") this.#accepted(data ?? {}, offset);
       else if (event === "connect_error") this.#refused(data ?? {});
       return;
     }
     if (this.#phase !== "connected") return;
     if (event === "disconnect") return this.#serverDisconnected();
     if (CONNECTION_EVENTS.has(event)) return;
+    // Protocol.md 5.5: the last offset received is where a recovery resumes.
+    if (typeof offset === "string") this.#offset = offset;
     const ack = id === undefined ? undefined : this.#ackFunction(id);
     for (const handler of this.#anyHandlers) {
       try { handler(event, data); } catch (error) { reportError(error); }
@@ -278,10 +330,15 @@ export class Socket {
     return ack;
   }
 
-  #accepted(data) {
+  #accepted(data, offset) {
     this.#clearTimer();
     this.#phase = "connected";
     this.id = data.id;
+    this.#token = typeof data.token === "string" ? data.token : undefined;
+    this.recovered = data.recovered === true;
+    this.recoveryFailure = typeof data.reason === "string" ? data.reason : undefined;
+    // A recovered session continues from the client's own offset.
+    if (!this.recovered) this.#offset = typeof offset === "string" ? offset : undefined;
     this.pingInterval = data.pingInterval ?? 0;
     this.pingTimeout = data.pingTimeout ?? 0;
     const attempt = this.#attempt;
@@ -395,6 +452,7 @@ export class Socket {
 
   /** Forgets the current WebSocket (closing it, 1000) and its timers. */
   #dropTransport() {
+    this.#generation += 1;
     this.#clearTimer();
     clearTimeout(this.#livenessTimer);
     this.id = undefined;
@@ -405,11 +463,24 @@ export class Socket {
     }
   }
 
-  /** Acknowledgements of emits sent on a lost connection can never come. */
+  /**
+   * Acknowledgements of emits sent on a lost connection can never come; emits with a retry
+   * left count one and go back to the front of the buffer, in order, sent again on connection.
+   */
   #failSentAcks() {
     const pending = this.#pending;
     this.#pending = new Map();
-    for (const ack of pending.values()) settle(ack, null, new Error("disconnected before the acknowledgement"));
+    const again = [];
+    for (const ack of pending.values()) {
+      if (ack.entry && ack.entry.retriesLeft > 0) {
+        ack.entry.retriesLeft -= 1;
+        again.push(ack.entry);
+      } else {
+        settle(ack, null, new Error("disconnected before the acknowledgement"));
+      }
+    }
+    again.sort((a, b) => a.id - b.id);
+    this.#buffer.unshift(...again);
   }
 
   #setTimer(delay, action) {
@@ -421,6 +492,13 @@ export class Socket {
     clearTimeout(this.#timer);
     this.#timer = null;
   }
+}
+
+/** 128 random bits as 32 hexadecimal digits. */
+function randomKey() {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
 function settle(ack, data, error) {

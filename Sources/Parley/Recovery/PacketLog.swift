@@ -1,0 +1,100 @@
+import ParleyWebSocket
+
+/// The events of one namespace kept for connection state recovery, oldest first, each with its
+/// offset (1, 2, 3, ...), the selection it was sent to and its encoded frame: the same frame the
+/// live targets got, sent again as is to a recovering client. A value without I/O or locks.
+///
+/// Bounded three ways: at most `maxPackets` events, `maxBytes` bytes of envelopes, none older
+/// than `maxAge`. Offsets dropped from the front are remembered as ``trimmedThrough``, so a
+/// request for events after an offset that is gone is refused, never answered in part.
+///
+/// ```swift
+/// var log = PacketLog(maxPackets: 2, maxBytes: 1 << 20, maxAge: .seconds(120))
+/// log.append(selection: everyone, frame: frame, size: 40, now: .now)   // offset 1
+/// log.packets(after: 0)   // [packet 1]
+/// ```
+struct PacketLog {
+    /// One kept event.
+    struct Packet {
+        var offset: UInt64
+        var selection: BroadcastSelection
+        var frame: EncodedFrame
+        /// Bytes of the envelope (the frame's payload).
+        var size: Int
+        var time: ContinuousClock.Instant
+    }
+
+    let maxPackets: Int
+    let maxBytes: Int
+    let maxAge: Duration
+
+    /// Kept events: `packets[head...]`, oldest first.
+    private var packets: [Packet] = []
+    private var head = 0
+    /// The offset of the last event appended (0: none yet).
+    private(set) var lastOffset: UInt64 = 0
+    /// Every offset up to this one has been dropped (0: none).
+    private(set) var trimmedThrough: UInt64 = 0
+    /// Bytes of the kept envelopes.
+    private(set) var bytes = 0
+
+    init(maxPackets: Int, maxBytes: Int, maxAge: Duration) {
+        self.maxPackets = max(1, maxPackets)
+        self.maxBytes = max(1, maxBytes)
+        self.maxAge = maxAge
+    }
+
+    /// Events kept.
+    var count: Int { packets.count - head }
+
+    /// The offset the next event gets.
+    var nextOffset: UInt64 { lastOffset + 1 }
+
+    /// Keeps an event under ``nextOffset``, then drops the oldest while a bound is exceeded
+    /// (an event larger than `maxBytes` is dropped at once: it is still numbered, so a client
+    /// that missed it cannot recover).
+    mutating func append(selection: BroadcastSelection, frame: EncodedFrame, size: Int, now: ContinuousClock.Instant) {
+        lastOffset += 1
+        packets.append(Packet(offset: lastOffset, selection: selection, frame: frame, size: size, time: now))
+        bytes += size
+        while count > 0 && (count > maxPackets || bytes > maxBytes) { dropFirst() }
+        trim(now: now)
+    }
+
+    /// Drops the events older than `maxAge`.
+    mutating func trim(now: ContinuousClock.Instant) {
+        while head < packets.count && now - packets[head].time > maxAge { dropFirst() }
+    }
+
+    /// The kept events after `offset`, oldest first; nil when some of them are gone (dropped,
+    /// or `offset` is not one this log gave out).
+    func packets(after offset: UInt64) -> ArraySlice<Packet>? {
+        guard offset >= trimmedThrough, offset <= lastOffset else { return nil }
+        // Offsets are consecutive: the first kept is `trimmedThrough + 1`.
+        let start = head + Int(offset - trimmedThrough)
+        return packets[start...]
+    }
+
+    private mutating func dropFirst() {
+        bytes -= packets[head].size
+        trimmedThrough = packets[head].offset
+        head += 1
+        if head == packets.count {
+            packets.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 1024 && head * 2 >= packets.count {
+            packets.removeFirst(head)
+            head = 0
+        }
+    }
+}
+
+extension BroadcastSelection {
+    /// Whether this selection picks the socket `id` in `rooms` (the room named by its id
+    /// included or not): by the rules ``RoomStore`` applies to connected sockets.
+    func matches(id: String, rooms: Set<String>) -> Bool {
+        if exceptSocket == id { return false }
+        if exceptRooms.contains(id) || !exceptRooms.isDisjoint(with: rooms) { return false }
+        return self.rooms.isEmpty || self.rooms.contains(id) || !self.rooms.isDisjoint(with: rooms)
+    }
+}
