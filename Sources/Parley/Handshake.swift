@@ -35,12 +35,7 @@ public final class Handshake: Sendable {
         recoveryOffset = query.removeValue(forKey: "recoveryOffset")
         dedupeKey = query.removeValue(forKey: "dedupeKey")
         self.query = query
-        headers = request.headers.filter { header in
-            switch header.name.lowercased() {
-            case "upgrade", "connection", "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions": return false
-            default: return true
-            }
-        }
+        headers = Self.applicationHeaders(request)
         self.address = address
         auth = nil
         issued = .now
@@ -52,12 +47,7 @@ public final class Handshake: Sendable {
         var query = request.query
         for key in ["EIO", "transport", "sid", "t"] { query[key] = nil }
         self.query = query
-        headers = request.headers.filter { header in
-            switch header.name.lowercased() {
-            case "upgrade", "connection", "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions": return false
-            default: return true
-            }
-        }
+        headers = Self.applicationHeaders(request)
         self.address = address
         self.namespace = namespace
         self.auth = auth
@@ -66,6 +56,16 @@ public final class Handshake: Sendable {
         recoveryOffset = nil
         dedupeKey = nil
         issued = .now
+    }
+
+    /// The request's header fields without the WebSocket mechanics (see ``headers``).
+    private static func applicationHeaders(_ request: HTTPRequestHead) -> [(name: String, value: String)] {
+        request.headers.filter { header in
+            switch header.name.lowercased() {
+            case "upgrade", "connection", "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions": return false
+            default: return true
+            }
+        }
     }
 
     /// The first value of a header field, matched case-insensitively.
