@@ -27,6 +27,9 @@ var configuration = Server.Configuration(host: "127.0.0.1", port: 8887, path: "/
 // Chat lines are at most 500 characters: 16 KiB covers any legitimate envelope, and a client
 // sending more is closed (1009) before the server reads it.
 configuration.maxPayload = 16 * 1024
+// A page whose connection drops (a train tunnel, a phone switching networks) and comes back
+// within 2 minutes continues its session: the messages it missed, in order, each once.
+configuration.connectionStateRecovery = .init()
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     switch argument {
@@ -56,7 +59,8 @@ configuration.routes["/chat.js"] = .resource(PackageResources.chat_js, contentTy
 let signals = ProcessSignals()
 
 let io = Server(configuration)
-let chat = Chat(on: io, rooms: ["general", "random", "swift"])
+let chat = Chat(on: io, rooms: ["general", "random", "swift"],
+                recoveryWindow: configuration.connectionStateRecovery?.maxDisconnectionDuration)
 do {
     let port = try io.start()
     let host = configuration.host == "127.0.0.1" || configuration.host == "0.0.0.0" || configuration.host == "::" ? "localhost" : configuration.host
