@@ -64,7 +64,7 @@ def run(suite, server, test, port):
         proc.terminate()
         proc.wait(timeout=10)
 
-RESULTS = os.path.join(ROOT, "Benchmarks", "results", "results.json")
+RESULTS = os.environ.get("PARLEY_BENCH_RESULTS", os.path.join(ROOT, "Benchmarks", "results", "results.json"))
 NAMES = {"parley": "Parley", "ws": "Node ws", "sio": "python-socketio"}
 TITLES = {
     "echo100": ("echo, 100 connections, window 1", "msg/s"),
@@ -78,11 +78,13 @@ def record(suite, rounds, rows, loads):
     with open(RESULTS) as file:
         results = json.load(file)
     section = next(s for s in results["sections"] if s["id"] == suite)
-    section["measured"] = datetime.date.today().isoformat()
-    section["command"] = "Benchmarks/scripts/bench.py " + " ".join(sys.argv[1:])
-    section["conditions"] = (f"{os.cpu_count()} cores, load average {min(loads):.1f}-{max(loads):.1f}; "
-                             f"medians of {rounds} alternating runs")
+    # When and how, on each scenario written: the section's other scenarios keep their own.
+    run = {"measured": datetime.date.today().isoformat(),
+           "command": "Benchmarks/scripts/bench.py " + " ".join(sys.argv[1:]),
+           "conditions": (f"{os.cpu_count()} cores, load average {min(loads):.1f}-{max(loads):.1f}; "
+                          f"medians of {rounds} alternating runs")}
     def put(scenario):
+        scenario.update(run)
         scenarios = section["scenarios"]
         index = next((i for i, s in enumerate(scenarios) if s["id"] == scenario["id"]), None)
         if index is None: scenarios.append(scenario)

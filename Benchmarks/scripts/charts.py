@@ -99,7 +99,10 @@ def section_chart(section, path):
             axis.text(end + top * 0.03, position, label, va="center", fontsize=8)
         axis.set_yticks(list(positions), names)
         better = "higher is better" if scenario["better"] == "higher" else "lower is better"
-        axis.set_title(f"{scenario['title']} ({scenario['unit']}, {better})", loc="left", fontsize=9)
+        title = f"{scenario['title']} ({scenario['unit']}, {better})"
+        if scenario.get("measured", section["measured"]) != section["measured"] or "conditions" in scenario:
+            title += f"\nmeasured {scenario.get('measured', section['measured'])}: {scenario.get('conditions', '')}"
+        axis.set_title(title, loc="left", fontsize=9)
         axis.tick_params(axis="y", length=0)
         axis.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(tick))
         axis.grid(axis="x", color="#e9ecef")
@@ -130,12 +133,19 @@ def latency_chart(results, path):
             colour = COLOURS.get(result["server"], FALLBACK)
             axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", color=colour, label=result["server"])
             for x, y in points:
-                axis.annotate(f"{y:g} µs", (x, y), textcoords="offset points", xytext=(6, -3), fontsize=7.5, color=colour)
+                label = f"{y / 1000:.3g} ms" if y >= 1000 else f"{y:g} µs"
+                axis.annotate(label, (x, y), textcoords="offset points", xytext=(6, -3), fontsize=7.5, color=colour)
         axis.set_xticks(range(len(keys)), [label for _, label in keys])
         axis.set_xlim(-0.3, len(keys) - 0.4)
-        axis.set_ylim(0, max(r["latency_us"][k] for r in lines for k, _ in keys if k in r["latency_us"]) * 1.2)
+        values = [r["latency_us"][k] for r in lines for k, _ in keys if k in r["latency_us"]]
+        if max(values) > 20 * min(values):   # tails far above the median: a log scale shows both
+            axis.set_yscale("log")
+            axis.set_ylim(min(values) / 1.5, max(values) * 2)
+        else:
+            axis.set_ylim(0, max(values) * 1.2)
         axis.set_ylabel("round trip (µs)")
-        axis.set_title(textwrap.fill(f"{section['title'].split(':')[0]}: {scenario['title']}, measured {section['measured']}", 52),
+        measured = scenario.get("measured", section["measured"])
+        axis.set_title(textwrap.fill(f"{section['title'].split(':')[0]}: {scenario['title']}, measured {measured}", 52),
                        loc="left", fontsize=8.5)
         axis.grid(axis="y", color="#e9ecef")
         axis.set_axisbelow(True)
@@ -148,7 +158,7 @@ def latency_chart(results, path):
 def summary(results):
     """The README's five-line table: the envelope section, Parley against its peers."""
     section = next(s for s in results["sections"] if s["id"] == "envelope")
-    lines = ["| " + section["measured"] + ", 2 cores | Parley | Node `ws` | python-socketio | Parley / `ws` |",
+    lines = ["| scenario, measured " + section["measured"] + " | Parley | Node `ws` | python-socketio | Parley / `ws` |",
              "| --- | --- | --- | --- | --- |"]
     for scenario in section["scenarios"]:
         by_server = {r["server"]: r["median"] for r in scenario["results"]}
