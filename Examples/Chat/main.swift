@@ -15,6 +15,8 @@ let usage = """
       --port P     TCP port (default 8887; 0 picks a free one)
       --host H     address to bind (default 127.0.0.1; 0.0.0.0 or :: for every address)
       --verbose    log connects, disconnects and refusals
+      --recovery-window S  how long a dropped page may come back without missing anything
+                   (default 120 seconds; 0 turns connection state recovery off)
       --admin-token T  serve the live admin dashboard at /parley/admin?token=T
     """
 
@@ -40,6 +42,10 @@ while let argument = arguments.popFirst() {
         guard let host = arguments.popFirst() else { fail("--host needs an address") }
         configuration.host = host
     case "--verbose": configuration.verbose = true
+    case "--recovery-window":
+        guard let value = arguments.popFirst(), let seconds = Int(value), seconds >= 0 else { fail("--recovery-window takes seconds") }
+        configuration.connectionStateRecovery?.maxDisconnectionDuration = .seconds(seconds)
+        if seconds == 0 { configuration.connectionStateRecovery = nil }
     case "--admin-token":
         guard let token = arguments.popFirst(), !token.isEmpty else { fail("--admin-token needs a token") }
         configuration.admin = .init(token: token)

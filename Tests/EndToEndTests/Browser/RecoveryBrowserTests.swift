@@ -86,6 +86,39 @@ final class RecoveryBrowserTests: XCTestCase {
         try await grace.page.waitFor("\(Self.notices).includes('ada left')", describe: "\(Self.notices).join(' | ')")
     }
 
+    func test_chat_pageAwayLongerThanTheWindow_isAnnouncedAsGone_thenJoinsAfresh() async throws {
+        let browser = try await Chromium.launch(for: self)
+        let server = try await ChildProcess.start("chat-server", ["--port", "0", "--recovery-window", "2"], for: self)
+        let proxy = try CuttingProxy(target: server.port)
+        addTeardownBlock { proxy.stop() }
+        let unreachable = try UnreachablePort()
+        let ada = try await ChatPage.open(browser.devTools, port: proxy.port)
+        let grace = try await ChatPage.open(browser.devTools, port: server.port)
+        try await ada.login("ada")
+        try await grace.login("grace")
+        try await grace.page.waitFor("document.getElementById('online-count').textContent === '2'")
+
+        proxy.target.withLock { $0 = unreachable.port }
+        XCTAssertGreaterThan(proxy.cut(), 0)
+        try await grace.page.waitFor("[...document.querySelectorAll('#users li.away')].map((li) => li.textContent).join() === 'ada'",
+                                     describe: "document.getElementById('users').innerHTML")
+        let awayNotices = try await grace.page.string("\(Self.notices).join(' | ')")
+        XCTAssertEqual(awayNotices, "", "ada was announced as gone before her window ended")
+        // The 2 s window ends: ada is gone for everyone.
+        try await grace.page.waitFor("\(Self.notices).includes('ada left')", timeout: .seconds(10), describe: "\(Self.notices).join(' | ')")
+        try await grace.page.waitFor("document.getElementById('online-count').textContent === '1' && document.querySelectorAll('#users li').length === 1",
+                                     describe: "document.getElementById('users').innerHTML")
+
+        // Her page comes back too late to recover: a fresh session, announced as a join.
+        proxy.target.withLock { $0 = server.port }
+        try await ada.waitUntilConnected(timeout: .seconds(20))
+        let recovered = try await ada.page.string("document.getElementById('status').dataset.recovered")
+        XCTAssertEqual(recovered, "false")
+        try await grace.page.waitFor("\(Self.notices).join(' | ') === 'ada left | ada joined'", describe: "\(Self.notices).join(' | ')")
+        try await grace.send("hello again")
+        try await ada.waitForMessage(from: "grace", "hello again")
+    }
+
     func test_parleyJS_connectionCutRepeatedly_receivesEveryBroadcastOnceInOrder() async throws {
         let browser = try await Chromium.launch(for: self)
         let server = try await ChildProcess.start("parley-server", ["--port", "0", "--recovery"], for: self)
