@@ -30,9 +30,9 @@ final class Chat: Sendable {
         /// connection may take its nickname over from its own stale connection.
         var key: String
         var socket: Socket
-        /// When its connection was lost, while its page may still recover the session: listed
-        /// as away, and announced as gone only if it is not back within the recovery window.
-        var lost: ContinuousClock.Instant? = nil
+        /// Its connection was lost and its page may still recover the session: listed as away,
+        /// and announced as gone only if it is not back within the recovery window.
+        var lost = false
     }
 
     private struct State {
@@ -120,19 +120,20 @@ final class Chat: Sendable {
 
     private func disconnected(_ nick: String, _ socket: Socket, _ reason: DisconnectReason) throws {
         let window = Self.recoverableReasons.contains(reason) ? recoveryWindow : nil
-        let now = ContinuousClock.now
-        let removed = state.withLock { state -> Bool? in
-            guard state.users[nick]?.socket === socket else { return nil }   // handed over already
+        enum Outcome { case handedOver, away, left }
+        let outcome = state.withLock { state -> Outcome in
+            guard state.users[nick]?.socket === socket else { return .handedOver }
             if window != nil {
-                state.users[nick]?.lost = now
-                return false
+                state.users[nick]?.lost = true
+                return .away
             }
             state.users[nick] = nil
-            return true
+            return .left
         }
-        switch removed {
-        case true?: try announcePresence(left: nick)
-        case false?:
+        switch outcome {
+        case .handedOver: break
+        case .left: try announcePresence(left: nick)
+        case .away:
             // Away until the page recovers its session (`connected` replaces the socket) or the
             // window ends.
             try announcePresence()
@@ -141,14 +142,13 @@ final class Chat: Sendable {
                 try? await Task.sleep(for: window)
                 do { try expire(nick, socket) } catch { print("chat-server: presence not sent: \(error)") }
             }
-        case nil: break
         }
     }
 
     /// The recovery window of a lost connection ended: its page did not come back.
     private func expire(_ nick: String, _ socket: Socket) throws {
         let removed = state.withLock { state -> Bool in
-            guard let user = state.users[nick], user.socket === socket, user.lost != nil else { return false }
+            guard let user = state.users[nick], user.socket === socket, user.lost else { return false }
             state.users[nick] = nil
             return true
         }
@@ -159,7 +159,7 @@ final class Chat: Sendable {
     private func announcePresence(joined: String? = nil, left: String? = nil) throws {
         try state.withLock { state in
             let users = state.users.keys.sorted { $0.lowercased() < $1.lowercased() }
-            let away = users.filter { state.users[$0]?.lost != nil }
+            let away = users.filter { state.users[$0]?.lost == true }
             try io.emit("presence", Presence(users: users, away: away, joined: joined, left: left))
         }
     }
