@@ -54,13 +54,16 @@ let package = Package(
         .target(name: "ParleyClient", dependencies: ["ParleyProtocol", "ParleyWebSocket"]),
         .testTarget(name: "ParleyClientTests", dependencies: ["ParleyClient", "Parley", "ParleyProtocol", "ParleyWebSocket", "TestSupport"]),
         .executableTarget(name: "parley-bot", dependencies: ["ParleyClient"], path: "Examples/Bot"),
+        // The README's quick start, compiled so that it stays true: a server and a client in one process.
+        .executableTarget(name: "parley-quickstart", dependencies: ["Parley", "ParleyClient"], path: "Examples/QuickStart"),
         // The chat example: `swift run chat-server`, then open http://localhost:8887/.
         .executableTarget(name: "chat-server", dependencies: ["Parley", "ParleyWebSocket"], path: "Examples/Chat",
                           resources: [.embedInCode("Public/index.html"), .embedInCode("Public/chat.css"), .embedInCode("Public/chat.js")]),
         // End to end: headless Chromium against chat-server and parley-server, and parley-bot in
         // the chat, all as child processes (browser tests are skipped without chromium, except
         // under CI). Depends on the executables so that `swift test` builds them.
-        .testTarget(name: "EndToEndTests", dependencies: ["Parley", "ParleyWebSocket", "ParleyClient", "chat-server", "parley-server", "parley-bot"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Parley", "ParleyWebSocket", "ParleyClient", "TestSupport",
+                                                         "chat-server", "parley-server", "parley-bot", "parley-quickstart"]),
         // A RESP2 Redis client on the ParleyWebSocket loops: pub/sub for scale-out across servers.
         .target(name: "ParleyRedis", dependencies: ["ParleyIO"]),
         .testTarget(name: "ParleyRedisTests", dependencies: ["ParleyRedis", "ParleyIO", "RedisTestSupport"]),

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Side-by-side benchmarks of parley-server against peers, with ../shared/tools/wsload.
 
-usage: Benchmarks/scripts/bench.py SUITE [ROUNDS] [TESTS]
+usage: Benchmarks/scripts/bench.py [--record] SUITE [ROUNDS] [TESTS]
   SUITE   raw       parley-server --raw-echo vs Node ws (ws_raw.js)
           envelope  parley-server relay (path /) vs Node ws envelope peer (ws_envelope.js)
                     and python-socketio (sio_server.py, echo tests only)
@@ -9,9 +9,11 @@ usage: Benchmarks/scripts/bench.py SUITE [ROUNDS] [TESTS]
   TESTS   comma list of echo100, echo10x16, bcast, connect (default: all of the suite)
 Needs: swift build -c release --scratch-path .build-release --product parley-server;
        wsload in $PARLEY_TOOLS_HOME/bin; node + node-ws; for envelope, peers/setup.sh (python venv).
-Prints one line per run, then a table of medians and ratios.
+Prints one line per run, then a table of medians and ratios. With --record, also writes the
+medians, runs and latency percentiles into Benchmarks/results/results.json (the section of the
+suite, the scenarios measured), for Benchmarks/scripts/charts.sh to draw.
 """
-import json, os, statistics, subprocess, sys, time
+import datetime, json, os, statistics, subprocess, sys, time
 
 # The repository root: this file is Benchmarks/scripts/NAME.
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -62,17 +64,65 @@ def run(suite, server, test, port):
         proc.terminate()
         proc.wait(timeout=10)
 
+RESULTS = os.environ.get("PARLEY_BENCH_RESULTS", os.path.join(ROOT, "Benchmarks", "results", "results.json"))
+NAMES = {"parley": "Parley", "ws": "Node ws", "sio": "python-socketio"}
+TITLES = {
+    "echo100": ("echo, 100 connections, window 1", "msg/s"),
+    "echo10x16": ("echo, 10 connections, window 16", "msg/s"),
+    "bcast": ("broadcast to 1,000 receivers", "deliveries/s"),
+    "connect": ("10,000 handshakes, concurrency 256", "handshakes/s"),
+}
+
+def record(suite, rounds, rows, loads):
+    """Writes this invocation's figures into results.json (Benchmarks/results/README.md)."""
+    with open(RESULTS) as file:
+        results = json.load(file)
+    section = next(s for s in results["sections"] if s["id"] == suite)
+    # When and how, on each scenario written: the section's other scenarios keep their own.
+    run = {"measured": datetime.date.today().isoformat(),
+           "command": "Benchmarks/scripts/bench.py " + " ".join(sys.argv[1:]),
+           "conditions": (f"{os.cpu_count()} cores, load average {min(loads):.1f}-{max(loads):.1f}; "
+                          f"medians of {rounds} alternating runs")}
+    def put(scenario):
+        scenario.update(run)
+        scenarios = section["scenarios"]
+        index = next((i for i, s in enumerate(scenarios) if s["id"] == scenario["id"]), None)
+        if index is None: scenarios.append(scenario)
+        else: scenarios[index] = scenario
+    for test, servers, values, latencies, rss in rows:
+        title, unit = TITLES[test]
+        entries = []
+        for server in servers:
+            entry = {"server": NAMES[server], "median": round(statistics.median(values[server])),
+                     "runs": [round(v) for v in values[server]]}
+            percentiles = {key: statistics.median(run[key] for run in latencies[server])
+                           for key in ["p50", "p90", "p99", "p999"] if latencies[server] and all(key in run for run in latencies[server])}
+            if percentiles: entry["latency_us"] = percentiles
+            entries.append(entry)
+        put({"id": test, "title": title, "unit": unit, "better": "higher", "results": entries})
+        if test == "connect" and all(rss[server] for server in servers):
+            put({"id": "rss", "title": "server memory per idle connection", "unit": "bytes", "better": "lower",
+                 "results": [{"server": NAMES[s], "median": round(statistics.median(rss[s]))} for s in servers]})
+    with open(RESULTS, "w") as file:
+        json.dump(results, file, indent=2)
+        file.write("\n")
+    print(f"recorded in {os.path.relpath(RESULTS, ROOT)}; Benchmarks/scripts/charts.sh redraws the charts")
+
 def main():
+    recording = "--record" in sys.argv
+    if recording: sys.argv.remove("--record")
     suite = sys.argv[1] if len(sys.argv) > 1 else "raw"
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     spec = SUITES[suite]
     tests = sys.argv[3].split(",") if len(sys.argv) > 3 else spec["tests"]
+    loads = []
     port = 9450
     rows = []
     for test in tests:
         servers = [s for s in spec["servers"] if s != "sio" or test in spec["sio_tests"]]
         values = {s: [] for s in servers}
         p99 = {s: [] for s in servers}
+        latencies = {s: [] for s in servers}
         rss = {s: [] for s in servers}
         for r in range(rounds):
             order = servers if r % 2 == 0 else list(reversed(servers))
@@ -84,18 +134,20 @@ def main():
                 latency = result.get("latency_us", {}).get("p99")
                 if latency is not None:
                     p99[server].append(latency)
+                    latencies[server].append(result["latency_us"])
                 if test == "connect" and result.get("server_rss_per_conn_kb") is not None:
                     rss[server].append(result["server_rss_per_conn_kb"] * 1024)
                 extra = f" rss/conn={rss[server][-1]:.0f}B" if test == "connect" and rss[server] else ""
                 extra += f" delivered={result.get('delivery_ratio')}" if test == "bcast" else ""
                 load = open("/proc/loadavg").read().split()[0]
+                loads.append(float(load))
                 print(f"{test} round {r+1} {server}: {value:,.0f}{extra} p99={latency}us failed={result.get('failed')} load={load}", flush=True)
                 time.sleep(0.5)
-        rows.append((test, servers, values, p99, rss))
+        rows.append((test, servers, values, p99, rss, latencies))
     print()
     print("| test | server | median | ratio parley/server | median p99 (ms) | RSS/conn |")
     print("|---|---|---|---|---|---|")
-    for test, servers, values, p99, rss in rows:
+    for test, servers, values, p99, rss, _ in rows:
         parley = statistics.median(values["parley"])
         for server in servers:
             med = statistics.median(values[server])
@@ -103,6 +155,8 @@ def main():
             mem = f"{statistics.median(rss[server]):.0f} B" if rss[server] else "-"
             ratio = "-" if server == "parley" else f"{parley / med:.2f}x"
             print(f"| {test} | {server} | {med:,.0f} | {ratio} | {lat} | {mem} |")
+    if recording:
+        record(suite, rounds, [(test, servers, values, latencies, rss) for test, servers, values, _, rss, latencies in rows], loads)
 
 if __name__ == "__main__":
     main()

@@ -3,7 +3,8 @@ import Parley
 import Synchronization
 
 /// The chat: nicknames checked by middleware, presence, rooms with recent history, activity in
-/// the other rooms, typing.
+/// the other rooms, typing, and pages that come back after a lost connection without missing
+/// anything (connection state recovery).
 ///
 /// Every handler is a few lines: validate the untrusted input, update the state under its lock,
 /// emit. Handlers `try` their emits: an emit that fails (data that does not encode) is logged by
@@ -19,12 +20,19 @@ final class Chat: Sendable {
     /// connection. 30 s: a reconnection takes at most a few seconds (parley.js backs off up to
     /// 5 s); past this the nickname is free for anyone again.
     static let handoverWindow: Duration = .seconds(30)
+    /// Disconnect reasons after which a page may come back and recover its session: the
+    /// connection was lost, nobody chose to leave (a page that leaves closes with 1000:
+    /// `client namespace disconnect`).
+    static let recoverableReasons: Set<DisconnectReason> = [.transportClose, .transportError, .pingTimeout]
 
     private struct User {
         /// The page's random key (query `key`): the same page coming back after a dropped
         /// connection may take its nickname over from its own stale connection.
         var key: String
         var socket: Socket
+        /// Its connection was lost and its page may still recover the session: listed as away,
+        /// and announced as gone only if it is not back within the recovery window.
+        var lost = false
     }
 
     private struct State {
@@ -37,11 +45,19 @@ final class Chat: Sendable {
 
     private let state = Mutex(State())
     private let io: Server
+    /// How long a page whose connection was lost may recover its session: the server's
+    /// `maxDisconnectionDuration`, or nil when recovery is off.
+    private let recoveryWindow: Duration?
 
     /// Registers the chat's middleware and handlers on `io`.
-    init(on io: Server, rooms: [String]) {
+    /// - Parameters:
+    ///   - rooms: the rooms pages can switch between.
+    ///   - recoveryWindow: the `maxDisconnectionDuration` of `io`'s connection state recovery,
+    ///     nil when it is off (a lost connection is then announced as a leave at once).
+    init(on io: Server, rooms: [String], recoveryWindow: Duration?) {
         self.io = io
         self.rooms = rooms
+        self.recoveryWindow = recoveryWindow
         io.use { [self] handshake in try admit(handshake) }
         io.onConnection { [self] socket in try connected(socket) }
     }
@@ -70,17 +86,26 @@ final class Chat: Sendable {
 
     // MARK: Connection
 
+    /// A page connected: a new one, one back on a new connection (`handovers`), or one that
+    /// recovered its session (same socket id, rooms and data; middleware skipped; the events it
+    /// missed were replayed to it just before this runs).
     private func connected(_ socket: Socket) throws {
         guard let nick = socket.data["nick"] as? String, let key = socket.data["key"] as? String else { return }
         let claim = state.withLock { state -> (claimed: Bool, returning: Bool) in
-            guard state.users[nick] == nil else { return (false, false) }   // lost a race for the same nickname
+            if let user = state.users[nick] {
+                // The same page recovering its session, in place of its lost connection (or of
+                // the one it replaces, not yet seen as lost). Anyone else lost a race for the name.
+                guard socket.recovered, user.key == key else { return (false, false) }
+                state.users[nick] = User(key: key, socket: socket)
+                return (true, true)
+            }
             state.users[nick] = User(key: key, socket: socket)
             let returning = state.handovers[nick]?.key == key
             if returning { state.handovers[nick] = nil }
             return (true, returning)
         }
         guard claim.claimed else { return socket.disconnect() }
-        socket.on("disconnect") { [self] (_: String) in try left(nick, socket) }
+        socket.onDisconnect { [self] reason in try disconnected(nick, socket, reason) }
         socket.on("join") { [self] (room: String, ack: Ack) in join(socket, room, ack) }
         socket.on("message") { [self] (draft: Draft, ack: Ack) in try post(nick, draft, socket, ack) }
         socket.on("typing") { (typing: Bool) in
@@ -88,13 +113,42 @@ final class Chat: Sendable {
                 try socket.to(room).volatile.emit("typing", Typing(nick: nick, typing: typing))
             }
         }
-        try socket.emit("welcome", Welcome(nick: nick, rooms: rooms, limits: limits))
+        // A recovered page is still in its room and has every message: it does not join again.
+        try socket.emit("welcome", Welcome(nick: nick, rooms: rooms, limits: limits, recovered: socket.recovered))
         try announcePresence(joined: claim.returning ? nil : nick)
     }
 
-    private func left(_ nick: String, _ socket: Socket) throws {
+    private func disconnected(_ nick: String, _ socket: Socket, _ reason: DisconnectReason) throws {
+        let window = Self.recoverableReasons.contains(reason) ? recoveryWindow : nil
+        enum Outcome { case handedOver, away, left }
+        let outcome = state.withLock { state -> Outcome in
+            guard state.users[nick]?.socket === socket else { return .handedOver }
+            if window != nil {
+                state.users[nick]?.lost = true
+                return .away
+            }
+            state.users[nick] = nil
+            return .left
+        }
+        switch outcome {
+        case .handedOver: break
+        case .left: try announcePresence(left: nick)
+        case .away:
+            // Away until the page recovers its session (`connected` replaces the socket) or the
+            // window ends.
+            try announcePresence()
+            guard let window else { return }
+            Task { [self] in
+                try? await Task.sleep(for: window)
+                do { try expire(nick, socket) } catch { print("chat-server: presence not sent: \(error)") }
+            }
+        }
+    }
+
+    /// The recovery window of a lost connection ended: its page did not come back.
+    private func expire(_ nick: String, _ socket: Socket) throws {
         let removed = state.withLock { state -> Bool in
-            guard state.users[nick]?.socket === socket else { return false }   // handed over already
+            guard let user = state.users[nick], user.socket === socket, user.lost else { return false }
             state.users[nick] = nil
             return true
         }
@@ -105,7 +159,8 @@ final class Chat: Sendable {
     private func announcePresence(joined: String? = nil, left: String? = nil) throws {
         try state.withLock { state in
             let users = state.users.keys.sorted { $0.lowercased() < $1.lowercased() }
-            try io.emit("presence", Presence(users: users, joined: joined, left: left))
+            let away = users.filter { state.users[$0]?.lost == true }
+            try io.emit("presence", Presence(users: users, away: away, joined: joined, left: left))
         }
     }
 

@@ -27,16 +27,23 @@ struct Welcome: Codable, Sendable {
     var nick: String
     var rooms: [String]
     var limits: Limits
+    /// The client continues its session after a lost connection: it is still in its room, and
+    /// the events it missed came just before this, in order, each once.
+    var recovered: Bool
 }
 
 /// Who is online, sent to everyone when someone comes or goes.
 ///
-/// `joined` is absent when a page takes its nickname back from its own stale connection (a
-/// blip nobody saw). After a server restart the server remembers nobody: pages themselves do
-/// not announce people they still list as online from before (chat.js, "Presence").
+/// `joined` is absent when a page takes its nickname back from its own stale connection or
+/// recovers its session (a blip nobody needs to hear about). After a server restart the
+/// server remembers nobody: pages themselves do not announce people they still list as online
+/// from before (chat.js, "Presence").
 struct Presence: Codable, Sendable {
     /// Online nicknames, sorted.
     var users: [String]
+    /// Those of `users` whose connection was lost and who may still come back (their session
+    /// is kept for the recovery window); shown as away.
+    var away: [String]
     var joined: String?
     var left: String?
 }

@@ -15,6 +15,8 @@ let usage = """
       --port P     TCP port (default 8887; 0 picks a free one)
       --host H     address to bind (default 127.0.0.1; 0.0.0.0 or :: for every address)
       --verbose    log connects, disconnects and refusals
+      --recovery-window S  how long a dropped page may come back without missing anything
+                   (default 120 seconds; 0 turns connection state recovery off)
       --admin-token T  serve the live admin dashboard at /parley/admin?token=T
     """
 
@@ -27,6 +29,9 @@ var configuration = Server.Configuration(host: "127.0.0.1", port: 8887, path: "/
 // Chat lines are at most 500 characters: 16 KiB covers any legitimate envelope, and a client
 // sending more is closed (1009) before the server reads it.
 configuration.maxPayload = 16 * 1024
+// A page whose connection drops (a train tunnel, a phone switching networks) and comes back
+// within 2 minutes continues its session: the messages it missed, in order, each once.
+configuration.connectionStateRecovery = .init()
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     switch argument {
@@ -37,6 +42,10 @@ while let argument = arguments.popFirst() {
         guard let host = arguments.popFirst() else { fail("--host needs an address") }
         configuration.host = host
     case "--verbose": configuration.verbose = true
+    case "--recovery-window":
+        guard let value = arguments.popFirst(), let seconds = Int(value), seconds >= 0 else { fail("--recovery-window takes seconds") }
+        configuration.connectionStateRecovery?.maxDisconnectionDuration = .seconds(seconds)
+        if seconds == 0 { configuration.connectionStateRecovery = nil }
     case "--admin-token":
         guard let token = arguments.popFirst(), !token.isEmpty else { fail("--admin-token needs a token") }
         configuration.admin = .init(token: token)
@@ -56,7 +65,8 @@ configuration.routes["/chat.js"] = .resource(PackageResources.chat_js, contentTy
 let signals = ProcessSignals()
 
 let io = Server(configuration)
-let chat = Chat(on: io, rooms: ["general", "random", "swift"])
+let chat = Chat(on: io, rooms: ["general", "random", "swift"],
+                recoveryWindow: configuration.connectionStateRecovery?.maxDisconnectionDuration)
 do {
     let port = try io.start()
     let host = configuration.host == "127.0.0.1" || configuration.host == "0.0.0.0" || configuration.host == "::" ? "localhost" : configuration.host

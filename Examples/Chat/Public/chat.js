@@ -13,6 +13,11 @@ const state = {
   following: true,
   /** Who this page lists as online; kept while disconnected (shown as stale). */
   listed: new Set(),
+  /** Those listed whose connection was lost and who may still come back (the server's `away`). */
+  away: new Set(),
+  /** Messages of the shown room replayed after a recovered reconnection, until `welcome`. */
+  missed: 0,
+  recovering: false,
   /** After a reconnection: people listed before it who have not come back yet (see presence). */
   returning: new Set(),
   returningTimer: 0,
@@ -47,7 +52,12 @@ function start(nickname) {
   const socket = connect("/parley", { query: { token: nickname, key }, autoConnect: false });
   socket.on("connect", () => {
     setStatus("connected", "connected");
-    state.resyncing = true;   // the next presence is the server's list after this connection
+    // Recovered (Protocol.md 5.5): the events missed meanwhile come next, in order, each once,
+    // then `welcome`. Otherwise the next presence is the server's list after this connection.
+    state.recovering = socket.recovered;
+    state.missed = 0;
+    $("status").dataset.recovered = String(socket.recovered);
+    if (!socket.recovered) state.resyncing = true;
   });
   socket.on("connect_error", (error) => {
     if (!state.welcomed) {
@@ -69,7 +79,11 @@ function start(nickname) {
   socket.on("reconnect_failed", () => setStatus("offline", "disconnected", "Could not reconnect. Reload the page to try again."));
   socket.on("welcome", welcome);
   socket.on("presence", presence);
-  socket.on("message", (message) => { if (message.room === state.room) addMessage(message, { live: true }); });
+  socket.on("message", (message) => {
+    if (message.room !== state.room) return;
+    if (state.recovering) state.missed += 1;
+    addMessage(message, { live: true });
+  });
   socket.on("activity", ({ room }) => {
     if (room === state.room) return;
     state.unread.set(room, (state.unread.get(room) ?? 0) + 1);
@@ -80,8 +94,18 @@ function start(nickname) {
   return socket;
 }
 
-/** Every (re)connection starts with `welcome`: rooms belong to a connection, so join again. */
-function welcome({ nick, rooms, limits }) {
+/**
+ * Every (re)connection starts with `welcome`. A new session joins its room (rooms belong to a
+ * session); a recovered one is still in it and has just been given what it missed.
+ */
+function welcome({ nick, rooms, limits, recovered }) {
+  if (recovered && state.welcomed) {
+    state.recovering = false;
+    const missed = state.missed;
+    addNotice(missed === 0 ? "reconnected" : `reconnected: ${missed} message${missed === 1 ? "" : "s"} came in while away`);
+    renderUsers();
+    return;
+  }
   state.welcomed = true;
   state.nick = nick;
   state.rooms = rooms;
@@ -264,10 +288,12 @@ $("composer").addEventListener("submit", async (event) => {
  * A join is news only for someone this page did not list: after a reconnection (this page's or
  * the server's: a restarted server remembers nobody and hears everyone join again), people
  * listed before it come back without a "joined" line. Those not back within `returnGrace` are
- * then reported as gone.
+ * then reported as gone. People whose connection was lost, and whose session the server keeps
+ * for them to recover, are listed as away (`away`) until they are back or reported as gone.
  */
-function presence({ users, joined, left }) {
+function presence({ users, away, joined, left }) {
   const online = new Set(users);
+  state.away = new Set(away ?? []);
   if (state.resyncing) {
     state.resyncing = false;
     state.returning = new Set([...state.listed].filter((user) => !online.has(user) && user !== state.nick));
@@ -294,7 +320,7 @@ function returnGraceOver() {
 
 function renderUsers() {
   $("users").classList.remove("stale");
-  const count = String(state.listed.size);
+  const count = String([...state.listed].filter((user) => !state.away.has(user)).length);
   $("online-count").textContent = count;
   $("people-count").textContent = count;
   const names = [...state.listed, ...state.returning].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()));
@@ -306,13 +332,19 @@ function renderUsers() {
     name.textContent = user;
     item.append(dot, name);
     if (user === state.nick) item.classList.add("self");
-    if (!state.listed.has(user)) {
+    if (!state.listed.has(user) || state.away.has(user)) {
       item.classList.add("away");
       item.title = "reconnecting";
     }
     return item;
   }));
 }
+
+// Leaving the page is leaving the chat (close 1000): the server announces it at once, instead of
+// keeping the session for a recovery that will not come. Back from the browser's page cache,
+// the page joins again.
+addEventListener("pagehide", () => state.socket?.disconnect());
+addEventListener("pageshow", (event) => { if (event.persisted && state.welcomed) state.socket?.connect(); });
 
 // The online list on a phone: a panel opened from the top bar.
 function setPeopleOpen(open) {
