@@ -74,6 +74,8 @@ public final class Client: Sendable {
         /// The client itself while active (see the type's note on lifetime): a deliberate
         /// cycle, broken whenever the client becomes idle.
         var retainer: Client?
+        /// The Engine.IO session of the current transport, in the Socket.IO dialect.
+        var socketIO = SocketIOSession()
     }
 
     /// What a state change asks to do once the lock is released.
@@ -104,7 +106,8 @@ public final class Client: Sendable {
         self.url = url
         self.options = options
         loop = options.group.next()
-        connectURL = Self.connectURL(url, query: options.query, namespace: options.namespace)
+        connectURL = options.protocol == .socketIO ? Self.socketIOURL(url, query: options.query)
+            : Self.connectURL(url, query: options.query, namespace: options.namespace)
         let settings = Machine.Settings(reconnection: options.reconnection, reconnectionAttempts: max(0, options.reconnectionAttempts),
                                         timeout: options.timeout)
         let backoff = Backoff(initial: options.reconnectionDelay, maximum: options.reconnectionDelayMax, jitter: options.randomizationFactor)
@@ -195,14 +198,17 @@ public final class Client: Sendable {
             case .open(let generation):
                 effects.open = generation
             case .close:
-                if let transport = state.transport { effects.close.append(transport) }
+                if let transport = state.transport {
+                    leaveNamespace(on: transport, &state)
+                    effects.close.append(transport)
+                }
                 state.transport = nil
             case .terminate:
                 if let transport = state.transport { effects.terminate.append(transport) }
                 state.transport = nil
             case .flush:
                 guard let transport = state.transport else { break }
-                for message in state.outbox.takeBuffered() { transport.send(textUTF8: message.bytes) }
+                for message in state.outbox.takeBuffered() { _ = Self.transmit(Frames(message), on: transport, volatile: false) }
             case .failSentAcks:
                 for waiter in state.outbox.takeSentWaiters() {
                     effects.resumptions.append((waiter, .failure(ClientError.disconnected)))
@@ -303,13 +309,14 @@ public final class Client: Sendable {
         }
     }
 
-    private func heard(generation: UInt64) {
+    func heard(generation: UInt64) {
         let now = ContinuousClock.now
         state.withLock { $0.machine.heard(generation: generation, now: now) }
     }
 
     /// One message from the server (on the transport's loop, in arrival order).
     private func received(_ message: WebSocketMessage, from socket: WebSocket, generation: UInt64) {
+        if options.protocol == .socketIO { return receivedSocketIO(message, from: socket, generation: generation) }
         // Protocol.md 5: text frames only; a frame that is not an envelope is ignored.
         guard case .text(var text) = message,
               let envelope = try? text.withUTF8({ try EnvelopeCodec.decode(UnsafeRawBufferPointer($0)) }) else {
@@ -344,7 +351,7 @@ public final class Client: Sendable {
         }
     }
 
-    private func answer(_ id: UInt64, _ result: Result<RawJSON?, any Error>, generation: UInt64, now: ContinuousClock.Instant) {
+    func answer(_ id: UInt64, _ result: Result<RawJSON?, any Error>, generation: UInt64, now: ContinuousClock.Instant) {
         update { state, effects in
             state.machine.heard(generation: generation, now: now)
             // An id not awaited (never asked, expired, already answered) is ignored.
