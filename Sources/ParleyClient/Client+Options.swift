@@ -73,14 +73,14 @@ extension Client {
 
         // MARK: Socket.IO
 
-        /// The protocol spoken: ``Dialect/parley`` (Parley's envelope, the default: a Parley
+        /// The protocol spoken: ``Client/Dialect/parley`` (Parley's envelope, the default: a Parley
         /// server's own endpoint) or ``Dialect/socketIO`` (Socket.IO v5 over Engine.IO v4's
         /// WebSocket transport, for any Socket.IO server: Node, Python, or a Parley server's
         /// `/socket.io/`).
         public var `protocol` = Dialect.parley
         /// The `auth` payload of the Socket.IO `CONNECT` packet (a JSON object; the server reads it as
         /// `socket.handshake.auth`), e.g. `try RawJSON(encoding: ["token": "secret"])`. Sent again
-        /// on every reconnection. nil, as Socket.IO: no payload. Only with ``Dialect/socketIO``;
+        /// on every reconnection. nil, as Socket.IO: no payload. Only with ``Client/Dialect/socketIO``;
         /// envelope servers read ``query``.
         public var socketIOAuth: RawJSON?
 
