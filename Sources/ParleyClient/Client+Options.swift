@@ -74,7 +74,7 @@ extension Client {
         // MARK: Socket.IO
 
         /// The protocol spoken: ``Client/Dialect/parley`` (Parley's envelope, the default: a Parley
-        /// server's own endpoint) or ``Dialect/socketIO`` (Socket.IO v5 over Engine.IO v4's
+        /// server's own endpoint) or ``Client/Dialect/socketIO`` (Socket.IO v5 over Engine.IO v4's
         /// WebSocket transport, for any Socket.IO server: Node, Python, or a Parley server's
         /// `/socket.io/`).
         public var `protocol` = Dialect.parley
