@@ -52,7 +52,9 @@ let package = Package(
                     exclude: ["Peers"]),
         // The Socket.IO-style client: reconnection, offline buffer, acks. Never depends on the server.
         .target(name: "ParleyClient", dependencies: ["ParleyProtocol", "ParleyWebSocket"]),
-        .testTarget(name: "ParleyClientTests", dependencies: ["ParleyClient", "Parley", "ParleyProtocol", "ParleyWebSocket", "TestSupport"]),
+        // Peers/: the python-socketio server the Socket.IO mode is tested against (PARLEY_PYTHON).
+        .testTarget(name: "ParleyClientTests", dependencies: ["ParleyClient", "Parley", "ParleyProtocol", "ParleyWebSocket", "TestSupport"],
+                    exclude: ["Peers"]),
         .executableTarget(name: "parley-bot", dependencies: ["ParleyClient"], path: "Examples/Bot"),
         // The README's quick start, compiled so that it stays true: a server and a client in one process.
         .executableTarget(name: "parley-quickstart", dependencies: ["Parley", "ParleyClient"], path: "Examples/QuickStart"),
@@ -62,8 +64,10 @@ let package = Package(
         // End to end: headless Chromium against chat-server and parley-server, and parley-bot in
         // the chat, all as child processes (browser tests are skipped without chromium, except
         // under CI). Depends on the executables so that `swift test` builds them.
+        // Peers/: a python-socketio client of the relay (with the Python of PARLEY_PYTHON).
         .testTarget(name: "EndToEndTests", dependencies: ["Parley", "ParleyWebSocket", "ParleyClient", "TestSupport",
-                                                         "chat-server", "parley-server", "parley-bot", "parley-quickstart"]),
+                                                         "chat-server", "parley-server", "parley-bot", "parley-quickstart"],
+                    exclude: ["Peers"]),
         // A RESP2 Redis client on the ParleyWebSocket loops: pub/sub for scale-out across servers.
         .target(name: "ParleyRedis", dependencies: ["ParleyIO"]),
         .testTarget(name: "ParleyRedisTests", dependencies: ["ParleyRedis", "ParleyIO", "RedisTestSupport"]),

@@ -1,3 +1,5 @@
+import ParleyProtocol
+
 extension Handshake {
     /// Whether the query parameter `name` equals `secret`, compared in constant time: how long
     /// the comparison takes depends on the secret's length only, never on how many leading
@@ -14,6 +16,27 @@ extension Handshake {
     /// - Returns: false when the parameter is absent or differs.
     public func query(_ name: String, matchesSecret secret: String) -> Bool {
         guard let given = query[name] else { return false }
+        return Self.constantTimeEquals(Array(given.utf8), Array(secret.utf8))
+    }
+
+    /// Whether the string member `name` of the Socket.IO `auth` payload (``auth``) equals
+    /// `secret`, compared in constant time as ``query(_:matchesSecret:)`` does.
+    ///
+    /// ```swift
+    /// io.use { handshake in
+    ///     guard handshake.query("token", matchesSecret: "s3cret") || handshake.auth("token", matchesSecret: "s3cret") else {
+    ///         throw ConnectError("unauthorized")
+    ///     }
+    /// }
+    /// ```
+    /// - Parameters:
+    ///   - name: the member of the `auth` object, e.g. `token`.
+    ///   - secret: the expected value.
+    /// - Returns: false when there is no `auth` object (envelope clients), the member is absent,
+    ///   is not a string, or differs.
+    public func auth(_ name: String, matchesSecret secret: String) -> Bool {
+        guard let members = try? auth?.decode([String: RawJSON].self),
+              let member = members[name], let given = try? member.decode(String.self) else { return false }
         return Self.constantTimeEquals(Array(given.utf8), Array(secret.utf8))
     }
 

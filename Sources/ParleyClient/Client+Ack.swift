@@ -1,3 +1,4 @@
+import Foundation
 import ParleyProtocol
 import ParleyWebSocket
 import Synchronization
@@ -18,19 +19,31 @@ extension Client {
         public let id: UInt64?
         private let transport: WebSocket?
         private let answered: AckOnce?
+        /// The namespace of the Socket.IO event answered; nil for an envelope event.
+        let socketIONamespace: String?
+        /// The event's arguments as sent by a Socket.IO server (handlers taking
+        /// `EventArguments` or several parameters read them); nil for an envelope event, whose
+        /// `data` is its one argument.
+        let arguments: EventArguments?
 
-        init(id: UInt64?, transport: WebSocket) {
+        init(id: UInt64?, transport: WebSocket, socketIONamespace: String? = nil, arguments: EventArguments? = nil) {
             self.id = id
             self.transport = id == nil ? nil : transport
             answered = id == nil ? nil : AckOnce()
+            self.socketIONamespace = socketIONamespace
+            self.arguments = arguments
         }
 
         /// Whether the server asked for an acknowledgement.
         public var isRequested: Bool { id != nil }
 
         /// Answers with `value` as the ack's `data` (an error ack if it cannot be encoded).
+        /// `Data` goes to a Socket.IO server as a binary attachment (on the envelope, as base64).
         public func callAsFunction<T: Encodable>(_ value: T) {
             guard let id, claim() else { return }
+            if let bytes = value as? Data, let namespace = socketIONamespace {
+                return sendSocketIO(.ack(namespace: namespace, id: id, arguments: EventArguments(binary: [UInt8](bytes))))
+            }
             if let raw = try? RawJSON(encoding: value) {
                 send(.ack(id: id, data: raw))
             } else {
@@ -44,13 +57,25 @@ extension Client {
             send(.ack(id: id, data: raw))
         }
 
+        /// Answers with several values: a Socket.IO server receives them as the ack's
+        /// arguments, a Parley server's envelope as `data` (``EventArguments/data``).
+        public func callAsFunction(_ arguments: EventArguments) {
+            guard let id, claim() else { return }
+            if let namespace = socketIONamespace {
+                sendSocketIO(.ack(namespace: namespace, id: id, arguments: arguments))
+            } else {
+                send(.ack(id: id, data: (try? arguments.resolvingAttachments())?.data))
+            }
+        }
+
         /// Answers with no data.
         public func callAsFunction() {
             guard let id, claim() else { return }
             send(.ack(id: id, data: nil))
         }
 
-        /// Answers with an error: `{"ack":id,"error":{"message":...}}`.
+        /// Answers with an error: `{"ack":id,"error":{"message":...}}`; to a Socket.IO server,
+        /// whose acknowledgements carry no error, one argument `{"error":{"message":...}}`.
         public func fail(_ message: String) {
             guard let id, claim() else { return }
             send(.ackError(id: id, message: message))
@@ -66,7 +91,23 @@ extension Client {
         }
 
         private func send(_ envelope: Envelope) {
-            transport?.send(textUTF8: EnvelopeCodec.encode(envelope))
+            guard let namespace = socketIONamespace else {
+                transport?.send(textUTF8: EnvelopeCodec.encode(envelope))
+                return
+            }
+            switch envelope {
+            case .ack(let id, let data):
+                sendSocketIO(.ack(namespace: namespace, id: id, arguments: EventArguments(data: data)))
+            case .ackError(let id, let message):
+                sendSocketIO(.ack(namespace: namespace, id: id, arguments: EventArguments(data: Client.socketIOError(message))))
+            case .event:
+                break   // an answer is never an event
+            }
+        }
+
+        private func sendSocketIO(_ packet: SocketIOPacket) {
+            guard let transport else { return }
+            _ = Client.transmit(Client.Frames(socketIO: packet), on: transport, volatile: false)
         }
     }
 }

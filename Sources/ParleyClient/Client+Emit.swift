@@ -33,7 +33,7 @@ extension Client {
         @discardableResult
         public func emit<T: Encodable>(_ event: String, _ data: T) throws -> EmitResult {
             try Client.checkEventName(event)
-            return client.send(event, try Client.encode(data), volatile: true)
+            return client.send(event, try Client.arguments(data), volatile: true)
         }
 
         /// Sends `event` with already-encoded JSON if connected; otherwise drops it.
@@ -41,7 +41,7 @@ extension Client {
         @discardableResult
         public func emit(_ event: String, _ data: RawJSON?) throws -> EmitResult {
             try Client.checkEventName(event)
-            return client.send(event, data, volatile: true)
+            return client.send(event, EventArguments(data: data), volatile: true)
         }
 
         /// Sends `event` without data if connected; otherwise drops it.
@@ -71,7 +71,7 @@ extension Client {
     @discardableResult
     public func emit<T: Encodable>(_ event: String, _ data: T) throws -> EmitResult {
         try Self.checkEventName(event)
-        return send(event, try Self.encode(data), volatile: false)
+        return send(event, try Self.arguments(data), volatile: false)
     }
 
     /// Sends `event` with already-encoded JSON data (nil: no `data` field).
@@ -79,7 +79,7 @@ extension Client {
     @discardableResult
     public func emit(_ event: String, _ data: RawJSON?) throws -> EmitResult {
         try Self.checkEventName(event)
-        return send(event, data, volatile: false)
+        return send(event, EventArguments(data: data), volatile: false)
     }
 
     /// Sends `event` without data.
@@ -110,7 +110,7 @@ extension Client {
     public func emitWithAck<T: Encodable, R: Decodable & Sendable>(_ event: String, _ data: T, timeout: Duration? = nil,
                                                                   as type: R.Type = R.self) async throws -> R {
         try Self.checkEventName(event)
-        let answer = try await request(event, try Self.encode(data), timeout: timeout ?? options.ackTimeout)
+        let answer = try await request(event, try Self.arguments(data), timeout: timeout ?? options.ackTimeout)
         return try (answer ?? .null).decode(R.self)
     }
 
@@ -119,7 +119,7 @@ extension Client {
     public func emitWithAck<R: Decodable & Sendable>(_ event: String, _ data: RawJSON?, timeout: Duration? = nil,
                                                     as type: R.Type = R.self) async throws -> R {
         try Self.checkEventName(event)
-        let answer = try await request(event, data, timeout: timeout ?? options.ackTimeout)
+        let answer = try await request(event, EventArguments(data: data), timeout: timeout ?? options.ackTimeout)
         return try (answer ?? .null).decode(R.self)
     }
 
@@ -141,18 +141,18 @@ extension Client {
     }
 
     /// Sends now when connected, else buffers (or drops, when volatile).
-    func send(_ event: String, _ data: RawJSON?, volatile: Bool) -> EmitResult {
-        let bytes = EnvelopeCodec.encode(.event(name: event, data: data, id: nil))
+    func send(_ event: String, _ arguments: EventArguments, volatile: Bool) -> EmitResult {
+        let frames = encodeEvent(event, arguments, id: nil)
         // The hot path, connected: one critical section, no effects (sending changes no
         // connection state). Only buffering takes the full path below.
-        if let outcome = state.withLock({ Self.sendNow(bytes, volatile: volatile, $0) }) { return outcome }
+        if let outcome = state.withLock({ Self.sendNow(frames, volatile: volatile, $0) }) { return outcome }
         var result = EmitResult.buffered
         update { state, effects in
             // Connected (and flushed) in between: send now rather than wait for the next flush.
-            if let outcome = Self.sendNow(bytes, volatile: volatile, state) {
+            if let outcome = Self.sendNow(frames, volatile: volatile, state) {
                 result = outcome
             } else {
-                result = buffer(Outbox.Message(event: event, ackID: nil, bytes: bytes), &state, &effects)
+                result = buffer(Outbox.Message(event: event, ackID: nil, bytes: frames.text, attachments: frames.attachments), &state, &effects)
             }
         }
         return result
@@ -162,11 +162,9 @@ extension Client {
     /// - Returns: the outcome, or nil when the emit must be buffered instead: not connected, or
     ///   the connection is closing and its close not reported yet. A volatile emit is never
     ///   buffered: it is dropped instead.
-    private static func sendNow(_ bytes: [UInt8], volatile: Bool, _ state: State) -> EmitResult? {
+    private static func sendNow(_ frames: Frames, volatile: Bool, _ state: State) -> EmitResult? {
         guard state.machine.isConnected, let transport = state.transport else { return volatile ? .dropped : nil }
-        let outcome = volatile
-            ? transport.send(bytes.withUnsafeBytes { EncodedFrame(opcode: .text, payload: $0) }, volatile: true)
-            : transport.send(textUTF8: bytes)
+        let outcome = transmit(frames, on: transport, volatile: volatile)
         switch outcome {
         case .enqueued, .scheduled: return .sent
         case .dropped: return .dropped
@@ -184,7 +182,7 @@ extension Client {
 
     /// Sends (or buffers) an event with an ack id and waits for the answer, the timeout, or
     /// the task's cancellation.
-    func request(_ event: String, _ data: RawJSON?, timeout: Duration) async throws -> RawJSON? {
+    func request(_ event: String, _ arguments: EventArguments, timeout: Duration) async throws -> RawJSON? {
         let ticket = AckTicket()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: AckWaiter) in
@@ -200,15 +198,16 @@ extension Client {
                         return
                     }
                     ticket.id.store(id, ordering: .relaxed)
-                    let bytes = EnvelopeCodec.encode(.event(name: event, data: data, id: id))
+                    let frames = encodeEvent(event, arguments, id: id)
                     if options.retries > 0 {
-                        state.outbox.keepForRetry(id, Outbox.Message(event: event, ackID: id, bytes: bytes), retries: options.retries)
+                        let message = Outbox<AckWaiter>.Message(event: event, ackID: id, bytes: frames.text, attachments: frames.attachments)
+                        state.outbox.keepForRetry(id, message, retries: options.retries)
                         state.ackTimeouts[id] = timeout
                     }
-                    if state.machine.isConnected, let transport = state.transport, transport.send(textUTF8: bytes) != .closed {
+                    if state.machine.isConnected, let transport = state.transport, Self.transmit(frames, on: transport, volatile: false) != .closed {
                         state.outbox.markSent(id)
                     } else {
-                        _ = buffer(Outbox.Message(event: event, ackID: id, bytes: bytes), &state, &effects)
+                        _ = buffer(Outbox.Message(event: event, ackID: id, bytes: frames.text, attachments: frames.attachments), &state, &effects)
                     }
                     effects.timers.append((.ack(id), timeout))
                 }

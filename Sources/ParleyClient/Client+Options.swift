@@ -1,3 +1,4 @@
+import ParleyProtocol
 import ParleyWebSocket
 
 extension Client {
@@ -86,6 +87,19 @@ extension Client {
         /// `.debug` adds a line per `connect`, `disconnect`, `connect_error` and reconnection
         /// attempt. ``ParleyLogger/disabled`` writes nothing.
         public var logger: ParleyLogger = .standardError
+
+        // MARK: Socket.IO
+
+        /// The protocol spoken: ``Client/Dialect/parley`` (Parley's envelope, the default: a Parley
+        /// server's own endpoint) or ``Client/Dialect/socketIO`` (Socket.IO v5 over Engine.IO v4's
+        /// WebSocket transport, for any Socket.IO server: Node, Python, or a Parley server's
+        /// `/socket.io/`).
+        public var `protocol` = Dialect.parley
+        /// The `auth` payload of the Socket.IO `CONNECT` packet (a JSON object; the server reads it as
+        /// `socket.handshake.auth`), e.g. `try RawJSON(encoding: ["token": "secret"])`. Sent again
+        /// on every reconnection. nil, as Socket.IO: no payload. Only with ``Client/Dialect/socketIO``;
+        /// envelope servers read ``query``.
+        public var socketIOAuth: RawJSON?
 
         /// Called after a transport's socket is closed and its descriptor released (tests await it).
         var transportClosedHook: (@Sendable () -> Void)?

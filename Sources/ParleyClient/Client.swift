@@ -86,6 +86,8 @@ public final class Client: Sendable {
         var recoveryFailure: String?
         /// The per-try timeouts of emits that may be sent again (``Options/retries``).
         var ackTimeouts: [UInt64: Duration] = [:]
+        /// The Engine.IO session of the current transport, in the Socket.IO dialect.
+        var socketIO = SocketIOSession()
     }
 
     /// What a state change asks to do once the lock is released.
@@ -222,14 +224,17 @@ public final class Client: Sendable {
             case .open(let generation):
                 effects.open = generation
             case .close:
-                if let transport = state.transport { effects.close.append(transport) }
+                if let transport = state.transport {
+                    leaveNamespace(on: transport, &state)
+                    effects.close.append(transport)
+                }
                 state.transport = nil
             case .terminate:
                 if let transport = state.transport { effects.terminate.append(transport) }
                 state.transport = nil
             case .flush:
                 guard let transport = state.transport else { break }
-                for message in state.outbox.takeBuffered() { transport.send(textUTF8: message.bytes) }
+                for message in state.outbox.takeBuffered() { _ = Self.transmit(Frames(message), on: transport, volatile: false) }
             case .failSentAcks:
                 for waiter in state.outbox.takeSentWaiters() {
                     effects.resumptions.append((waiter, .failure(ClientError.disconnected)))
@@ -277,7 +282,9 @@ public final class Client: Sendable {
             let (retrying, message) = state.outbox.retry(id)
             if retrying {
                 // Options.retries: the timeout applies to each try.
-                if let message, state.machine.isConnected, let transport = state.transport { transport.send(textUTF8: message.bytes) }
+                if let message, state.machine.isConnected, let transport = state.transport {
+                    _ = Self.transmit(Frames(message), on: transport, volatile: false)
+                }
                 effects.timers.append((.ack(id), state.ackTimeouts[id] ?? options.ackTimeout))
                 return
             }
@@ -294,6 +301,7 @@ public final class Client: Sendable {
         configuration.connectTimeout = options.timeout
         let (group, hook, auth) = (options.group, options.transportClosedHook, options.auth)
         let (base, query, namespace) = (url, options.query, options.namespace)
+        let isSocketIO = options.protocol == .socketIO
         var recovery: [String: String] = [:]
         state.withLock { state in
             if let token = state.recoveryToken, let offset = state.lastOffset {
@@ -314,7 +322,7 @@ public final class Client: Sendable {
                 }
             }
             query.merge(recovery) { _, protocolValue in protocolValue }
-            let url = Self.connectURL(base, query: query, namespace: namespace)
+            let url = isSocketIO ? Self.socketIOURL(base, query: query) : Self.connectURL(base, query: query, namespace: namespace)
             do {
                 _ = try await WebSocketClient.connect(to: url, configuration: configuration, group: group) { [weak self] socket in
                     guard let self else {
@@ -359,13 +367,14 @@ public final class Client: Sendable {
         }
     }
 
-    private func heard(generation: UInt64) {
+    func heard(generation: UInt64) {
         let now = ContinuousClock.now
         state.withLock { $0.machine.heard(generation: generation, now: now) }
     }
 
     /// One message from the server (on the transport's loop, in arrival order).
     private func received(_ message: WebSocketMessage, from socket: WebSocket, generation: UInt64) {
+        if options.protocol == .socketIO { return receivedSocketIO(message, from: socket, generation: generation) }
         // Protocol.md 5: text frames only; a frame that is not an envelope is ignored.
         var offset: String?
         guard case .text(var text) = message,
@@ -412,7 +421,7 @@ public final class Client: Sendable {
         }
     }
 
-    private func answer(_ id: UInt64, _ result: Result<RawJSON?, any Error>, generation: UInt64, now: ContinuousClock.Instant) {
+    func answer(_ id: UInt64, _ result: Result<RawJSON?, any Error>, generation: UInt64, now: ContinuousClock.Instant) {
         update { state, effects in
             state.machine.heard(generation: generation, now: now)
             // An id not awaited (never asked, expired, already answered) is ignored.

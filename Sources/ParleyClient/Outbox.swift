@@ -26,6 +26,11 @@ struct Outbox<Waiter> {
         var ackID: UInt64?
         /// The encoded envelope, ready to send as a text frame.
         var bytes: [UInt8]
+        /// Binary frames sent right after `bytes` (Socket.IO attachments); empty for an envelope.
+        var attachments: [[UInt8]] = []
+
+        /// The bytes the message holds, counted against ``Outbox/byteLimit``.
+        var size: Int { attachments.reduce(bytes.count) { $0 + $1.count } }
     }
 
     private struct Pending {
@@ -100,9 +105,9 @@ struct Outbox<Waiter> {
     /// - Returns: the dropped emits, oldest first, each with its waiter if it asked for an ack.
     mutating func buffer(_ message: Message) -> [(message: Message, waiter: Waiter?)] {
         var dropCount = 0
-        var bytes = bufferedBytes + message.bytes.count
+        var bytes = bufferedBytes + message.size
         while dropCount < buffered.count && (buffered.count - dropCount + 1 > limit || bytes > byteLimit) {
-            bytes -= buffered[dropCount].bytes.count
+            bytes -= buffered[dropCount].size
             dropCount += 1
         }
         let dropped = buffered.prefix(dropCount).map { old in
@@ -137,7 +142,7 @@ struct Outbox<Waiter> {
     mutating func expire(_ id: UInt64) -> (waiter: Waiter, event: String)? {
         guard let entry = pending.removeValue(forKey: id) else { return nil }
         if !entry.sent, let index = buffered.firstIndex(where: { $0.ackID == id }) {
-            bufferedBytes -= buffered[index].bytes.count
+            bufferedBytes -= buffered[index].size
             buffered.remove(at: index)
         }
         return (entry.waiter, entry.event)

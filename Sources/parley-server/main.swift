@@ -9,7 +9,8 @@ import ParleyWebSocket
 let usage = """
     usage: parley-server [options]
 
-    Relay events between clients (the envelope of Protocol.md):
+    Relay events between clients (the envelope of Protocol.md at --path, Socket.IO v5 clients at
+    /socket.io/):
       echo       sent back to the sender (answered as an ack instead when it has an "id")
       broadcast  to everyone but the sender
       all        to everyone
@@ -24,7 +25,8 @@ let usage = """
       --max-clients N       most clients at once (default 10000)
       --ping-interval MS    server ping interval (default 25000; 0 disables)
       --ping-timeout MS     ping answer deadline (default 20000)
-      --token T             refuse clients whose query has no token=T (connect_error)
+      --token T             refuse clients without token=T in the query or, for Socket.IO
+                            clients, {"token": T} in the auth payload (connect_error)
       --refusal-limit N/S   after N refusals within S seconds from one address, its upgrades
                             get 429 until the S seconds have passed (default 20/10; off disables)
       --max-payload BYTES   largest message (default 1000000)
@@ -112,7 +114,10 @@ func refusalLimit(_ text: String) -> RefusalLimiter.Limit? {
 func installRelay(on io: Server, token: String?) {
     if let token {
         io.use { handshake in
-            guard handshake.query("token", matchesSecret: token) else { throw ConnectError("unauthorized") }
+            // The query (envelope and Socket.IO clients) or the Socket.IO auth payload {"token": T}.
+            guard handshake.query("token", matchesSecret: token) || handshake.auth("token", matchesSecret: token) else {
+                throw ConnectError("unauthorized")
+            }
         }
     }
     io.onConnection { socket in

@@ -3,7 +3,9 @@
 
 usage: python sio_client.py URL SCENARIO [TRANSPORTS]
   URL         http://127.0.0.1:PORT
-  SCENARIO    connect | refused | events | acks | binary | namespaces | room | kicked
+  SCENARIO    connect | refused | events | acks | binary | namespaces | room | kicked |
+              restart (READY, then the test restarts the server: the client must reconnect) |
+              upgrade-refused (the WebSocket upgrade carries an Origin the server refuses)
   TRANSPORTS  "default" (polling, then upgrade) or "websocket"
 
 Prints "READY" when a scenario waits for the test, then one line "RESULT <json>" with what it
@@ -35,7 +37,17 @@ async def upgraded(sio):
 
 
 async def main():
-    sio = socketio.AsyncClient(reconnection=False)
+    options = {}
+    if SCENARIO == "upgrade-refused":
+        # Only the upgrade's request carries it: polling requests have no Origin, as from a script.
+        options["websocket_extra_options"] = {"headers": {"Origin": "http://elsewhere.example"}}
+    sio = socketio.AsyncClient(reconnection=SCENARIO == "restart", reconnection_delay=0.1, reconnection_delay_max=0.5,
+                               **options)
+    connects = asyncio.Queue()
+
+    @sio.event
+    async def connect():
+        await connects.put(sio.get_sid("/"))
     received = asyncio.Queue()
 
     @sio.on("*")
@@ -71,7 +83,8 @@ async def main():
 
     namespaces = ["/", "/admin"] if SCENARIO == "namespaces" else ["/"]
     await sio.connect(URL, auth={"token": "good"}, transports=TRANSPORTS, namespaces=namespaces, wait_timeout=WAIT)
-    transport = await upgraded(sio)
+    # A refused upgrade fails inside connect(): the transport is settled already.
+    transport = sio.transport() if SCENARIO == "upgrade-refused" else await upgraded(sio)
 
     if SCENARIO == "connect":
         whoami = await sio.call("whoami", timeout=WAIT)
@@ -108,6 +121,16 @@ async def main():
         await sio.emit("room", {"from": "socket.io"})
         await sio.call("whoami", timeout=WAIT)   # handled after "room": the emit has gone out
         report({"received": from_envelope})
+    elif SCENARIO == "upgrade-refused":
+        whoami = await sio.call("whoami", timeout=WAIT)
+        total = await sio.call("add", (2, 3), timeout=WAIT)
+        report({"transport": sio.transport(), "sid": sio.get_sid("/"), "whoami": whoami, "sum": total})
+    elif SCENARIO == "restart":
+        first = await asyncio.wait_for(connects.get(), WAIT)
+        print("READY", flush=True)
+        second = await asyncio.wait_for(connects.get(), 20)
+        whoami = await sio.call("whoami", timeout=WAIT)
+        report({"first": first, "second": second, "whoami": whoami, "disconnects": disconnects})
     elif SCENARIO == "kicked":
         await sio.emit("kick")
         for _ in range(200):

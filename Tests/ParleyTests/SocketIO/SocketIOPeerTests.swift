@@ -148,6 +148,35 @@ final class SocketIOPeerTests: XCTestCase {
         XCTAssertEqual(received[1] as? [[String: String]], [["from": "envelope"]])
     }
 
+    func test_pythonClient_staysOnPollingAndWorks_whenItsUpgradeIsRefused() async throws {
+        // The upgrade's Origin is outside the allow-list (403); its polling requests have none.
+        let guarded = try startServer { $0.origins = ["http://app.example"] }
+        guarded.onConnection { socket in
+            socket.on("whoami") { (ack: Ack) in ack(socket.id) }
+            socket.on("add") { (arguments: EventArguments, ack: Ack) in
+                ack(((try? arguments.decode(0, as: Int.self)) ?? 0) + ((try? arguments.decode(1, as: Int.self)) ?? 0))
+            }
+        }
+        let result = try await run("upgrade-refused", guarded)
+        XCTAssertEqual(result["transport"] as? String, "polling")
+        XCTAssertEqual(result["whoami"] as? String, result["sid"] as? String)
+        XCTAssertEqual(result["sum"] as? Int, 5)
+    }
+
+    func test_pythonClient_reconnects_afterTheServerRestarts() async throws {
+        let io = try startSocketIOServer()
+        let port = io.port
+        let peer = try PythonPeer.start("sio_client.py", ["http://127.0.0.1:\(port)", "restart", "websocket"], for: self)
+        try await peer.ready()
+        await io.close(gracePeriod: .milliseconds(100))
+        let restarted = try startServer { $0.port = port }
+        restarted.onConnection { socket in socket.on("whoami") { (ack: Ack) in ack(socket.id) } }
+        let result = try await peer.result()
+        XCTAssertEqual((result["disconnects"] as? [String])?.count, 1)
+        XCTAssertNotEqual(result["first"] as? String, result["second"] as? String)
+        XCTAssertEqual(result["whoami"] as? String, result["second"] as? String)
+    }
+
     func test_pythonClient_disconnectedByServer_doesNotReconnect() async throws {
         let io = try startSocketIOServer()
         let result = try await run("kicked", transports: "websocket", io)
