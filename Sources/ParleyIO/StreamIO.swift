@@ -119,6 +119,12 @@ public struct StreamIO {
         updateInterest()
     }
 
+    /// Whether the transport is TLS.
+    public var isSecure: Bool {
+        if case .tls = transport { return true }
+        return false
+    }
+
     /// Whether bytes wait inside the transport (see ``Transport/hasBufferedInput``).
     @inlinable public var hasBufferedInput: Bool { transport.hasBufferedInput }
 
