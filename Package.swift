@@ -45,7 +45,7 @@ let package = Package(
                           path: "Fuzz/Sources"),
         // Examples: small programs that show the libraries in use.
         .executableTarget(name: "parley-echo-client", dependencies: ["ParleyWebSocket"], path: "Examples/EchoClient"),
-        .testTarget(name: "ParleyWebSocketTests", dependencies: ["ParleyWebSocket"]),
+        .testTarget(name: "ParleyWebSocketTests", dependencies: ["ParleyWebSocket", "TestSupport"]),
         .testTarget(name: "ParleyProtocolTests", dependencies: ["ParleyProtocol"]),
         // Peers/: python-socketio scripts the Socket.IO tests run (with the Python of PARLEY_PYTHON).
         .testTarget(name: "ParleyTests", dependencies: ["Parley", "ParleyProtocol", "ParleyWebSocket", "ParleyTestSupport", "TestSupport"],
