@@ -62,7 +62,7 @@ let package = Package(
         // End to end: headless Chromium against chat-server and parley-server, and parley-bot in
         // the chat, all as child processes (browser tests are skipped without chromium, except
         // under CI). Depends on the executables so that `swift test` builds them.
-        .testTarget(name: "EndToEndTests", dependencies: ["Parley", "ParleyWebSocket", "ParleyClient", "chat-server", "parley-server", "parley-bot"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Parley", "ParleyWebSocket", "ParleyClient", "TestSupport", "chat-server", "parley-server", "parley-bot"]),
         // A RESP2 Redis client on the ParleyWebSocket loops: pub/sub for scale-out across servers.
         .target(name: "ParleyRedis", dependencies: ["ParleyIO"]),
         .testTarget(name: "ParleyRedisTests", dependencies: ["ParleyRedis", "ParleyIO", "RedisTestSupport"]),
