@@ -17,8 +17,10 @@ import CParleySystem
 ///   the words (the certificate, the alert);
 /// - ``write(vectors:count:)`` copies small buffers into one record (up to 16 KiB) before
 ///   encrypting: each `SSL_write` makes at least one record and one system call;
-/// - ``hasBufferedInput`` is true while `SSL_pending` has decrypted bytes that the descriptor
-///   will not report as readable;
+/// - the session reads ahead (one `recv` for every record the socket holds);
+///   ``hasBufferedInput`` is true while records read ahead or decrypted bytes wait inside it,
+///   which the descriptor will not report as readable (``StreamIO/read(into:)`` then has the
+///   loop call the owner again);
 /// - ``shutdownOutput()`` sends `close_notify` before the TCP half-close; ``close()`` sends it
 ///   too when the session is established and not shut down yet, then closes the descriptor.
 ///

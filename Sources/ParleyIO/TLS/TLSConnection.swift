@@ -159,6 +159,8 @@ import Darwin
         return String(cString: text)
     }
 
-    /// Whether decrypted bytes wait inside OpenSSL: a read returns them without socket input.
-    @usableFromInline package var hasBufferedInput: Bool { cpt_session_pending(session) > 0 }
+    /// Whether bytes read from the socket wait inside OpenSSL (decrypted data, or records read
+    /// ahead): the socket will not report them as readable. A read may still return
+    /// ``Outcome/wantRead`` when what waits is an incomplete record.
+    @usableFromInline package var hasBufferedInput: Bool { cpt_session_has_pending(session) != 0 }
 }

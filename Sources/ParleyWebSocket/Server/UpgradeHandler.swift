@@ -61,8 +61,6 @@ final class UpgradeHandler: Selectable {
         if responding && io.shouldWrite(events) { writePending() }
         guard !closed, io.shouldRead(events) else { return }
         readAvailable()
-        // TLS: decrypted bytes the descriptor will not report again are read now.
-        while !closed && io.hasBufferedInput { readAvailable() }
     }
 
     private func readAvailable() {

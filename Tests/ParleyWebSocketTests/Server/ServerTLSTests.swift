@@ -1,4 +1,5 @@
 import Foundation
+@_spi(IO) import ParleyIO
 import Synchronization
 import TestSupport
 import XCTest
@@ -153,5 +154,47 @@ final class ServerTLSTests: XCTestCase {
         XCTAssertEqual(close, CloseEvent(code: .normalClosure, reason: "bye"))
         let clientClose = await client.closes.next()
         XCTAssertEqual(clientClose?.code, .normalClosure)
+    }
+
+    /// 300 frames in 300 TLS records sent at once: the server reads them ahead in a few `recv`s
+    /// and must go on reading what its session holds although the socket reports nothing more.
+    func test_server_readsEveryRecord_whenManyArriveAtOnce() async throws {
+        let certificates = try TestCertificates.shared()
+        let server = try tlsServer(certificates)
+        let raw = try RawClient(port: server.port)
+        let context = try TLSContext(configuration: TLSConfiguration(trust: .certificateAuthorities(.file(certificates.ca)),
+                                                                     applicationProtocols: ["http/1.1"]), role: .client)
+        let tls = try TLSConnection(context: context, fd: raw.fd, serverName: "localhost")
+        XCTAssertEqual(tls.handshake(), .completed)
+        func write(_ bytes: [UInt8]) {
+            var offset = 0
+            while offset < bytes.count {
+                guard case .bytes(let n) = bytes.withUnsafeBytes({ tls.write(UnsafeRawBufferPointer(rebasing: $0[offset...])) }) else {
+                    return XCTFail("TLS write failed")
+                }
+                offset += n
+            }
+        }
+        func read(atLeast count: Int) -> [UInt8] {
+            var received: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while received.count < count {
+                guard case .bytes(let n) = buffer.withUnsafeMutableBytes({ tls.read(into: $0) }) else { break }
+                received += buffer[..<n]
+            }
+            return received
+        }
+        write(Array(RawClient.upgradeRequest().utf8))
+        let head = read(atLeast: 1)
+        XCTAssertTrue(String(decoding: head, as: UTF8.self).hasPrefix("HTTP/1.1 101"))
+        let count = 300
+        for index in 0..<count {
+            write(FrameEncoder.frame(opcode: .text, fin: true, payload: Array(String(format: "m%04d", index).utf8), maskKey: RawClient.maskKey))
+        }
+        // Each echo: a 2-byte header and the 5-byte payload, unmasked.
+        let echoes = read(atLeast: count * 7)
+        XCTAssertEqual(echoes.count, count * 7, "every frame must be echoed")
+        XCTAssertEqual(String(decoding: echoes.suffix(5), as: UTF8.self), String(format: "m%04d", count - 1))
+        _ = tls.shutdown()
     }
 }
