@@ -45,14 +45,15 @@ let package = Package(
                           path: "Fuzz/Sources"),
         // Examples: small programs that show the libraries in use.
         .executableTarget(name: "parley-echo-client", dependencies: ["ParleyWebSocket"], path: "Examples/EchoClient"),
-        .testTarget(name: "ParleyWebSocketTests", dependencies: ["ParleyWebSocket"]),
+        .testTarget(name: "ParleyWebSocketTests", dependencies: ["ParleyWebSocket", "TestSupport"]),
         .testTarget(name: "ParleyProtocolTests", dependencies: ["ParleyProtocol"]),
         // Peers/: python-socketio scripts the Socket.IO tests run (with the Python of PARLEY_PYTHON).
         .testTarget(name: "ParleyTests", dependencies: ["Parley", "ParleyProtocol", "ParleyWebSocket", "ParleyTestSupport", "TestSupport"],
                     exclude: ["Peers"]),
         // The Socket.IO-style client: reconnection, offline buffer, acks. Never depends on the server.
         .target(name: "ParleyClient", dependencies: ["ParleyProtocol", "ParleyWebSocket"]),
-        // Peers/: the python-socketio server the Socket.IO mode is tested against (PARLEY_PYTHON).
+        // Peers/: the python-socketio server the Socket.IO mode is tested against, and a Node `ws`
+        // and a Python `websockets` peer over TLS (PARLEY_PYTHON for Python).
         .testTarget(name: "ParleyClientTests", dependencies: ["ParleyClient", "Parley", "ParleyProtocol", "ParleyWebSocket", "TestSupport"],
                     exclude: ["Peers"]),
         .executableTarget(name: "parley-bot", dependencies: ["ParleyClient"], path: "Examples/Bot"),

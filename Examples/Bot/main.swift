@@ -8,16 +8,18 @@ import ParleyClient
 //     swift run chat-server &
 //     swift run parley-bot                                   # ws://localhost:8887/parley, "parley-bot" in #general
 //     swift run parley-bot ws://localhost:8887/parley robo --room swift
+//     swift run parley-bot wss://localhost:8887/parley --tls-ca cert.pem   # chat-server over TLS
 //
 // Then, in the page (http://localhost:8887/), write `!ping` in the bot's room: it answers
 // `pong`; `!time` gets the server machine's time.
 
-let usage = "usage: parley-bot [URL] [NICKNAME] [--room NAME]   (default URL ws://localhost:8887/parley, nickname parley-bot, room general)"
+let usage = "usage: parley-bot [URL] [NICKNAME] [--room NAME] [--tls-ca FILE]   (default URL ws://localhost:8887/parley, nickname parley-bot, room general; --tls-ca: trust this CA or self-signed certificate for wss://)"
 
 struct Arguments {
     var url = "ws://localhost:8887/parley"
     var nickname = "parley-bot"
     var room = "general"
+    var tlsCA: String?
 }
 
 func parseArguments(_ arguments: [String]) -> Arguments {
@@ -29,6 +31,9 @@ func parseArguments(_ arguments: [String]) -> Arguments {
         case "--room":
             guard let room = rest.popFirst() else { fail("--room needs a name") }
             parsed.room = room
+        case "--tls-ca":
+            guard let file = rest.popFirst() else { fail("--tls-ca needs a PEM file") }
+            parsed.tlsCA = file
         case "-h", "--help":
             print(usage)
             exit(0)
@@ -88,6 +93,7 @@ func makeBot(_ arguments: Arguments) -> Client {
     // own stale connection when it reconnects before the server has noticed the old one is gone.
     options.query = ["token": arguments.nickname, "key": UUID().uuidString]
     options.autoConnect = false     // handlers first, so that the first `connect` is seen
+    if let ca = arguments.tlsCA { options.tls = TLSConfiguration(trust: .certificateAuthorities(.file(ca))) }
     let client = Client(url: arguments.url, options: options)
     let (room, nickname) = (arguments.room, arguments.nickname)
 

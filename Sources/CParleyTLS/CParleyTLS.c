@@ -22,6 +22,7 @@
 #define SSL_ERROR_ZERO_RETURN 6
 
 #define SSL_CTRL_MODE 33
+#define SSL_CTRL_SET_READ_AHEAD 41
 #define SSL_CTRL_SET_TLSEXT_HOSTNAME 55
 #define SSL_CTRL_CHAIN_CERT 89
 #define SSL_CTRL_SET_MIN_PROTO_VERSION 123
@@ -86,6 +87,7 @@ struct api_table {
     void (*SSL_get0_alpn_selected)(const void *ssl, const unsigned char **data, unsigned int *length);
     const char *(*SSL_get_version)(const void *ssl);
     int (*SSL_pending)(const void *ssl);
+    int (*SSL_has_pending)(const void *ssl);
     // libcrypto
     unsigned long (*ERR_get_error)(void);
     unsigned long (*ERR_peek_error)(void);
@@ -131,7 +133,7 @@ static const struct symbol symbols[] = {
     SSL_SYMBOL(SSL_shutdown), SSL_SYMBOL(SSL_get_error), SSL_SYMBOL(SSL_ctrl),
     SSL_SYMBOL(SSL_set1_host), SSL_SYMBOL(SSL_set_hostflags), SSL_SYMBOL(SSL_get0_param),
     SSL_SYMBOL(SSL_get_verify_result), SSL_SYMBOL(SSL_get0_alpn_selected),
-    SSL_SYMBOL(SSL_get_version), SSL_SYMBOL(SSL_pending),
+    SSL_SYMBOL(SSL_get_version), SSL_SYMBOL(SSL_pending), SSL_SYMBOL(SSL_has_pending),
     CRYPTO_SYMBOL(ERR_get_error), CRYPTO_SYMBOL(ERR_peek_error), CRYPTO_SYMBOL(ERR_clear_error),
     CRYPTO_SYMBOL(ERR_error_string_n), CRYPTO_SYMBOL(ERR_reason_error_string),
     CRYPTO_SYMBOL(X509_verify_cert_error_string), CRYPTO_SYMBOL(BIO_new_mem_buf),
@@ -330,6 +332,9 @@ cpt_context *cpt_context_new(int role, int min_version) {
     api.SSL_CTX_ctrl(ctx, SSL_CTRL_MODE,
                      (long)(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS),
                      NULL);
+    // Read ahead: one recv takes every record the socket holds (up to the read buffer) instead
+    // of a header then a body per record; records left over are reported by SSL_has_pending.
+    api.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_READ_AHEAD, 1, NULL);
     api.SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
     if (role == CPT_ROLE_SERVER) {
         // Needed for session resumption when client certificates are requested.
@@ -562,3 +567,5 @@ const uint8_t *cpt_session_alpn(cpt_session *session, unsigned int *length) {
 const char *cpt_session_version(cpt_session *session) { return api.SSL_get_version(session->ssl); }
 
 int cpt_session_pending(cpt_session *session) { return api.SSL_pending(session->ssl); }
+
+int cpt_session_has_pending(cpt_session *session) { return api.SSL_has_pending(session->ssl); }

@@ -10,8 +10,12 @@ public final class Handshake: Sendable {
     /// (`Upgrade`, `Connection`, `Sec-WebSocket-Key`, `Sec-WebSocket-Version`,
     /// `Sec-WebSocket-Extensions`), which mean nothing to an application.
     public let headers: [(name: String, value: String)]
-    /// The client's address, `ip:port`.
+    /// The client's address, `ip:port`; behind a trusted proxy (``Server/Configuration/trustedProxies``),
+    /// the client's IP from `X-Forwarded-For` (no port).
     public let address: String
+    /// Whether the client connected over TLS (`wss://`, `https://`): to this server, or, behind
+    /// a trusted proxy, to the proxy (`X-Forwarded-Proto: https`).
+    public let secure: Bool
     /// The namespace asked for (query parameter `nsp`, default `/`; for a Socket.IO client,
     /// the namespace of its `CONNECT`).
     public let namespace: String
@@ -28,7 +32,7 @@ public final class Handshake: Sendable {
     let recoveryOffset: String?
     let dedupeKey: String?
 
-    init(request: HTTPRequestHead, address: String) {
+    init(request: HTTPRequestHead, address: String, secure: Bool = false) {
         var query = request.query
         namespace = query.removeValue(forKey: "nsp") ?? "/"
         recoveryToken = query.removeValue(forKey: "recoveryToken")
@@ -37,18 +41,20 @@ public final class Handshake: Sendable {
         self.query = query
         headers = Self.applicationHeaders(request)
         self.address = address
+        self.secure = secure
         auth = nil
         issued = .now
     }
 
     /// A Socket.IO client's handshake: the Engine.IO request's query (without `EIO`,
     /// `transport`, `sid` and `t`) and headers, and the namespace and `auth` of its `CONNECT`.
-    init(socketIORequest request: HTTPRequestHead, address: String, namespace: String, auth: RawJSON?) {
+    init(socketIORequest request: HTTPRequestHead, address: String, secure: Bool = false, namespace: String, auth: RawJSON?) {
         var query = request.query
         for key in ["EIO", "transport", "sid", "t"] { query[key] = nil }
         self.query = query
         headers = Self.applicationHeaders(request)
         self.address = address
+        self.secure = secure
         self.namespace = namespace
         self.auth = auth
         // Recovery is offered to envelope clients only (Protocol.md 12).

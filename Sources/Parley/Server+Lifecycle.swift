@@ -52,6 +52,6 @@ extension Server {
     func logListening(port: Int) {
         let configuration = router.configuration
         let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
-        configuration.logger.info("parley: listening on ws://\(host):\(port)\(configuration.path)")
+        configuration.logger.info("parley: listening on \(configuration.tls == nil ? "ws" : "wss")://\(host):\(port)\(configuration.path)")
     }
 }

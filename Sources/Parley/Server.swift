@@ -96,6 +96,17 @@ public final class Server: Sendable {
         /// by default, as Socket.IO: it keeps recent events in memory, a cost to choose. See
         /// ``ConnectionStateRecovery``.
         public var connectionStateRecovery: ConnectionStateRecovery?
+        /// Serve TLS on the same port: `wss://` for clients, `https://` for routes, `parley.js`
+        /// and the Socket.IO endpoint (certificate chain and key, PEM files or bytes). nil by
+        /// default: plain `ws://`, for loopback or behind a TLS-terminating proxy (see
+        /// ``trustedProxies``). A renewed certificate is loaded by ``Server/reloadTLS()``.
+        public var tls: TLSConfiguration?
+        /// Addresses of the proxies in front of the server (`127.0.0.1`, `::1`, `10.0.0.5`...):
+        /// for connections from these, `X-Forwarded-For` and `X-Forwarded-Proto` are believed,
+        /// so ``Handshake/address`` and ``Handshake/secure`` are the real client's. Empty by
+        /// default: any client can send those headers, so they mean nothing unless the peer is
+        /// a proxy you run.
+        public var trustedProxies: [String] = []
 
         public init(host: String = "127.0.0.1", port: Int = 8887, path: String = "/parley") {
             self.host = host
@@ -115,6 +126,7 @@ public final class Server: Sendable {
                 configuration.routes[Server.clientScriptPath(for: path)] = Server.clientScript
             }
             configuration.logger = logger
+            configuration.tls = tls
             configuration.webSocket.pingInterval = pingInterval
             configuration.webSocket.pingTimeout = pingTimeout
             configuration.webSocket.maxFrameSize = maxPayload
@@ -199,7 +211,8 @@ public final class Server: Sendable {
 
         /// A new WebSocket connection (on its loop): pick the namespace, run middleware, accept.
         func connect(_ connection: WebSocket, _ request: HTTPRequestHead) {
-            let handshake = Handshake(request: request, address: connection.remoteAddress)
+            let client = clientOrigin(request, peer: connection.remoteAddress, secure: connection.isSecure)
+            let handshake = Handshake(request: request, address: client.address, secure: client.secure)
             guard let namespace = namespace(handshake.namespace, create: false) else {
                 counters.refusedNamespace()
                 log("parley: refused \(handshake.address): invalid namespace \(handshake.namespace)")

@@ -88,6 +88,14 @@ extension Client {
         /// attempt. ``ParleyLogger/disabled`` writes nothing.
         public var logger: ParleyLogger = .standardError
 
+        /// TLS of `wss://` URLs: which CAs to trust (``TLSConfiguration/trust``), a client
+        /// certificate for mutual TLS, or, for local development only, no verification. nil by
+        /// default, which is `TLSConfiguration()`: the server's certificate must chain to the
+        /// system's CAs and name the URL's host (checked as sent in SNI), TLS 1.2 at least. A
+        /// refused certificate is a `connect_error` / `reconnect_error` with the reason, and the
+        /// client retries with its usual backoff. Unused for `ws://`.
+        public var tls: TLSConfiguration?
+
         // MARK: Socket.IO
 
         /// The protocol spoken: ``Client/Dialect/parley`` (Parley's envelope, the default: a Parley

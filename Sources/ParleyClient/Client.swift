@@ -33,7 +33,7 @@ import Synchronization
 /// freed as soon as the application releases it. Handlers that capture the client should do
 /// so weakly (`[weak client]`), or the client keeps itself alive through them.
 public final class Client: Sendable {
-    /// The server URL as given, `ws://host[:port]/path[?query]`.
+    /// The server URL as given, `ws://host[:port]/path[?query]` or `wss://...`.
     public let url: String
     /// The options the client was created with.
     public let options: Options
@@ -112,7 +112,7 @@ public final class Client: Sendable {
 
     /// Creates a client; with ``Options/autoConnect`` (the default) it starts connecting at once.
     /// - Parameters:
-    ///   - url: `ws://host[:port]/path[?query]`, e.g. `ws://localhost:8887/parley`.
+    ///   - url: `ws://host[:port]/path[?query]` or `wss://...`, e.g. `wss://chat.example.com/parley`.
     ///   - options: query, namespace, reconnection, timeouts and buffer.
     public init(url: String, options: Options = Options()) {
         self.url = url
@@ -299,6 +299,7 @@ public final class Client: Sendable {
         var configuration = WebSocketClient.Configuration()
         configuration.headers = options.headers
         configuration.connectTimeout = options.timeout
+        configuration.tls = options.tls
         let (group, hook, auth) = (options.group, options.transportClosedHook, options.auth)
         let (base, query, namespace) = (url, options.query, options.namespace)
         let isSocketIO = options.protocol == .socketIO

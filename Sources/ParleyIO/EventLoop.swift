@@ -53,6 +53,11 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var running = true
     /// Connections with queued bytes to write at the end of this loop iteration.
     @exclusivity(unchecked) package var pendingFlush: [any Flushable] = []
+    /// Streams to read again in this iteration although the poller will not report them: a TLS
+    /// session holds records it read ahead (see ``readAgain(_:)``).
+    @exclusivity(unchecked) private var pendingReads: [(fd: Int32, generation: UInt32)] = []
+    /// The streams being read again (see ``readPending()``).
+    @exclusivity(unchecked) private var rereading: [(fd: Int32, generation: UInt32)] = []
     /// The connections being flushed (see ``flushPending()``).
     @exclusivity(unchecked) private var flushing: [any Flushable] = []
     /// Written-out send chunks kept for reuse, so a busy connection does not allocate per frame.
@@ -207,6 +212,15 @@ public final class EventLoop: @unchecked Sendable {
         poller.deregister(fd)
     }
 
+    /// Calls `fd`'s handler with ``IOEvents/read`` once more in this iteration, after the
+    /// poller's events: its transport holds input the descriptor will not report (TLS records
+    /// read ahead). A handler that already read it all just finds nothing. Call on the loop thread.
+    @usableFromInline
+    package func readAgain(_ fd: Int32) {
+        guard Int(fd) < registrations.count, let registration = registrations[Int(fd)] else { return }
+        pendingReads.append((fd, registration.generation))
+    }
+
     /// Every handler registered on this loop. Call on the loop thread.
     package var handlers: [Selectable] { registrations.compactMap { $0?.handler } }
 
@@ -233,7 +247,7 @@ public final class EventLoop: @unchecked Sendable {
         }
         while running {
             var timeout: Int32 = -1
-            if !pendingFlush.isEmpty {
+            if !pendingFlush.isEmpty || !pendingReads.isEmpty {
                 timeout = 0
             } else if let deadline = timers.nextDeadline() {
                 let now = monotonicNanoseconds()
@@ -255,6 +269,7 @@ public final class EventLoop: @unchecked Sendable {
                     registration.handler.handleEvents(IOEvents(rawValue: event.events))
                 }
             }
+            readPending()
             runTasks()
             if timers.nextDeadline().map({ $0 <= monotonicNanoseconds() }) ?? false {
                 for body in timers.popExpired(now: monotonicNanoseconds()) { body() }
@@ -271,6 +286,19 @@ public final class EventLoop: @unchecked Sendable {
             return taken
         }
         for task in batch { task() }
+    }
+
+    /// Reads again what ``readAgain(_:)`` asked for; a read that leaves input behind again asks
+    /// again, for the next iteration (so one stream cannot hold the loop).
+    private func readPending() {
+        guard !pendingReads.isEmpty else { return }
+        swap(&rereading, &pendingReads)
+        for (fd, generation) in rereading {
+            guard Int(fd) < registrations.count, let registration = registrations[Int(fd)],
+                  registration.generation == generation else { continue }
+            registration.handler.handleEvents(.read)
+        }
+        rereading.removeAll(keepingCapacity: true)
     }
 
     /// Writes every connection's queued frames: one `writev` each, however many frames were

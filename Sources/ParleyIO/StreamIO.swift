@@ -81,10 +81,13 @@ public struct StreamIO {
     /// Whether a write is blocked, waiting for readiness (the owner queues instead of writing).
     @inlinable public var isWriteBlocked: Bool { !writeWaitsFor.isEmpty }
 
-    /// Reads what is available into `buffer`; see ``IOResult``.
+    /// Reads what is available into `buffer`; see ``IOResult``. When a TLS read leaves records
+    /// inside the session (read ahead), the loop calls the owner to read again in this
+    /// iteration: the descriptor will not report them.
     @inlinable
     public mutating func read(into buffer: UnsafeMutableRawBufferPointer) -> IOResult {
         let result = transport.read(into: buffer)
+        if case .bytes = result, case .tls = transport, transport.hasBufferedInput { loop.readAgain(fd) }
         if case .wouldBlock(let needs) = result {
             if needs != readWaitsFor { readWaitsFor = needs; updateInterest() }
         } else if readWaitsFor != .read {
@@ -117,6 +120,12 @@ public struct StreamIO {
         guard !writeWaitsFor.isEmpty else { return }
         writeWaitsFor = []
         updateInterest()
+    }
+
+    /// Whether the transport is TLS.
+    public var isSecure: Bool {
+        if case .tls = transport { return true }
+        return false
     }
 
     /// Whether bytes wait inside the transport (see ``Transport/hasBufferedInput``).

@@ -3,7 +3,8 @@ import CParleySystem
 /// A non-blocking outgoing TCP connection on one ``EventLoop``, for protocols other than
 /// WebSocket (the Redis client): connect with a timeout over every resolved address, read
 /// callbacks from the loop's shared buffer, and buffered writes that wait for writability.
-/// Its reads, writes and connect go through ``StreamIO``.
+/// Its reads, writes and connect go through ``StreamIO``; with a ``TLSContext`` the stream is
+/// TLS, its handshake driven by the first writes (``tlsFailure`` tells why it failed).
 ///
 /// Loop-confined: create it, call it and receive its events on `loop`'s thread only. It stays
 /// alive while registered on the loop; after ``close()`` or a `.closed` event it is inert.
@@ -41,6 +42,11 @@ package final class TCPStream: Selectable {
     private var deadline: TimerID?
     private var output: [UInt8] = []
     private var outputOffset = 0
+    /// The TLS context of the connection; nil for plain TCP.
+    private var tls: TLSContext?
+    private var serverName = ""
+    /// Why the TLS session failed, once the stream has closed because of it.
+    package private(set) var tlsFailure: TLSError?
 
     /// Reads per readiness event at most, so one busy stream cannot starve the loop's others.
     static let readsPerEvent = 16
@@ -62,8 +68,12 @@ package final class TCPStream: Selectable {
     /// Resolves `host` (on the loop thread: a literal address or `localhost` costs nothing, a
     /// DNS name blocks this loop while it resolves) and connects to the first address that
     /// answers, within `timeout` in all.
-    package func connect(host: String, port: Int, timeout: Duration) {
+    /// - Parameter tls: a client context for TLS, the certificate checked against `host`
+    ///   (SNI); nil for plain TCP.
+    package func connect(host: String, port: Int, timeout: Duration, tls: TLSContext? = nil) {
         guard phase == .idle else { return }
+        self.tls = tls
+        serverName = host
         SystemSocket.ignoreSIGPIPE()
         phase = .connecting
         switch SystemSocket.resolve(host: host, port: port) {
@@ -120,6 +130,14 @@ package final class TCPStream: Selectable {
                 closeStream()
                 tryNextAddress()
                 return
+            }
+            if let tls, let fd = io?.fd {
+                do {
+                    io?.transport = .tls(try TLSConnection(context: tls, fd: fd, serverName: serverName))
+                } catch {
+                    tlsFailure = error
+                    return finish(errno: Transport.tlsFailure)
+                }
             }
             phase = .open
             if let deadline { loop.cancel(deadline) }
@@ -188,6 +206,7 @@ package final class TCPStream: Selectable {
     private func finish(errno code: Int32) {
         guard phase != .closed else { return }
         phase = .closed
+        if tlsFailure == nil { tlsFailure = io?.transport.tlsFailure }
         if let deadline { loop.cancel(deadline) }
         deadline = nil
         closeStream()

@@ -6,19 +6,23 @@ import CParleySystem
 /// ``TCPStream``) reads and writes through this type, so the errno handling of non-blocking
 /// I/O exists once, here, and a connection never calls `recv` or `send` itself.
 ///
-/// **Adding TLS.** A TLS session (OpenSSL's `SSL_read` / `SSL_write` on the same descriptor)
-/// becomes another case, e.g. `case tls(TLSSession)`, handled in each method below:
+/// **TLS.** ``tls(_:)`` runs OpenSSL's `SSL_read` / `SSL_write` on the same descriptor:
 /// - ``read(into:)`` and ``write(_:)`` return ``IOResult/wouldBlock(_:)`` with the readiness
 ///   the session asked for (`SSL_ERROR_WANT_READ` → ``IOEvents/read``, `WANT_WRITE` →
 ///   ``IOEvents/write``), whichever call made it; ``StreamIO`` then watches for that and calls
 ///   the connection again, so connections need no change;
-/// - ``hasBufferedInput`` is true while `SSL_pending` has decrypted bytes that the descriptor
-///   will not report as readable;
-/// - ``shutdownOutput()`` sends `close_notify` before the TCP half-close; ``close()`` frees the
-///   session;
-/// - the handshake runs inside the first reads and writes (`SSL_set_accept_state` /
-///   `SSL_set_connect_state`), or a stream may start plain and switch: ``StreamIO/transport`` is
-///   settable on the loop thread.
+/// - the handshake runs inside the first reads and writes (the session starts in the accept or
+///   connect state): a server reads the request head through it, a client writes its request;
+/// - a TLS failure is ``IOResult/failed(_:)`` with `EPROTO`; ``failureDescription(_:)`` gives
+///   the words (the certificate, the alert);
+/// - ``write(vectors:count:)`` copies small buffers into one record (up to 16 KiB) before
+///   encrypting: each `SSL_write` makes at least one record and one system call;
+/// - the session reads ahead (one `recv` for every record the socket holds);
+///   ``hasBufferedInput`` is true while records read ahead or decrypted bytes wait inside it,
+///   which the descriptor will not report as readable (``StreamIO/read(into:)`` then has the
+///   loop call the owner again);
+/// - ``shutdownOutput()`` sends `close_notify` before the TCP half-close; ``close()`` sends it
+///   too when the session is established and not shut down yet, then closes the descriptor.
 ///
 /// An enum rather than a protocol: a connection's hot path (one read per event, one gathered
 /// write per loop iteration) switches on a case the optimiser can see, instead of calling
@@ -27,12 +31,18 @@ import CParleySystem
 public enum Transport {
     /// A plain TCP socket, non-blocking.
     case plain(Int32)
+    /// A TLS session over a plain non-blocking TCP socket (``TLSConnection/fd``).
+    case tls(TLSConnection)
+
+    /// The errno of every TLS failure (the session holds the error itself).
+    public static let tlsFailure = EPROTO
 
     /// The socket's descriptor.
     @inlinable
     public var descriptor: Int32 {
         switch self {
         case .plain(let fd): return fd
+        case .tls(let connection): return connection.fd
         }
     }
 
@@ -49,6 +59,8 @@ public enum Transport {
                 if code == EINTR { continue }
                 return code == EAGAIN || code == EWOULDBLOCK ? .wouldBlock(.read) : .failed(code)
             }
+        case .tls(let connection):
+            return Self.result(of: connection.read(into: buffer))
         }
     }
 
@@ -64,6 +76,8 @@ public enum Transport {
                 if code == EINTR { continue }
                 return code == EAGAIN || code == EWOULDBLOCK ? .wouldBlock(.write) : .failed(code)
             }
+        case .tls(let connection):
+            return Self.result(of: connection.write(bytes))
         }
     }
 
@@ -80,6 +94,8 @@ public enum Transport {
                 if code == EINTR { continue }
                 return code == EAGAIN || code == EWOULDBLOCK ? .wouldBlock(.write) : .failed(code)
             }
+        case .tls(let connection):
+            return Self.write(connection, vectors: vectors, count: count)
         }
     }
 
@@ -89,6 +105,7 @@ public enum Transport {
     public var hasBufferedInput: Bool {
         switch self {
         case .plain: return false
+        case .tls(let connection): return connection.hasBufferedInput
         }
     }
 
@@ -96,6 +113,11 @@ public enum Transport {
     public func shutdownOutput() {
         switch self {
         case .plain(let fd): _ = shutdown(fd, Int32(SHUT_WR))
+        case .tls(let connection):
+            // close_notify (RFC 8446 6.1), best effort: a full send buffer loses it, as it would
+            // lose any last bytes; the TCP half-close still ends the stream.
+            _ = connection.shutdown()
+            _ = shutdown(connection.fd, Int32(SHUT_WR))
         }
     }
 
@@ -103,6 +125,64 @@ public enum Transport {
     public func close() {
         switch self {
         case .plain(let fd): closeDescriptor(fd)
+        case .tls(let connection):
+            if connection.isEstablished { _ = connection.shutdown() }
+            closeDescriptor(connection.fd)
+        }
+    }
+
+    /// Words for a ``IOResult/failed(_:)`` code of this transport: the TLS error's message when
+    /// the session failed, else the system's text for `code`.
+    public func failureDescription(_ code: Int32) -> String {
+        if case .tls(let connection) = self, let failure = connection.failure { return failure.message }
+        return String(cString: strerror(code))
+    }
+
+    /// The TLS session's error when this transport is TLS and has failed, else nil.
+    public var tlsFailure: TLSError? {
+        if case .tls(let connection) = self { return connection.failure }
+        return nil
+    }
+}
+
+// TLS, out of line: the plain cases above stay small enough to inline into every connection.
+extension Transport {
+    /// The largest plaintext of one TLS record (RFC 8446 5.1): queued buffers are copied
+    /// together up to this, so that small frames share records and system calls.
+    @usableFromInline static let tlsRecordSize = 16_384
+
+    @usableFromInline
+    static func result(of outcome: TLSConnection.Outcome) -> IOResult {
+        switch outcome {
+        case .bytes(let count): return .bytes(count)
+        case .wantRead: return .wouldBlock(.read)
+        case .wantWrite: return .wouldBlock(.write)
+        case .closed: return .endOfStream
+        case .failed: return .failed(tlsFailure)
+        }
+    }
+
+    /// One `SSL_write` of the buffers: the first alone when it fills a record (no copy), else as
+    /// many buffers as fit in one record, copied together. A retry after ``IOResult/wouldBlock(_:)``
+    /// is given the same first bytes (the owner's queue only grows at its end), which is what
+    /// OpenSSL requires of a retried write.
+    @usableFromInline
+    static func write(_ connection: TLSConnection, vectors: UnsafePointer<iovec>, count: Int) -> IOResult {
+        let first = vectors[0]
+        if count == 1 || first.iov_len >= tlsRecordSize {
+            return result(of: connection.write(UnsafeRawBufferPointer(start: first.iov_base, count: first.iov_len)))
+        }
+        return withUnsafeTemporaryAllocation(byteCount: tlsRecordSize, alignment: 16) { scratch in
+            var filled = 0
+            for index in 0..<count where filled < tlsRecordSize {
+                let vector = vectors[index]
+                let take = min(vector.iov_len, tlsRecordSize - filled)
+                if take > 0, let base = vector.iov_base {
+                    (scratch.baseAddress! + filled).copyMemory(from: base, byteCount: take)
+                    filled += take
+                }
+            }
+            return result(of: connection.write(UnsafeRawBufferPointer(start: scratch.baseAddress, count: filled)))
         }
     }
 }

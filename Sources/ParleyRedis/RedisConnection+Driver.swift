@@ -112,6 +112,8 @@ final class Driver: @unchecked Sendable {
     private var firstResult: ((RedisError?) -> Void)?
     /// Whether the owner has been told about the current outage.
     private var outageReported = false
+    /// The TLS context of a `rediss://` URL, made at the first attempt and kept for the others.
+    private var tlsContext: TLSContext?
 
     init(configuration: RedisConnection.Configuration, loop: EventLoop, state: ConnectionState,
          onMessage: @escaping @Sendable (RedisPubSubMessage) -> Void,
@@ -155,7 +157,18 @@ final class Driver: @unchecked Sendable {
             guard attempt == current, phase == .connecting || phase == .handshaking else { return }
             fail(.connectTimeout(host: url.host, port: url.port))
         }
-        stream.connect(host: url.host, port: url.port, timeout: configuration.connectTimeout)
+        var tls: TLSContext?
+        if url.tls {
+            do throws(TLSError) {
+                if tlsContext == nil {
+                    tlsContext = try TLSContext(configuration: configuration.tls ?? TLSConfiguration(), role: .client)
+                }
+                tls = tlsContext
+            } catch {
+                return fail(.tls(error))
+            }
+        }
+        stream.connect(host: url.host, port: url.port, timeout: configuration.connectTimeout, tls: tls)
     }
 
     private func handle(_ event: TCPStream.Event, from source: TCPStream) {
@@ -179,7 +192,9 @@ final class Driver: @unchecked Sendable {
         case .closed(let code):
             let url = configuration.url
             stream = nil
-            if code == ETIMEDOUT && phase == .connecting {
+            if let failure = source.tlsFailure {
+                fail(.tls(failure))
+            } else if code == ETIMEDOUT && phase == .connecting {
                 fail(.connectTimeout(host: url.host, port: url.port))
             } else if phase == .connecting {
                 fail(.connectFailed(host: url.host, port: url.port, errno: code))

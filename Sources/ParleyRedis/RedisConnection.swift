@@ -49,6 +49,10 @@ public final class RedisConnection: Sendable {
         /// connect per ~2 s), ±50 % jitter (as Socket.IO's client) so that nodes that lost the
         /// same Redis do not reconnect in lock-step.
         public var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(2), jitter: 0.5)
+        /// TLS of a `rediss://` URL: trust (e.g. the managed service's CA), a client certificate.
+        /// nil by default, which is `TLSConfiguration()`: the server's certificate must chain to
+        /// the system's CAs and name the URL's host. Unused for `redis://`.
+        public var tls: TLSConfiguration?
 
         /// - Parameter url: the Redis to connect to.
         public init(url: RedisURL) {

@@ -2,8 +2,11 @@ import ParleyIO
 
 /// Every error of the Redis client.
 public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The URL cannot be used; the text says why (`rediss://` is refused: no TLS yet).
+    /// The URL cannot be used; the text says why.
     case invalidURL(String)
+    /// TLS failed (`rediss://`): OpenSSL missing, a configuration that cannot be loaded, the
+    /// server's certificate refused, or the handshake failed. The message says which.
+    case tls(TLSError)
     /// Name resolution or the TCP connect failed; `errno` says why.
     case connectFailed(host: String, port: Int, errno: Int32)
     /// An established connection ended (Redis closed it, or the network failed); `errno` 0
@@ -27,6 +30,7 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .invalidURL(let why): return "invalid Redis URL: \(why)"
+        case .tls(let error): return "Redis TLS: \(error.message)"
         case .connectFailed(let host, let port, let code):
             return "cannot connect to Redis at \(host):\(port): \(String(cString: strerror(code)))"
         case .connectionLost(let host, let port, let code):

@@ -1,4 +1,5 @@
-/// Where a Redis server is and how to log in: `redis://[[user]:password@]host[:port][/db]`.
+/// Where a Redis server is and how to log in: `redis://[[user]:password@]host[:port][/db]`, or
+/// `rediss://...` for TLS (managed Redis services require it).
 ///
 /// ```swift
 /// let url = try RedisURL("redis://:secret@127.0.0.1:6379/2")
@@ -7,10 +8,13 @@
 /// ```
 ///
 /// The password and user may be percent-encoded (`%40` for `@`). IPv6 hosts go in brackets:
-/// `redis://[::1]:6379`. `rediss://` (TLS) and unix sockets are refused with a clear error.
+/// `redis://[::1]:6379`. Unix sockets are refused with a clear error.
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
-    /// Host name or literal address, without brackets.
+    /// Host name or literal address, without brackets. With TLS, the name the server's
+    /// certificate must carry.
     public var host: String
+    /// `rediss://`: the connection is TLS (see ``RedisConnection/Configuration/tls``).
+    public var tls: Bool
     /// TCP port; 6379, Redis's default, when the URL has none.
     public var port: Int
     /// ACL user name (`AUTH user password`); nil for `AUTH password` or no user.
@@ -21,14 +25,14 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     /// are server-wide.
     public var database: Int
 
-    /// Parses a `redis://` URL.
+    /// Parses a `redis://` or `rediss://` URL.
     /// - Throws: ``RedisError/invalidURL(_:)`` naming what is wrong.
     public init(_ text: String) throws {
-        let scheme = "redis://"
+        tls = text.hasPrefix("rediss://")
+        let scheme = tls ? "rediss://" : "redis://"
         guard text.hasPrefix(scheme) else {
-            if text.hasPrefix("rediss://") { throw RedisError.invalidURL("rediss:// (TLS) is not supported; use a TLS proxy and redis://") }
             if text.hasPrefix("unix://") || text.hasPrefix("redis+unix://") { throw RedisError.invalidURL("unix sockets are not supported; use redis://host:port") }
-            throw RedisError.invalidURL("'\(text)' does not start with redis://")
+            throw RedisError.invalidURL("'\(text)' does not start with redis:// or rediss://")
         }
         var rest = Substring(text.dropFirst(scheme.count))
         if let query = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) {
@@ -99,10 +103,10 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// `redis://host:port/db` without the credentials, for logs.
+    /// `redis://host:port/db` (or `rediss://`) without the credentials, for logs.
     public var description: String {
         let shownHost = host.contains(":") ? "[\(host)]" : host
-        return "redis://\(shownHost):\(port)" + (database == 0 ? "" : "/\(database)")
+        return (tls ? "rediss://" : "redis://") + "\(shownHost):\(port)" + (database == 0 ? "" : "/\(database)")
     }
 
     private static func percentDecoded(_ text: Substring) throws -> String {

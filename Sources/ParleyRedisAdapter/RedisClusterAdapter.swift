@@ -42,6 +42,8 @@ public final class RedisClusterAdapter: ClusterAdapter, CustomStringConvertible 
 
     /// The parsed URL, or why it could not be parsed (thrown by ``start(_:)``).
     let url: Result<RedisURL, RedisError>
+    /// TLS of a `rediss://` URL; nil: the system's CAs, the host name verified.
+    let tls: TLSConfiguration?
     /// The start of every channel name.
     public let channelPrefix: String
     /// This node's id: 16 random bytes, in every message it publishes.
@@ -53,12 +55,21 @@ public final class RedisClusterAdapter: ClusterAdapter, CustomStringConvertible 
 
     /// Creates an adapter; nothing connects before the server starts it.
     /// - Parameters:
-    ///   - url: `redis://[[user]:password@]host[:port][/db]`; a bad one makes ``Server/start()`` throw.
+    ///   - url: `redis://[[user]:password@]host[:port][/db]`, or `rediss://...` for TLS; a bad
+    ///     one makes ``Server/start()`` throw.
+    ///   - tls: for `rediss://`: the CA that issued Redis's certificate (managed services publish
+    ///     theirs), a client certificate. nil by default: the system's CAs, the host verified.
     ///   - channelPrefix: the start of every channel name (`parley#/#`). `parley` by default.
     ///     Redis pub/sub ignores the database number, so separate clusters sharing one Redis
     ///     need separate prefixes.
-    public init(url: String, channelPrefix: String = "parley") {
+    ///
+    /// ```swift
+    /// let adapter = RedisClusterAdapter(url: "rediss://:secret@redis.example.com:6380",
+    ///                                   tls: TLSConfiguration(trust: .certificateAuthorities(.file("redis-ca.pem"))))
+    /// ```
+    public init(url: String, tls: TLSConfiguration? = nil, channelPrefix: String = "parley") {
         self.url = Result { try RedisURL(url) }.mapError { $0 as? RedisError ?? .invalidURL(String(describing: $0)) }
+        self.tls = tls
         self.channelPrefix = channelPrefix
         var generator = SystemRandomNumberGenerator()
         nodeID = (0..<ClusterMessage.nodeIDLength).map { _ in UInt8.random(in: 0...255, using: &generator) }
@@ -101,11 +112,13 @@ public final class RedisClusterAdapter: ClusterAdapter, CustomStringConvertible 
     }
 
     /// Connects both connections on `context.loop` and subscribes, blocking until done (5 s at most).
-    /// - Throws: ``RedisError``: a bad URL, a refused connection, refused `AUTH` or `SELECT`, a timeout.
+    /// - Throws: ``RedisError``: a bad URL, a refused connection, refused `AUTH` or `SELECT`, a
+    ///   timeout, a refused TLS certificate.
     public func start(_ context: ClusterContext) throws {
         let url = try self.url.get()
         var configuration = RedisConnection.Configuration(url: url)
         configuration.connectTimeout = Self.connectTimeout
+        configuration.tls = tls
         let publisher = RedisConnection(configuration: configuration, loop: context.loop, onEvent: { [weak self] event in
             self?.connectionEvent("publisher", event)
         })

@@ -16,7 +16,7 @@ public enum WebSocketError: Error, Sendable, Equatable, CustomStringConvertible 
     case handshakeRejected(status: Int, reason: String)
     /// The server's handshake response is not a valid `101 Switching Protocols` (client side).
     case invalidHandshakeResponse(String)
-    /// The URL cannot be used: bad syntax, or an unsupported scheme such as `wss://`.
+    /// The URL cannot be used: bad syntax, an unsupported scheme, a bad port.
     case invalidURL(String)
     /// Name resolution, socket creation or TCP connect failed; `errno` says why.
     case connectFailed(host: String, port: Int, errno: Int32)
@@ -26,6 +26,11 @@ public enum WebSocketError: Error, Sendable, Equatable, CustomStringConvertible 
     case bindFailed(host: String, port: Int, errno: Int32)
     /// The connection is closed (or closing); nothing more can be sent.
     case closed
+    /// TLS failed: OpenSSL is missing, the configuration cannot be loaded, the peer's
+    /// certificate was refused, or the TLS handshake or connection failed. The message says which.
+    case tls(TLSError)
+    /// ``WebSocketServer/reloadTLS()`` was called on a server configured without TLS.
+    case tlsNotConfigured
 
     /// The close code sent to the peer when this error fails a connection.
     public var closeCode: CloseCode {
@@ -51,6 +56,8 @@ public enum WebSocketError: Error, Sendable, Equatable, CustomStringConvertible 
         case .bindFailed(let host, let port, let code):
             return "cannot listen on \(host):\(port): \(String(cString: strerror(code)))"
         case .closed: return "the connection is closed"
+        case .tls(let error): return error.message
+        case .tlsNotConfigured: return "the server has no TLS configuration to reload"
         }
     }
 }

@@ -3,6 +3,7 @@ import Parley
 import ParleyProtocol
 import ParleyRedisAdapter
 import ParleyWebSocket
+import Synchronization
 
 /// `parley-server`: the ready-to-run relay (a demo, and the benchmark target), or a raw
 /// WebSocket echo server with `--raw-echo`.
@@ -35,7 +36,11 @@ let usage = """
       --admin-token T       serve the live admin dashboard at <path>/admin?token=T
       --metrics PATH        serve Prometheus metrics at PATH (e.g. /metrics)
       --redis URL           share broadcasts with other parley-server processes through Redis:
-                            redis://[[user]:password@]host[:port][/db]
+                            redis://[[user]:password@]host[:port][/db], rediss://... for TLS
+      --redis-ca FILE       trust this CA (PEM) for rediss:// instead of the system's
+      --tls-cert FILE       serve wss:// and https:// with this certificate chain (PEM)...
+      --tls-key FILE        ...and its unencrypted private key (PEM); SIGHUP reloads both
+      --trusted-proxy A,B   believe X-Forwarded-For/-Proto from these proxy addresses
       --recovery            connection state recovery with its defaults: a client back within
                             2 minutes gets its id, rooms and missed events (Protocol.md 5.5)
       --raw-echo            plain WebSocket echo of every text and binary message instead
@@ -51,6 +56,10 @@ struct Options {
     var pathGiven = false
     var token: String?
     var rawEcho = false
+    var redisURL: String?
+    var redisCA: String?
+    var tlsCertificate: String?
+    var tlsKey: String?
 }
 
 /// Parses the command line; exits 2 on a usage error.
@@ -87,7 +96,12 @@ func parseArguments(_ arguments: [String]) -> Options {
         case "--verbose": options.configuration.verbose = true
         case "--admin-token": options.configuration.admin = .init(token: value(argument))
         case "--metrics": options.configuration.metricsPath = value(argument)
-        case "--redis": options.configuration.clusterAdapter = RedisClusterAdapter(url: value(argument))
+        case "--redis": options.redisURL = value(argument)
+        case "--redis-ca": options.redisCA = value(argument)
+        case "--tls-cert": options.tlsCertificate = value(argument)
+        case "--tls-key": options.tlsKey = value(argument)
+        case "--trusted-proxy":
+            options.configuration.trustedProxies = value(argument).split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) }
         case "--recovery": options.configuration.connectionStateRecovery = Server.ConnectionStateRecovery()
         case "--raw-echo": options.rawEcho = true
         case "-h", "--help":
@@ -97,6 +111,18 @@ func parseArguments(_ arguments: [String]) -> Options {
         }
     }
     if options.rawEcho && !options.pathGiven { options.configuration.path = "/" }
+    switch (options.tlsCertificate, options.tlsKey) {
+    case (let certificate?, let key?):
+        options.configuration.tls = .server(certificateChain: .file(certificate), privateKey: .file(key))
+    case (nil, nil): break
+    default: fail("--tls-cert and --tls-key go together")
+    }
+    if let url = options.redisURL {
+        let tls = options.redisCA.map { TLSConfiguration(trust: .certificateAuthorities(.file($0))) }
+        options.configuration.clusterAdapter = RedisClusterAdapter(url: url, tls: tls)
+    } else if options.redisCA != nil {
+        fail("--redis-ca needs --redis rediss://...")
+    }
     return options
 }
 
@@ -153,11 +179,29 @@ func installRelay(on io: Server, token: String?) {
 
 let options = parseArguments(Array(CommandLine.arguments.dropFirst()))
 
-// SIGINT / SIGTERM: blocked before any thread starts, taken by the main thread at the end.
-let signals = ProcessSignals()
+// SIGINT / SIGTERM (and SIGHUP with TLS: reload the certificate): blocked before any thread
+// starts, taken by the main thread at the end.
+let reload = Mutex<(@Sendable () -> Void)?>(nil)
+let signals = options.configuration.tls == nil ? ProcessSignals() : ProcessSignals(onHangUp: { reload.withLock { $0 }?() })
+
+/// Reloads the TLS certificate of `reloadTLS` on SIGHUP, saying what happened.
+func reloadOnHangUp(_ reloadTLS: @escaping @Sendable () throws -> Void) {
+    reload.withLock {
+        $0 = {
+            do {
+                try reloadTLS()
+                print("parley-server: TLS certificate reloaded")
+            } catch {
+                FileHandle.standardError.write(Data("parley-server: TLS certificate not reloaded, the previous one stays: \(error)\n".utf8))
+            }
+            fflush(nil)
+        }
+    }
+}
 
 let configuration = options.configuration
 let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+let scheme = configuration.tls == nil ? "ws" : "wss"
 let stop: @Sendable () async -> Void
 do {
     if options.rawEcho {
@@ -168,20 +212,23 @@ do {
         raw.webSocket.maxFrameSize = configuration.maxPayload
         raw.webSocket.maxMessageSize = configuration.maxPayload
         raw.webSocket.maxBufferedBytes = max(raw.webSocket.maxBufferedBytes, 4 * configuration.maxPayload)
+        raw.tls = configuration.tls
         let server = WebSocketServer(configuration: raw) { socket, _ in
             socket.onMessage { socket, message in socket.send(message) }
         }
         let port = try server.start()
-        print("parley-server: raw echo on ws://\(host):\(port)\(configuration.path)")
+        reloadOnHangUp { try server.reloadTLS() }
+        print("parley-server: raw echo on \(scheme)://\(host):\(port)\(configuration.path)")
         stop = { await server.shutdown(gracePeriod: .seconds(2)) }
     } else {
         let io = Server(configuration)
         installRelay(on: io, token: options.token)
         let port = try io.start()
+        reloadOnHangUp { try io.reloadTLS() }
         var redis = ""
         if let cluster = configuration.clusterAdapter { redis = " (broadcasts shared through \(cluster))" }
         if configuration.connectionStateRecovery != nil { redis += " with connection state recovery" }
-        print("parley-server: relay on ws://\(host):\(port)\(configuration.path)\(redis)")
+        print("parley-server: relay on \(scheme)://\(host):\(port)\(configuration.path)\(redis)")
         stop = { await io.close(gracePeriod: .seconds(2)) }
     }
     fflush(nil)

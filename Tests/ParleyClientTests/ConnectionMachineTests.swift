@@ -127,7 +127,7 @@ final class ConnectionMachineTests: XCTestCase {
     func test_machine_givesUp_onInvalidURL() {
         var machine = makeMachine()
         _ = machine.connect()
-        let error = ClientError.transport(.invalidURL("wss:// (TLS) is not supported yet; use ws://"))
+        let error = ClientError.transport(.invalidURL("scheme http:// is not a WebSocket scheme; use ws:// or wss://"))
         XCTAssertEqual(machine.failed(error, generation: 1), [.close, .emit(.connectError(message: error.description, data: nil))])
         XCTAssertFalse(machine.isActive)
     }

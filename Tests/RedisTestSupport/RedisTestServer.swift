@@ -29,6 +29,27 @@ public final class RedisTestServer: @unchecked Sendable {
     public let port: Int
     /// `requirepass`, if any.
     public let password: String?
+    /// The certificate, key and CA files of a TLS port (`--tls-port`), or nil.
+    public struct TLSFiles: Sendable {
+        public var certificate: String
+        public var key: String
+        public var ca: String
+
+        public init(certificate: String, key: String, ca: String) {
+            self.certificate = certificate
+            self.key = key
+            self.ca = ca
+        }
+    }
+    /// The TLS files when the server also listens for TLS on ``tlsPort``.
+    public let tls: TLSFiles?
+    /// The TLS port (127.0.0.1), or 0 without ``tls``. ``port`` stays plain (it answers the
+    /// readiness PING).
+    public let tlsPort: Int
+
+    /// `rediss://localhost:TLS_PORT` (with the password when there is one): the host name the
+    /// test certificate carries.
+    public var tlsURL: String { "rediss://" + (password.map { ":\($0)@" } ?? "") + "localhost:\(tlsPort)" }
     private let directory: String
     private let lock = NSLock()
     private var processID: pid_t?
@@ -45,25 +66,30 @@ public final class RedisTestServer: @unchecked Sendable {
         return nil
     }
 
-    private init(port: Int, password: String?, directory: String) {
+    private init(port: Int, password: String?, tls: TLSFiles?, tlsPort: Int, directory: String) {
         self.port = port
         self.password = password
+        self.tls = tls
+        self.tlsPort = tlsPort
         self.directory = directory
     }
 
     deinit { stop() }
 
     /// Starts a server on a free port and waits until it answers PING (up to 10 s).
-    /// - Parameter password: sets `requirepass`.
+    /// - Parameters:
+    ///   - password: sets `requirepass`.
+    ///   - tls: also listen for TLS with these files (clients need no certificate).
     /// - Throws: ``Failure``.
-    public static func start(password: String? = nil) throws -> RedisTestServer {
+    public static func start(password: String? = nil, tls: TLSFiles? = nil) throws -> RedisTestServer {
         guard executable != nil else { throw Failure.notInstalled }
         let directory = NSTemporaryDirectory() + "parley-redis-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         // A port freed just now can be taken by someone else before redis binds it: try a few.
         var lastError = Failure.didNotStart("no free port")
         for _ in 0..<5 {
-            let server = RedisTestServer(port: freePort(), password: password, directory: directory)
+            let server = RedisTestServer(port: freePort(), password: password, tls: tls, tlsPort: tls == nil ? 0 : freePort(),
+                                         directory: directory)
             do {
                 try server.restart()
                 return server
@@ -80,6 +106,10 @@ public final class RedisTestServer: @unchecked Sendable {
         var arguments = [executable, "--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no",
                          "--daemonize", "no", "--dir", directory, "--logfile", directory + "/redis.log"]
         if let password { arguments += ["--requirepass", password] }
+        if let tls {
+            arguments += ["--tls-port", String(tlsPort), "--tls-cert-file", tls.certificate, "--tls-key-file", tls.key,
+                          "--tls-ca-cert-file", tls.ca, "--tls-auth-clients", "no"]
+        }
         // posix_spawn, not Foundation's Process: the PID is ours to signal and reap with waitpid.
         var fileActions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&fileActions)

@@ -16,6 +16,11 @@ public struct TestCertificates: Sendable {
     public struct Pair: Sendable {
         public let certificate: String
         public let key: String
+
+        public init(certificate: String, key: String) {
+            self.certificate = certificate
+            self.key = key
+        }
     }
 
     /// The directory holding every file.

@@ -122,5 +122,8 @@ const uint8_t *cpt_session_alpn(cpt_session *session, unsigned int *length);
 const char *cpt_session_version(cpt_session *session);
 /// Decrypted bytes buffered inside the session, readable without waiting for the socket.
 int cpt_session_pending(cpt_session *session);
+/// 1 when the session holds bytes read from the socket and not yet returned: decrypted data, or
+/// records read ahead (possibly incomplete, so a read may still want more from the socket).
+int cpt_session_has_pending(cpt_session *session);
 
 #endif

@@ -10,7 +10,9 @@ extension Server.Router {
             connection.send(.connectError(namespace: name, payload: RawJSON(unchecked: Array(#"{"message":"Invalid namespace"}"#.utf8))))
             return
         }
-        let handshake = Handshake(socketIORequest: connection.request, address: connection.address, namespace: name, auth: auth)
+        let client = clientOrigin(connection.request, peer: connection.address, secure: connection.secure)
+        let handshake = Handshake(socketIORequest: connection.request, address: client.address, secure: client.secure,
+                                  namespace: name, auth: auth)
         let socket = Socket(link: .socketIO(connection), handshake: handshake, namespace: namespace, roomLimits: roomLimits)
         connection.attach(socket)
         admit(socket, handshake: handshake, namespace: namespace, loop: connection.loop)

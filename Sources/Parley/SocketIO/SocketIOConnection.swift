@@ -21,6 +21,8 @@ final class SocketIOConnection: Sendable {
     let request: HTTPRequestHead
     /// The client's address, `ip:port`.
     let address: String
+    /// Whether the client connected over TLS.
+    let secure: Bool
     private let endpoint: SocketIOEndpoint
 
     private struct Engine {
@@ -42,9 +44,10 @@ final class SocketIOConnection: Sendable {
     private let engine: Mutex<Engine>
     private let layer: Mutex<Layer>
 
-    init(sid: String, loop: EventLoop, request: HTTPRequestHead, address: String, endpoint: SocketIOEndpoint,
-         webSocket: WebSocket?) {
+    init(sid: String, loop: EventLoop, request: HTTPRequestHead, address: String, secure: Bool = false,
+         endpoint: SocketIOEndpoint, webSocket: WebSocket?) {
         self.sid = sid
+        self.secure = secure
         self.loop = loop
         self.request = request
         self.address = address

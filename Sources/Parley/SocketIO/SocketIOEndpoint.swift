@@ -133,7 +133,7 @@ final class SocketIOEndpoint: Sendable {
         let sid = Socket.randomID()
         if transport == "polling" {
             let connection = SocketIOConnection(sid: sid, loop: responder.loop, request: request.head,
-                                                address: request.remoteAddress, endpoint: self, webSocket: nil)
+                                                address: request.remoteAddress, secure: request.isSecure, endpoint: self, webSocket: nil)
             connections.withLock { $0[sid] = connection }
             let open = EngineIOSession.openPacket(sid: sid, upgrades: true, settings: settings, maxPayload: maxPayload)
             responder.respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; charset=UTF-8")] + cors,
@@ -143,7 +143,7 @@ final class SocketIOEndpoint: Sendable {
         }
         responder.upgrade(configuration: webSocketConfiguration) { [self] webSocket in
             let connection = SocketIOConnection(sid: sid, loop: webSocket.loop, request: request.head,
-                                                address: request.remoteAddress, endpoint: self, webSocket: webSocket)
+                                                address: request.remoteAddress, secure: request.isSecure, endpoint: self, webSocket: webSocket)
             connections.withLock { $0[sid] = connection }
             let open = EngineIOSession.openPacket(sid: sid, upgrades: false, settings: settings, maxPayload: maxPayload)
             webSocket.send(textUTF8: EngineIOCodec.encode(open))

@@ -33,7 +33,7 @@ extension TLSConnection {
     /// - Returns: ``Outcome/bytes(_:)`` (0 only for an empty buffer), ``Outcome/wantRead`` /
     ///   ``Outcome/wantWrite``, ``Outcome/closed`` when the peer ended the stream (then always),
     ///   or ``Outcome/failed(_:)``.
-    package func read(into buffer: UnsafeMutableRawBufferPointer) -> Outcome {
+    @usableFromInline package func read(into buffer: UnsafeMutableRawBufferPointer) -> Outcome {
         if let early = prepare() { return early }
         if peerClosed { return .closed }
         guard let base = buffer.baseAddress, buffer.count > 0 else { return .bytes(0) }
@@ -47,7 +47,7 @@ extension TLSConnection {
     /// - Returns: ``Outcome/bytes(_:)`` taken (0 only for an empty buffer; the rest is the
     ///   caller's to write again), ``Outcome/wantWrite`` / ``Outcome/wantRead`` (then write the
     ///   same bytes again), ``Outcome/closed`` if the peer closed, or ``Outcome/failed(_:)``.
-    package func write(_ buffer: UnsafeRawBufferPointer) -> Outcome {
+    @usableFromInline package func write(_ buffer: UnsafeRawBufferPointer) -> Outcome {
         if let early = prepare() { return early }
         if case .shutdown = phase { return .failed(.connectionFailed("write after the TLS connection was shut down")) }
         guard let base = buffer.baseAddress, buffer.count > 0 else { return .bytes(0) }

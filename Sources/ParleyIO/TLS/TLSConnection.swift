@@ -34,9 +34,9 @@ import Darwin
 /// case .failed(let error): close(fd); report(error.message)
 /// }
 /// ```
-package final class TLSConnection {
+@_spi(IO) public final class TLSConnection {
     /// What a read, a write or a shutdown did.
-    package enum Outcome: Sendable, Equatable {
+    @usableFromInline package enum Outcome: Sendable, Equatable {
         /// Bytes read into the buffer or taken from it (at least 1). Shutdown never returns it.
         case bytes(Int)
         /// Nothing more until the socket is readable.
@@ -72,7 +72,7 @@ package final class TLSConnection {
 
     package let context: TLSContext
     /// The socket, as given (not owned).
-    package let fd: Int32
+    @usableFromInline package let fd: Int32
     /// The name the peer's certificate is checked against (clients), as given.
     package let serverName: String?
     let session: OpaquePointer
@@ -134,6 +134,12 @@ package final class TLSConnection {
         return nil
     }
 
+    /// Why the connection failed, once it has (the handshake's error, or a read's or write's).
+    package var failure: TLSError? {
+        if case .failed(let error) = phase { return error }
+        return nil
+    }
+
     /// Whether the handshake completed and the connection has not failed or shut down.
     package var isEstablished: Bool {
         if case .established = phase { return true }
@@ -153,6 +159,8 @@ package final class TLSConnection {
         return String(cString: text)
     }
 
-    /// Whether decrypted bytes wait inside OpenSSL: a read returns them without socket input.
-    package var hasBufferedInput: Bool { cpt_session_pending(session) > 0 }
+    /// Whether bytes read from the socket wait inside OpenSSL (decrypted data, or records read
+    /// ahead): the socket will not report them as readable. A read may still return
+    /// ``Outcome/wantRead`` when what waits is an incomplete record.
+    @usableFromInline package var hasBufferedInput: Bool { cpt_session_has_pending(session) != 0 }
 }

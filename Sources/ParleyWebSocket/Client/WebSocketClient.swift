@@ -1,10 +1,14 @@
 @_spi(IO) import ParleyIO
 
-/// Opens client connections: `ws://` URLs, the opening handshake, then the same ``WebSocket``
-/// (codec, close handshake, queue) the server uses, with masked frames.
+/// Opens client connections: `ws://` and `wss://` URLs, the opening handshake, then the same
+/// ``WebSocket`` (codec, close handshake, queue) the server uses, with masked frames.
+///
+/// `wss://` verifies the server's certificate chain against the system trust store and its
+/// names against the URL's host (sent as SNI; an IP literal is checked against the certificate's
+/// IP addresses); see ``Configuration/tls`` for a private CA or a client certificate.
 ///
 /// ```swift
-/// let socket = try await WebSocketClient.connect(to: "ws://localhost:8887/chat?token=abc") { socket in
+/// let socket = try await WebSocketClient.connect(to: "wss://chat.example.com/chat?token=abc") { socket in
 ///     socket.onMessage { _, message in print(message) }
 /// }
 /// socket.send(text: "hello")
@@ -28,6 +32,10 @@ public enum WebSocketClient {
             configuration.pingInterval = nil
             return configuration
         }()
+        /// TLS of `wss://` URLs: trust, verification, a client certificate (mutual TLS). nil by
+        /// default, which is `TLSConfiguration()`: the system's CAs, the host name checked, TLS 1.2
+        /// at least. ALPN offers `http/1.1` when the configuration names no protocol. Unused for `ws://`.
+        public var tls: TLSConfiguration?
 
         public init() {}
     }
@@ -40,8 +48,10 @@ public enum WebSocketClient {
     ///   - onOpen: called on the connection's loop before any frame is read: set handlers here
     ///     so that no message is missed.
     /// - Returns: the open connection.
-    /// - Throws: ``WebSocketError/invalidURL(_:)`` (also for `wss://`, not supported yet),
+    /// - Throws: ``WebSocketError/invalidURL(_:)``,
     ///   ``WebSocketError/connectFailed(host:port:errno:)``, ``WebSocketError/connectTimeout``,
+    ///   ``WebSocketError/tls(_:)`` (OpenSSL missing, a configuration that cannot be loaded, a
+    ///   refused certificate, a failed TLS handshake),
     ///   ``WebSocketError/handshakeRejected(status:reason:)`` and
     ///   ``WebSocketError/invalidHandshakeResponse(_:)``.
     public static func connect(to url: String, configuration: Configuration = Configuration(),
@@ -49,6 +59,7 @@ public enum WebSocketClient {
                                onOpen: @escaping @Sendable (WebSocket) -> Void = { _ in }) async throws -> WebSocket {
         SystemSocket.ignoreSIGPIPE()
         let target = try ClientHandshake.Target(url: url)
+        let tls = target.secure ? try ClientTLSContexts.shared.context(for: configuration.tls ?? TLSConfiguration()) : nil
         let addresses: [sockaddr_storage]
         switch SystemSocket.resolve(host: target.host, port: target.port) {
         case .success(let found): addresses = found
@@ -58,7 +69,8 @@ public enum WebSocketClient {
         let loop = group.next()
         return try await withCheckedThrowingContinuation { continuation in
             loop.execute {
-                Connector(loop: loop, handshake: handshake, addresses: addresses, configuration: configuration, onOpen: onOpen) { result in
+                Connector(loop: loop, handshake: handshake, addresses: addresses, configuration: configuration, tls: tls,
+                          onOpen: onOpen) { result in
                     continuation.resume(with: result)
                 }.start()
             }
@@ -73,6 +85,8 @@ final class Connector: Selectable {
     private let handshake: ClientHandshake
     private var dialer: StreamIO.Dialer
     private let configuration: WebSocketClient.Configuration
+    /// The TLS context of a `wss://` connection; nil for `ws://`.
+    private let tls: TLSContext?
     private let onOpen: @Sendable (WebSocket) -> Void
     private var completion: ((Result<WebSocket, WebSocketError>) -> Void)?
     /// The connection being set up; nil between addresses and once handed over or failed.
@@ -84,7 +98,9 @@ final class Connector: Selectable {
     private var deadline: TimerID?
 
     init(loop: EventLoop, handshake: ClientHandshake, addresses: [sockaddr_storage], configuration: WebSocketClient.Configuration,
-         onOpen: @escaping @Sendable (WebSocket) -> Void, completion: @escaping (Result<WebSocket, WebSocketError>) -> Void) {
+         tls: TLSContext?, onOpen: @escaping @Sendable (WebSocket) -> Void,
+         completion: @escaping (Result<WebSocket, WebSocketError>) -> Void) {
+        self.tls = tls
         self.loop = loop
         self.handshake = handshake
         dialer = StreamIO.Dialer(addresses: addresses)
@@ -124,6 +140,7 @@ final class Connector: Selectable {
                 return
             }
             connected = true
+            if let tls, !startTLS(tls) { return }
         }
         if requestOffset < request.count {
             writeRequest()
@@ -131,6 +148,23 @@ final class Connector: Selectable {
         }
         guard io?.shouldRead(events) == true else { return }
         readResponse()
+    }
+
+    /// Puts a TLS session over the connected socket: writing the request drives its handshake.
+    private func startTLS(_ tls: TLSContext) -> Bool {
+        guard let fd = io?.fd else { return false }
+        do {
+            io?.transport = .tls(try TLSConnection(context: tls, fd: fd, serverName: handshake.target.host))
+            return true
+        } catch {
+            fail(.tls(error))
+            return false
+        }
+    }
+
+    /// Why the stream failed: the TLS error when the session failed, else `otherwise`.
+    private func failure(_ otherwise: WebSocketError) -> WebSocketError {
+        io?.transport.tlsFailure.map { .tls($0) } ?? otherwise
     }
 
     private func writeRequest() {
@@ -143,10 +177,10 @@ final class Connector: Selectable {
             case .wouldBlock:
                 return
             case .endOfStream:
-                fail(.invalidHandshakeResponse("connection closed before the handshake response"))
+                fail(failure(.invalidHandshakeResponse("connection closed before the handshake response")))
                 return
             case .failed(let code):
-                fail(.connectFailed(host: handshake.target.host, port: handshake.target.port, errno: code))
+                fail(failure(.connectFailed(host: handshake.target.host, port: handshake.target.port, errno: code)))
                 return
             }
         }
@@ -161,7 +195,9 @@ final class Connector: Selectable {
         case .bytes(let count): n = count
         case .wouldBlock: return
         case .endOfStream, .failed:
-            fail(.invalidHandshakeResponse("connection closed before the handshake response"))
+            // A TLS server answers a plaintext request by closing: say what to try.
+            let hint = handshake.target.secure ? "" : " (if the server speaks TLS, use wss://)"
+            fail(failure(.invalidHandshakeResponse("connection closed before the handshake response" + hint)))
             return
         }
         let lines: [String]

@@ -121,6 +121,9 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     /// The peer's address as `ip:port` (`[ip]:port` for IPv6), or "" once closed.
     public var remoteAddress: String { SystemSocket.peerAddress(io.fd) }
 
+    /// Whether the connection is TLS (`wss://`).
+    public var isSecure: Bool { io.isSecure }
+
     /// Bytes queued for sending and not yet handed to the kernel. Read it on the connection's
     /// loop (in a handler); from another thread the value is not synchronised.
     public var bufferedAmount: Int { queuedBytes }
@@ -348,7 +351,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
                 peerClosedTCP()
                 return
             case .failed(let code):
-                finalize(code: closing.code ?? .abnormalClosure, reason: closing.code == nil ? "read failed: errno \(code)" : closing.reason)
+                finalize(code: closing.code ?? .abnormalClosure, reason: closing.code == nil ? "read failed: \(io.transport.failureDescription(code))" : closing.reason)
                 return
             }
         }
@@ -459,7 +462,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
                 awaitingWritable = true
                 return
             case .failed(let code):
-                finalize(code: .abnormalClosure, reason: "write failed: errno \(code)")
+                finalize(code: .abnormalClosure, reason: "write failed: \(io.transport.failureDescription(code))")
                 return
             case .endOfStream:  // writes never report it
                 finalize(code: .abnormalClosure, reason: "connection lost")

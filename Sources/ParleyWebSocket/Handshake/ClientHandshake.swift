@@ -3,31 +3,34 @@ import Foundation
 /// The client side of the opening handshake (RFC 6455 4.1): the request, and the checks on
 /// the server's answer. Pure: no I/O.
 public struct ClientHandshake: Sendable {
-    /// The parts of a `ws://` URL.
+    /// The parts of a `ws://` or `wss://` URL.
     public struct Target: Sendable, Equatable {
         public var host: String
         public var port: Int
+        /// `wss://`: the connection is TLS (certificate verified against ``host``).
+        public var secure: Bool
         /// Path and query, e.g. `/parley?token=abc`.
         public var resource: String
 
-        /// Parses `ws://host[:port]/path?query`.
-        /// - Throws: ``WebSocketError/invalidURL(_:)`` for another scheme (including `wss://`,
-        ///   which needs TLS), a missing host, or a bad port.
+        /// Parses `ws://host[:port]/path?query` or `wss://...`. The port defaults to 80 for `ws`
+        /// and 443 for `wss` (RFC 6455 3).
+        /// - Throws: ``WebSocketError/invalidURL(_:)`` for another scheme, a missing host, or a
+        ///   bad port.
         public init(url: String) throws(WebSocketError) {
             guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased() else {
                 throw .invalidURL("cannot parse \(url)")
             }
             switch scheme {
-            case "ws": break
-            case "wss": throw .invalidURL("wss:// (TLS) is not supported yet; use ws://")
-            default: throw .invalidURL("scheme \(scheme):// is not a WebSocket scheme; use ws://")
+            case "ws": secure = false
+            case "wss": secure = true
+            default: throw .invalidURL("scheme \(scheme):// is not a WebSocket scheme; use ws:// or wss://")
             }
             guard var host = components.host else { throw .invalidURL("no host in \(url)") }
             // URLComponents keeps the brackets of an IPv6 literal on Linux (not on Darwin); the
             // resolver wants the bare address, and request() adds the brackets back for Host.
             if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
             guard !host.isEmpty else { throw .invalidURL("no host in \(url)") }
-            let port = components.port ?? 80
+            let port = components.port ?? (secure ? 443 : 80)
             guard (1...65535).contains(port) else { throw .invalidURL("port \(port) out of range") }
             self.host = host
             self.port = port

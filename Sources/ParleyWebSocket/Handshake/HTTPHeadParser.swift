@@ -25,9 +25,19 @@ public struct HTTPHeadParser: Sendable {
 
     public init(maxBytes: Int) { self.maxBytes = maxBytes }
 
+    /// The first byte of a TLS handshake record (content type `handshake`, RFC 8446 5.1).
+    static let tlsHandshakeRecord: UInt8 = 0x16
+
     /// Adds bytes; returns the head's lines once it is complete.
-    /// - Throws: ``Failure`` with status 431 when the head exceeds `maxBytes`, 400 when it is not text.
+    /// - Throws: ``Failure`` with status 431 when the head exceeds `maxBytes`, 400 when it is not
+    ///   text or starts as a TLS handshake (a `wss://` or `https://` client on a plain port: refused
+    ///   at once rather than after the head timeout).
     public mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(Failure) -> Result {
+        // RFC 8446 5.1: a TLS record starts with its content type, 22 for a handshake; an HTTP
+        // message starts with a token or "HTTP/" (RFC 9112 2.1), never with that byte.
+        if buffer.isEmpty, bytes.first == Self.tlsHandshakeRecord {
+            throw Failure(status: 400, reason: "a TLS handshake on a plain HTTP port (use ws:// and http://, or serve TLS)")
+        }
         buffer.append(contentsOf: bytes)
         var end: Int?
         var i = max(scanned, 3)

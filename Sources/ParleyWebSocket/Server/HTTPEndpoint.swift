@@ -39,6 +39,8 @@ public struct HTTPServerRequest: Sendable {
     public let body: [UInt8]
     /// `ip:port` of the client.
     public let remoteAddress: String
+    /// Whether the request came over TLS (`https://`).
+    public var isSecure = false
 }
 
 /// Answers one request handed to an ``HTTPEndpoint``, from any thread, once: later calls and
@@ -167,7 +169,8 @@ extension UpgradeHandler {
         let responder = HTTPResponder(loop: loop, handler: self)
         request.responder = responder
         pendingEndpoint = request
-        let serverRequest = HTTPServerRequest(head: request.head, body: request.body, remoteAddress: SystemSocket.peerAddress(io.fd))
+        let serverRequest = HTTPServerRequest(head: request.head, body: request.body, remoteAddress: SystemSocket.peerAddress(io.fd),
+                                              isSecure: io.isSecure)
         request.endpoint.handler(serverRequest, responder)
     }
 

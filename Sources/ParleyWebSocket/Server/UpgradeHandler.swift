@@ -19,6 +19,8 @@ final class UpgradeHandler: Selectable {
     var pendingEndpoint: EndpointRequest?
     /// Bytes after the head of an endpoint's bodiless request, kept for an upgrade.
     var pendingRemainder: [UInt8] = []
+    /// The TLS session could not be made (OpenSSL out of memory): the connection is closed at start.
+    private var unusable = false
 
     /// How long to keep reading after an HTTP error response before closing, so the client
     /// receives the response instead of a reset caused by its unread request bytes.
@@ -26,14 +28,24 @@ final class UpgradeHandler: Selectable {
 
     init(fd: Int32, loop: EventLoop, context: WebSocketServer.Context, counters: ConnectionCounters) {
         self.counters = counters
-        io = StreamIO(transport: .plain(fd), loop: loop)
+        var transport = Transport.plain(fd)
+        // TLS: the handshake runs inside the first reads, under the same deadline as the head.
+        if let tls = context.tls.withLock({ $0 }) {
+            do {
+                transport = .tls(try TLSConnection(context: tls, fd: fd))
+            } catch {
+                context.logTLSFailure(error)
+                unusable = true
+            }
+        }
+        io = StreamIO(transport: transport, loop: loop)
         self.loop = loop
         self.context = context
         parser = HTTPHeadParser(maxBytes: context.configuration.maxHeaderBytes)
     }
 
     func start() {
-        guard io.register(handler: self) else {
+        guard !unusable, io.register(handler: self) else {
             io.transport.close()
             return
         }
@@ -48,12 +60,20 @@ final class UpgradeHandler: Selectable {
     package func handleEvents(_ events: IOEvents) {
         if responding && io.shouldWrite(events) { writePending() }
         guard !closed, io.shouldRead(events) else { return }
+        readAvailable()
+    }
+
+    private func readAvailable() {
         let buffer = loop.readBuffer
         let n: Int
         switch io.read(into: buffer) {
         case .bytes(let count): n = count
         case .wouldBlock: return
         case .endOfStream, .failed:
+            if let failure = io.transport.tlsFailure {
+                context.logTLSFailure(failure)
+                return lingerAfterTLSFailure()
+            }
             drop()
             return
         }
@@ -165,6 +185,24 @@ final class UpgradeHandler: Selectable {
         io.writesDrained()
         io.shutdownOutput()
         pending = []
+        deadline = loop.schedule(after: Self.lingerTime) { [weak self] in
+            self?.deadline = nil
+            self?.drop()
+        }
+    }
+
+    /// After a failed TLS handshake (its alert is written): half-close and discard what the
+    /// client still sends until it closes or ``lingerTime`` passes, so that the client reads the
+    /// alert instead of a reset caused by its unread bytes (a refused client certificate is
+    /// reported after the client sent its request, in TLS 1.3).
+    private func lingerAfterTLSFailure() {
+        cancelDeadline()
+        responding = true
+        pending = []
+        pendingOffset = 0
+        io.transport = .plain(io.fd)
+        io.writesDrained()
+        io.shutdownOutput()
         deadline = loop.schedule(after: Self.lingerTime) { [weak self] in
             self?.deadline = nil
             self?.drop()

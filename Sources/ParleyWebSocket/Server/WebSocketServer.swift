@@ -71,6 +71,12 @@ public final class WebSocketServer: Sendable {
         /// get 405): a metrics page, a page behind a token. Called on an event loop thread, so
         /// they must answer quickly. A static route of the same path is not consulted.
         public var dynamicRoutes: [String: @Sendable (HTTPRequestHead) -> HTTPResponse] = [:]
+        /// Serve TLS (`wss://`, `https://`) with this certificate chain and key on the same port:
+        /// every connection starts with a TLS handshake, covered by ``handshakeTimeout`` (a
+        /// client that stalls mid-handshake is dropped like a slowloris). nil by default: plain
+        /// `ws://`, for a server behind a TLS-terminating proxy or on loopback. ALPN defaults to
+        /// `http/1.1` when the configuration names no protocol. See ``WebSocketServer/reloadTLS()``.
+        public var tls: TLSConfiguration?
 
         public init(host: String = "127.0.0.1", port: Int = 8887, path: String = "/") {
             self.host = host
@@ -95,6 +101,23 @@ public final class WebSocketServer: Sendable {
         let refusals: Mutex<RefusalLimiter?>
         /// Whether refusals are limited (read without the lock).
         let limitsRefusals: Bool
+        /// The TLS context new connections use; nil for plain. Replaced by ``WebSocketServer/reloadTLS()``.
+        let tls = Mutex<TLSContext?>(nil)
+        /// TLS handshake failures already logged, by cause (each is logged once, at debug).
+        let loggedTLSFailures = Mutex<Set<String>>([])
+        /// Causes remembered at most: OpenSSL has a few dozen, so this is only a bound.
+        static let loggedTLSFailureLimit = 256
+
+        /// Logs a TLS handshake failure at debug, the first time its cause is seen.
+        func logTLSFailure(_ error: TLSError) {
+            let logger = configuration.logger
+            guard logger.isEnabled(.debug) else { return }
+            let first = loggedTLSFailures.withLock { causes -> Bool in
+                guard causes.count < Self.loggedTLSFailureLimit else { return false }
+                return causes.insert(error.message).inserted
+            }
+            if first { logger.debug("parley: TLS handshake failed: \(error.message) (each cause is logged once)") }
+        }
 
         init(configuration: Configuration, onConnection: @escaping @Sendable (WebSocket, HTTPRequestHead) -> Void) {
             self.configuration = configuration
@@ -192,12 +215,15 @@ public final class WebSocketServer: Sendable {
     ///
     /// Also ignores SIGPIPE and raises the open-file soft limit to the hard limit.
     /// - Returns: the bound port.
-    /// - Throws: ``WebSocketError/bindFailed(host:port:errno:)``.
+    /// - Throws: ``WebSocketError/bindFailed(host:port:errno:)``; with ``Configuration/tls``,
+    ///   ``WebSocketError/tls(_:)`` when OpenSSL is missing or the certificate or key cannot be
+    ///   loaded (before anything listens).
     @discardableResult
     public func start() throws -> Int {
         SystemSocket.ignoreSIGPIPE()
         SystemSocket.raiseOpenFileLimit()
         let configuration = context.configuration
+        if configuration.tls != nil { try reloadTLS() }
         let listener: (fd: Int32, port: Int)
         switch SystemSocket.listen(host: configuration.host, port: configuration.port, backlog: configuration.backlog,
                                    portable: configuration.backend.resolved == .poll) {
@@ -224,6 +250,24 @@ public final class WebSocketServer: Sendable {
         }
         state.withLock { $0 = (group, listener.fd, listener.port) }
         return listener.port
+    }
+
+    /// Loads the TLS certificate chain and key of ``Configuration/tls`` again (the files are
+    /// read anew): connections accepted from now on use them, open ones go on with theirs.
+    /// Call it after a certificate is renewed (`parley-server` does on `SIGHUP`). Nothing
+    /// changes when it throws.
+    ///
+    /// ```swift
+    /// try server.reloadTLS()   // e.g. from ProcessSignals' onHangUp
+    /// ```
+    /// - Throws: ``WebSocketError/tls(_:)`` naming the file or setting at fault, or
+    ///   ``WebSocketError/tlsNotConfigured`` when the server was configured without TLS.
+    public func reloadTLS() throws(WebSocketError) {
+        guard var configuration = context.configuration.tls else { throw .tlsNotConfigured }
+        if configuration.applicationProtocols.isEmpty { configuration.applicationProtocols = ["http/1.1"] }
+        let made: TLSContext
+        do { made = try TLSContext(configuration: configuration, role: .server) } catch { throw .tls(error) }
+        context.tls.withLock { $0 = made }
     }
 
     /// Starts the event loops before ``start()`` listens, so that other connections (a Redis

@@ -5,8 +5,8 @@ struct ChatPage {
     let page: Page
     let url: String
 
-    static func open(_ devTools: DevTools, port: Int, size: Viewport = .default) async throws -> ChatPage {
-        let url = "http://127.0.0.1:\(port)/"
+    static func open(_ devTools: DevTools, port: Int, size: Viewport = .default, scheme: String = "http") async throws -> ChatPage {
+        let url = "\(scheme)://127.0.0.1:\(port)/"
         let page = try await devTools.newPage(width: size.width, height: size.height, mobile: size.mobile)
         try await page.open(url, ready: "document.readyState === 'complete' && !!document.getElementById('login-form')")
         return ChatPage(page: page, url: url)

@@ -46,7 +46,9 @@ final class ChildProcess: Sendable {
         test.addTeardownBlock { terminate(process) }
         var port = 0
         if announcesPort {
-            let line = try await output.line(timeout: .seconds(20)) { $0.contains("http://") || $0.contains("ws://") }
+            let line = try await output.line(timeout: .seconds(20)) { line in
+                ["http://", "ws://", "https://", "wss://"].contains { line.contains($0) }
+            }
             guard let announced = Self.port(in: line) else { throw EndToEndError("no port in: \(line)") }
             port = announced
         }
@@ -67,9 +69,9 @@ final class ChildProcess: Sendable {
         terminate(process)
     }
 
-    /// The port of the first `http://host:PORT` or `ws://host:PORT` in `line`.
+    /// The port of the first `http(s)://host:PORT` or `ws(s)://host:PORT` in `line`.
     private static func port(in line: String) -> Int? {
-        for scheme in ["http://", "ws://"] {
+        for scheme in ["http://", "ws://", "https://", "wss://"] {
             guard let start = line.range(of: scheme)?.upperBound else { continue }
             let rest = line[start...]
             guard let colon = rest.firstIndex(of: ":") else { continue }

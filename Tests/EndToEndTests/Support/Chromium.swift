@@ -32,7 +32,8 @@ final class Chromium: @unchecked Sendable {
 
     /// Starts Chromium, or skips the test when it is not installed (fails instead under `CI`).
     /// The test's teardown stops it.
-    static func launch(for test: XCTestCase) async throws -> Chromium {
+    /// - Parameter arguments: more command-line switches (e.g. a certificate to trust).
+    static func launch(for test: XCTestCase, arguments: [String] = []) async throws -> Chromium {
         guard let executable else {
             let message = "chromium is not installed (apt-get install -y chromium, or set CHROMIUM): browser tests skipped"
             if ProcessInfo.processInfo.environment["CI"] != nil {
@@ -50,8 +51,7 @@ final class Chromium: @unchecked Sendable {
             // Two pages at once must both run: no throttling of pages in the background.
             "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
             "--disable-backgrounding-occluded-windows", "--disable-extensions", "--mute-audio",
-            "about:blank",
-        ]
+        ] + arguments + ["about:blank"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

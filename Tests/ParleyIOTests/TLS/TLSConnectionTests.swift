@@ -1,6 +1,6 @@
 import Glibc
 import XCTest
-@testable import ParleyIO
+@_spi(IO) @testable import ParleyIO
 
 /// The engine against itself over real loopback sockets: handshake, data, close.
 final class TLSConnectionTests: XCTestCase {

@@ -1,7 +1,7 @@
 import TestSupport
 import Foundation
 import XCTest
-@testable import ParleyIO
+@_spi(IO) @testable import ParleyIO
 
 /// Building contexts: PEM from files and bytes, and configuration mistakes named clearly.
 final class TLSContextTests: XCTestCase {

@@ -1,5 +1,5 @@
 import XCTest
-@testable import ParleyIO
+@_spi(IO) @testable import ParleyIO
 
 /// Loading OpenSSL at run time, and the error when it is not there.
 final class TLSLibraryTests: XCTestCase {

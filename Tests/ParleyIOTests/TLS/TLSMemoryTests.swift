@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
 import XCTest
-@testable import ParleyIO
+@_spi(IO) @testable import ParleyIO
 
 /// Memory held by idle TLS connections (a measurement for capacity planning; run with
 /// `PARLEY_TLS_MEMORY=1 swift test --filter TLSMemoryTests`, alone: the figure is the growth

@@ -1,7 +1,7 @@
 import Glibc
 import TestSupport
 import XCTest
-@testable import ParleyIO
+@_spi(IO) @testable import ParleyIO
 
 /// The engine against Python's `ssl` module, both ways, over TCP on 127.0.0.1.
 final class TLSPeerTests: XCTestCase {

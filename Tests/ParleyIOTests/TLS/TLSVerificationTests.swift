@@ -1,7 +1,7 @@
 import Glibc
 import TestSupport
 import XCTest
-@testable import ParleyIO
+@_spi(IO) @testable import ParleyIO
 
 /// Certificate checks, each failure with words a user can act on.
 final class TLSVerificationTests: XCTestCase {

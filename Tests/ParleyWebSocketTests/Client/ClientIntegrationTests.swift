@@ -168,13 +168,14 @@ final class ClientIntegrationTests: XCTestCase {
         }
     }
 
-    func test_connect_throwsInvalidURL_forWSS() async throws {
+    func test_connect_failsWithTLSError_forWSSToPlainServer() async throws {
         let server = try startEchoServer()
         do {
             _ = try await WebSocketClient.connect(to: "wss://127.0.0.1:\(server.port)/")
-            XCTFail("wss:// must be refused")
+            XCTFail("a plain server cannot complete a TLS handshake")
         } catch let error as WebSocketError {
-            guard case .invalidURL = error else { return XCTFail("expected invalidURL, got \(error)") }
+            guard case .tls(let tls) = error else { return XCTFail("expected a TLS error, got \(error)") }
+            XCTAssertTrue(tls.message.contains("does not speak TLS"), tls.message)
         }
         XCTAssertEqual(server.server.connectionCount, 0)
     }

@@ -81,8 +81,15 @@ final class ClientHandshakeTests: XCTestCase {
         XCTAssertEqual(head["Host"], "[::1]:9000")
     }
 
-    func test_clientHandshakeTarget_rejectsWSS_withInvalidURL() {
-        assertInvalidURL("wss://example.com/")
+    func test_clientHandshakeTarget_acceptsWSS_withPort443ByDefault() throws {
+        let parsed = try target("wss://example.com/chat?x=1")
+        XCTAssertTrue(parsed.secure)
+        XCTAssertEqual(parsed.port, 443)
+        XCTAssertEqual(parsed.resource, "/chat?x=1")
+        let plain = try target("ws://example.com/")
+        XCTAssertFalse(plain.secure)
+        XCTAssertEqual(plain.port, 80)
+        XCTAssertEqual(try target("WSS://example.com:8443/").port, 8443)
     }
 
     func test_clientHandshakeTarget_rejectsHTTP_withInvalidURL() {

@@ -2,7 +2,7 @@ import Foundation
 import Glibc
 import TestSupport
 import XCTest
-@testable import ParleyIO
+@_spi(IO) @testable import ParleyIO
 
 /// Real loopback sockets for TLS tests, driven in the test's thread with poll(2): no event loop,
 /// so each test sees exactly what the engine returns.
