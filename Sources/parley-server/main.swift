@@ -164,7 +164,10 @@ do {
         raw.webSocket.maxMessageSize = configuration.maxPayload
         raw.webSocket.maxBufferedBytes = max(raw.webSocket.maxBufferedBytes, 4 * configuration.maxPayload)
         let server = WebSocketServer(configuration: raw) { socket, _ in
-            socket.onMessage { socket, message in socket.send(message) }
+            // Bytes in, bytes out: no String or array per message.
+            socket.onMessageBytes { socket, opcode, bytes in
+                if opcode == .text { socket.send(textUTF8: bytes) } else { socket.send(binary: bytes) }
+            }
         }
         let port = try server.start()
         print("parley-server: raw echo on ws://\(host):\(port)\(configuration.path)")
