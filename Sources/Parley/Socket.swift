@@ -72,8 +72,10 @@ public final class Socket: Sendable, Hashable {
         /// Acknowledgements awaited, with their timeout (cancelled when the answer comes).
         var pendingAcks: [UInt64: (event: String, continuation: CheckedContinuation<RawJSON?, any Error>, timer: Scheduled?)] = [:]
         var reason: DisconnectReason?
-        var events: AsyncStream<SocketEvent>?
-        var eventsContinuation: AsyncStream<SocketEvent>.Continuation?
+        /// The stream ``events`` returns, made on first use.
+        var events: EventStream?
+        /// Where events go: `events` until its consumer stops or the socket ends.
+        var eventsSink: EventStream?
     }
 
     /// One `on` registration. A struct rather than a tuple: the closure is stored as it is
@@ -90,6 +92,18 @@ public final class Socket: Sendable, Hashable {
         case none
         case one(Handler)
         case several([Handler])
+    }
+
+    /// The stream of ``events`` with its continuation, in a class: `State` then has a fixed
+    /// layout, and taking the sink per event is a retain. (Both types are resilient: held
+    /// inline, every copy, even of nil, goes through runtime value witnesses.)
+    private final class EventStream: Sendable {
+        let stream: AsyncStream<SocketEvent>
+        let continuation: AsyncStream<SocketEvent>.Continuation
+
+        init() {
+            (stream, continuation) = AsyncStream<SocketEvent>.makeStream(bufferingPolicy: .bufferingOldest(Socket.maxQueuedEvents))
+        }
     }
 
     private let state = Mutex(State())
@@ -274,12 +288,12 @@ public final class Socket: Sendable, Hashable {
     /// ``maxQueuedEvents`` wait (beyond, the client gets an error). Finishes on disconnect.
     public var events: AsyncStream<SocketEvent> {
         state.withLock { state in
-            if let events = state.events { return events }
-            let (stream, continuation) = AsyncStream<SocketEvent>.makeStream(bufferingPolicy: .bufferingOldest(Self.maxQueuedEvents))
-            if state.phase == .disconnected { continuation.finish() }
-            state.events = stream
-            state.eventsContinuation = continuation
-            return stream
+            if let events = state.events { return events.stream }
+            let events = EventStream()
+            if state.phase == .disconnected { events.continuation.finish() }
+            state.events = events
+            state.eventsSink = events
+            return events.stream
         }
     }
 
@@ -600,7 +614,7 @@ public final class Socket: Sendable, Hashable {
             if ack.isRequested { ack.fail(message) } else { sendError(message) }
             return
         }
-        let (matched, anyHandlers, continuation) = state.withLock { state in
+        let (matched, anyHandlers, sink) = state.withLock { state in
             var matched = MatchedHandlers.none
             var hasOnce = false
             for entry in state.handlers where entry.event == name {
@@ -612,7 +626,7 @@ public final class Socket: Sendable, Hashable {
                 hasOnce = hasOnce || entry.once
             }
             if hasOnce { state.handlers.removeAll { $0.event == name && $0.once } }
-            return (matched, state.anyHandlers, state.eventsContinuation)
+            return (matched, state.anyHandlers, state.eventsSink)
         }
         for any in anyHandlers { any.handler(name, data) }
         var consumed = true
@@ -626,13 +640,13 @@ public final class Socket: Sendable, Hashable {
                 do { try handler(arguments, ack) } catch { report(error, from: name, ack: ack) }
             }
         }
-        if let continuation {
+        if let continuation = sink?.continuation {
             switch continuation.yield(SocketEvent(name: name, data: data, ack: ack)) {
             case .enqueued: consumed = true
             case .dropped: return ack.fail("server busy: event dropped")
             case .terminated:
                 // The consumer stopped iterating: later events go to `on` handlers only.
-                state.withLock { $0.eventsContinuation = nil }
+                state.withLock { $0.eventsSink = nil }
             @unknown default: break
             }
         }
@@ -714,7 +728,7 @@ public final class Socket: Sendable, Hashable {
     /// `disconnecting` (rooms still set), leaves every room, then runs `disconnect`. A reason
     /// set earlier (server disconnect, shutdown, parse error) wins over `fallback`.
     func finish(_ fallback: DisconnectReason) {
-        let (wasConnected, reason, disconnecting, disconnected, acks, continuation) = state.withLock { state in
+        let (wasConnected, reason, disconnecting, disconnected, acks, sink) = state.withLock { state in
             let wasConnected = state.phase == .connected
             state.phase = .disconnected
             isConnected.store(false, ordering: .releasing)
@@ -726,16 +740,16 @@ public final class Socket: Sendable, Hashable {
                 state.anyHandlers = []
                 state.disconnectingHandlers = []
                 state.disconnectHandlers = []
-                state.eventsContinuation = nil
+                state.eventsSink = nil
                 state.early = []
             }
-            return (wasConnected, reason, state.disconnectingHandlers, state.disconnectHandlers, state.pendingAcks, state.eventsContinuation)
+            return (wasConnected, reason, state.disconnectingHandlers, state.disconnectHandlers, state.pendingAcks, state.eventsSink)
         }
         for (_, pending) in acks {
             pending.timer?.cancel()
             pending.continuation.resume(throwing: ParleyError.disconnected)
         }
-        continuation?.finish()
+        sink?.continuation.finish()
         guard wasConnected else { return }
         for entry in disconnecting {
             do { try entry.handler(reason) } catch { report(error, from: "disconnecting", ack: nil) }
