@@ -227,7 +227,7 @@ public final class Server: Sendable {
                                dedupeKey: recovery.settings.deduplicateRetries ? handshake.dedupeKey : nil)
             }
             let socket = Socket(link: .envelope(connection), handshake: handshake, namespace: namespace, roomLimits: roomLimits, recovery: recovery)
-            connection.onMessage { _, message in socket.receive(message) }
+            connection.onMessageBytes { _, opcode, bytes in socket.receive(opcode, bytes) }
             connection.onClose { _, code, reason in socket.connectionClosed(code: code, reason: reason) }
             var skipMiddleware = false
             if let recovery, case .success(let claim)? = recovery.claim {

@@ -63,7 +63,7 @@ public final class Socket: Sendable, Hashable {
         var early: [Inbound] = []
         /// A flat list: a socket has a handful of handlers, so a linear scan of string compares
         /// beats hashing, and one array costs less memory than a dictionary of arrays.
-        var handlers: [(event: String, id: Int, once: Bool, handler: Handler)] = []
+        var handlers: [EventHandler] = []
         var anyHandlers: [(id: Int, handler: @Sendable (String, RawJSON?) -> Void)] = []
         var disconnectingHandlers: [(id: Int, handler: LifecycleHandler)] = []
         var disconnectHandlers: [(id: Int, handler: LifecycleHandler)] = []
@@ -72,11 +72,44 @@ public final class Socket: Sendable, Hashable {
         /// Acknowledgements awaited, with their timeout (cancelled when the answer comes).
         var pendingAcks: [UInt64: (event: String, continuation: CheckedContinuation<RawJSON?, any Error>, timer: Scheduled?)] = [:]
         var reason: DisconnectReason?
-        var events: AsyncStream<SocketEvent>?
-        var eventsContinuation: AsyncStream<SocketEvent>.Continuation?
+        /// The stream ``events`` returns, made on first use.
+        var events: EventStream?
+        /// Where events go: `events` until its consumer stops or the socket ends.
+        var eventsSink: EventStream?
+    }
+
+    /// One `on` registration. A struct rather than a tuple: the closure is stored as it is
+    /// called, so taking it out of the array makes no reabstraction thunk (an allocation).
+    private struct EventHandler {
+        var event: String
+        var id: Int
+        var once: Bool
+        var handler: Handler
+    }
+
+    /// The handlers an event matched, taken under the lock: usually one, kept without an array.
+    private enum MatchedHandlers {
+        case none
+        case one(Handler)
+        case several([Handler])
+    }
+
+    /// The stream of ``events`` with its continuation, in a class: `State` then has a fixed
+    /// layout, and taking the sink per event is a retain. (Both types are resilient: held
+    /// inline, every copy, even of nil, goes through runtime value witnesses.)
+    private final class EventStream: Sendable {
+        let stream: AsyncStream<SocketEvent>
+        let continuation: AsyncStream<SocketEvent>.Continuation
+
+        init() {
+            (stream, continuation) = AsyncStream<SocketEvent>.makeStream(bufferingPolicy: .bufferingOldest(Socket.maxQueuedEvents))
+        }
     }
 
     private let state = Mutex(State())
+    /// `state.phase == .connected`, written under the lock with it and read without: a
+    /// connected socket's events are handed on without taking the lock for their admission.
+    private let isConnected = Atomic<Bool>(false)
 
     /// Messages a client may send before middleware has accepted it; more close the
     /// connection (1008). 64: a client that waits for `connect` sends none.
@@ -137,7 +170,7 @@ public final class Socket: Sendable, Hashable {
     }
 
     /// Whether the socket is connected (accepted by middleware and not yet gone).
-    public var connected: Bool { state.withLock { $0.phase == .connected } }
+    public var connected: Bool { isConnected.load(ordering: .acquiring) }
 
     public static func == (lhs: Socket, rhs: Socket) -> Bool { lhs === rhs }
     public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
@@ -255,19 +288,19 @@ public final class Socket: Sendable, Hashable {
     /// ``maxQueuedEvents`` wait (beyond, the client gets an error). Finishes on disconnect.
     public var events: AsyncStream<SocketEvent> {
         state.withLock { state in
-            if let events = state.events { return events }
-            let (stream, continuation) = AsyncStream<SocketEvent>.makeStream(bufferingPolicy: .bufferingOldest(Self.maxQueuedEvents))
-            if state.phase == .disconnected { continuation.finish() }
-            state.events = stream
-            state.eventsContinuation = continuation
-            return stream
+            if let events = state.events { return events.stream }
+            let events = EventStream()
+            if state.phase == .disconnected { events.continuation.finish() }
+            state.events = events
+            state.eventsSink = events
+            return events.stream
         }
     }
 
     func addHandler(_ event: String, once: Bool, _ handler: @escaping Handler) -> Int {
         state.withLock { state in
             state.nextHandlerID += 1
-            state.handlers.append((event, state.nextHandlerID, once, handler))
+            state.handlers.append(EventHandler(event: event, id: state.nextHandlerID, once: once, handler: handler))
             return state.nextHandlerID
         }
     }
@@ -480,29 +513,49 @@ public final class Socket: Sendable, Hashable {
 
     /// A message from the client.
     func receive(_ message: WebSocketMessage) {
-        guard admitted(.envelope(message)), case .envelope(let connection) = link else { return }
+        guard admitted(.envelope(message)) else { return }
         switch message {
         case .binary:
-            // Protocol.md: binary frames are not part of the protocol.
-            setReason(.parseError)
-            namespace.log("parley: socket \(id): binary frame refused (1003)")
-            connection.close(code: .unsupportedData, reason: "binary frames are not supported")
+            refuseBinary()
         case .text(var text):
-            let envelope: Envelope
-            do {
-                envelope = try text.withUTF8 { try EnvelopeCodec.decode(UnsafeRawBufferPointer($0)) }
-            } catch {
-                namespace.log("parley: socket \(id): invalid envelope: \(error)")
-                sendError("invalid envelope: \(error)")
-                return
-            }
-            dispatch(envelope)
+            text.withUTF8 { decodeAndDispatch(UnsafeRawBufferPointer($0)) }
         }
+    }
+
+    /// A message from the client as bytes borrowed for the call (``WebSocket/onMessageBytes(_:)``;
+    /// text is valid UTF-8): a connected socket decodes it where it lies, and only a message
+    /// kept until `connect` is copied.
+    func receive(_ opcode: Opcode, _ bytes: UnsafeRawBufferPointer) {
+        guard isConnected.load(ordering: .acquiring) else {
+            return receive(opcode == .text ? .text(String(decoding: bytes, as: UTF8.self)) : .binary(Array(bytes)))
+        }
+        if opcode == .text { decodeAndDispatch(bytes) } else { refuseBinary() }
+    }
+
+    private func decodeAndDispatch(_ bytes: UnsafeRawBufferPointer) {
+        let envelope: Envelope
+        do {
+            envelope = try EnvelopeCodec.decode(bytes)
+        } catch {
+            namespace.log("parley: socket \(id): invalid envelope: \(error)")
+            sendError("invalid envelope: \(error)")
+            return
+        }
+        dispatch(envelope)
+    }
+
+    private func refuseBinary() {
+        guard case .envelope(let connection) = link else { return }
+        // Protocol.md: binary frames are not part of the protocol.
+        setReason(.parseError)
+        namespace.log("parley: socket \(id): binary frame refused (1003)")
+        connection.close(code: .unsupportedData, reason: "binary frames are not supported")
     }
 
     /// Whether a message may be handled now; before `connect` it is kept (up to
     /// ``maxEarlyMessages``; beyond, the connection is closed), after a disconnect dropped.
     func admitted(_ message: Inbound) -> Bool {
+        if isConnected.load(ordering: .acquiring) { return true }
         enum Admission { case handle, ignore, overEarlyLimit }
         let admission = state.withLock { state -> Admission in
             switch state.phase {
@@ -513,7 +566,7 @@ public final class Socket: Sendable, Hashable {
                 // Over it the socket ends at once: what it sent is dropped, and an `accept`
                 // from middleware finishing later finds it no longer pending.
                 guard state.early.count < Self.maxEarlyMessages else {
-                    state.phase = .disconnected
+                    state.phase = .disconnected  // was pending: `isConnected` is false
                     state.early = []
                     return .overEarlyLimit
                 }
@@ -561,28 +614,39 @@ public final class Socket: Sendable, Hashable {
             if ack.isRequested { ack.fail(message) } else { sendError(message) }
             return
         }
-        let (handlers, anyHandlers, continuation) = state.withLock { state in
-            var handlers: [Handler] = []
+        let (matched, anyHandlers, sink) = state.withLock { state in
+            var matched = MatchedHandlers.none
             var hasOnce = false
             for entry in state.handlers where entry.event == name {
-                handlers.append(entry.handler)
+                switch matched {
+                case .none: matched = .one(entry.handler)
+                case .one(let first): matched = .several([first, entry.handler])
+                case .several(let list): matched = .several(list + [entry.handler])
+                }
                 hasOnce = hasOnce || entry.once
             }
             if hasOnce { state.handlers.removeAll { $0.event == name && $0.once } }
-            return (handlers, state.anyHandlers, state.eventsContinuation)
+            return (matched, state.anyHandlers, state.eventsSink)
         }
         for any in anyHandlers { any.handler(name, data) }
-        for handler in handlers {
+        var consumed = true
+        switch matched {
+        case .none:
+            consumed = false
+        case .one(let handler):
             do { try handler(arguments, ack) } catch { report(error, from: name, ack: ack) }
+        case .several(let handlers):
+            for handler in handlers {
+                do { try handler(arguments, ack) } catch { report(error, from: name, ack: ack) }
+            }
         }
-        var consumed = !handlers.isEmpty
-        if let continuation {
+        if let continuation = sink?.continuation {
             switch continuation.yield(SocketEvent(name: name, data: data, ack: ack)) {
             case .enqueued: consumed = true
             case .dropped: return ack.fail("server busy: event dropped")
             case .terminated:
                 // The consumer stopped iterating: later events go to `on` handlers only.
-                state.withLock { $0.eventsContinuation = nil }
+                state.withLock { $0.eventsSink = nil }
             @unknown default: break
             }
         }
@@ -595,6 +659,7 @@ public final class Socket: Sendable, Hashable {
         let alive = state.withLock { state -> Bool in
             guard state.phase == .pending else { return false }
             state.phase = .connected
+            isConnected.store(true, ordering: .releasing)
             return true
         }
         guard alive else { return }
@@ -635,7 +700,11 @@ public final class Socket: Sendable, Hashable {
 
     /// Middleware refused the client: `connect_error`, then close 1008.
     func refuse(_ error: ConnectError) {
-        state.withLock { $0.phase = .disconnected; $0.early = [] }
+        state.withLock { state in
+            state.phase = .disconnected
+            state.early = []
+            isConnected.store(false, ordering: .releasing)
+        }
         var data: [UInt8] = Array(#"{"message":"#.utf8)
         EnvelopeCodec.appendJSONString(error.message, to: &data)
         if let detail = error.data { data += Array(#","data":"#.utf8) + detail.bytes }
@@ -659,9 +728,10 @@ public final class Socket: Sendable, Hashable {
     /// `disconnecting` (rooms still set), leaves every room, then runs `disconnect`. A reason
     /// set earlier (server disconnect, shutdown, parse error) wins over `fallback`.
     func finish(_ fallback: DisconnectReason) {
-        let (wasConnected, reason, disconnecting, disconnected, acks, continuation) = state.withLock { state in
+        let (wasConnected, reason, disconnecting, disconnected, acks, sink) = state.withLock { state in
             let wasConnected = state.phase == .connected
             state.phase = .disconnected
+            isConnected.store(false, ordering: .releasing)
             let reason = state.reason ?? fallback
             state.reason = reason
             defer {
@@ -670,16 +740,16 @@ public final class Socket: Sendable, Hashable {
                 state.anyHandlers = []
                 state.disconnectingHandlers = []
                 state.disconnectHandlers = []
-                state.eventsContinuation = nil
+                state.eventsSink = nil
                 state.early = []
             }
-            return (wasConnected, reason, state.disconnectingHandlers, state.disconnectHandlers, state.pendingAcks, state.eventsContinuation)
+            return (wasConnected, reason, state.disconnectingHandlers, state.disconnectHandlers, state.pendingAcks, state.eventsSink)
         }
         for (_, pending) in acks {
             pending.timer?.cancel()
             pending.continuation.resume(throwing: ParleyError.disconnected)
         }
-        continuation?.finish()
+        sink?.continuation.finish()
         guard wasConnected else { return }
         for entry in disconnecting {
             do { try entry.handler(reason) } catch { report(error, from: "disconnecting", ack: nil) }

@@ -9,7 +9,12 @@ package final class ByteChunk: @unchecked Sendable {
 
     package let base: UnsafeMutableRawPointer
     package let capacity: Int
-    package private(set) var count = 0
+    /// Bytes in the chunk.
+    package var count: Int { used }
+    /// `@exclusivity(unchecked)`: read and written in single statements by the one thread that
+    /// appends (see the type's note), so the runtime check per access buys nothing. Private,
+    /// behind `count`: other modules would access a stored property with the check.
+    @exclusivity(unchecked) private var used = 0
 
     package init(capacity: Int) {
         self.capacity = max(capacity, 1)
@@ -21,12 +26,12 @@ package final class ByteChunk: @unchecked Sendable {
     package var freeSpace: Int { capacity - count }
 
     /// Empties the chunk for reuse.
-    package func reset() { count = 0 }
+    package func reset() { used = 0 }
 
     /// Marks `count` more bytes, written by the caller at ``end``, as part of the chunk; the
     /// caller checked ``freeSpace``.
     package func commit(_ count: Int) {
-        self.count += count
+        used += count
     }
 
     /// Where the next byte goes.
@@ -35,7 +40,7 @@ package final class ByteChunk: @unchecked Sendable {
     package func append(_ bytes: UnsafeRawBufferPointer) {
         guard let source = bytes.baseAddress, bytes.count > 0 else { return }
         (base + count).copyMemory(from: source, byteCount: bytes.count)
-        count += bytes.count
+        used += bytes.count
     }
 
     package var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }

@@ -62,8 +62,11 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var flushing: [any Flushable] = []
     /// Written-out send chunks kept for reuse, so a busy connection does not allocate per frame.
     @exclusivity(unchecked) private var chunkPool: [ByteChunk] = []
-    /// Chunks kept in the pool at most: 64 × 4 KiB = 256 KiB per loop.
-    static let chunkPoolLimit = 64
+    /// Chunks kept in the pool at most: 256 × 4 KiB = 1 MiB per loop. Every connection that
+    /// answers within one iteration holds a chunk until the iteration's writes, so this is how
+    /// many can do so without a 4 KiB allocation and free each (a few hundred instructions per
+    /// small message); kept only once traffic has needed them.
+    static let chunkPoolLimit = 256
     /// The shared receive buffer (see ``readBufferSize``).
     package let readBuffer: UnsafeMutableRawBufferPointer
 
@@ -144,6 +147,12 @@ public final class EventLoop: @unchecked Sendable {
     /// Cancels a timer that has not fired. Call on the loop thread.
     package func cancel(_ timer: TimerID) {
         timers.cancel(timer)
+    }
+
+    /// Adds a connection to ``pendingFlush``. A method: another module appending to the stored
+    /// array directly would make the runtime exclusivity check that this module skips.
+    package func scheduleFlush(_ connection: any Flushable) {
+        pendingFlush.append(connection)
     }
 
     /// A send chunk of ``ByteChunk/standardCapacity`` bytes, empty, from the pool if one is free.

@@ -284,12 +284,11 @@ public enum EnvelopeCodec {
         return value <= maxID ? value : nil
     }
 
-    /// A copy of `range` of `bytes` as an array (one memcpy).
+    /// A copy of `range` of `bytes` as an array (one memcpy). `Array(_:)` is specialized where
+    /// it is used; `Array(unsafeUninitializedCapacity:)` allocates through an unspecialized
+    /// runtime path that looks the storage type up per call (about 500 instructions).
     private static func copy(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> [UInt8] {
-        [UInt8](unsafeUninitializedCapacity: range.count) { buffer, count in
-            UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[range]))
-            count = range.count
-        }
+        Array(UnsafeRawBufferPointer(rebasing: bytes[range]))
     }
 
     // MARK: - Encoding

@@ -214,7 +214,10 @@ do {
         raw.webSocket.maxBufferedBytes = max(raw.webSocket.maxBufferedBytes, 4 * configuration.maxPayload)
         raw.tls = configuration.tls
         let server = WebSocketServer(configuration: raw) { socket, _ in
-            socket.onMessage { socket, message in socket.send(message) }
+            // Bytes in, bytes out: no String or array per message.
+            socket.onMessageBytes { socket, opcode, bytes in
+                if opcode == .text { socket.send(textUTF8: bytes) } else { socket.send(binary: bytes) }
+            }
         }
         let port = try server.start()
         reloadOnHangUp { try server.reloadTLS() }

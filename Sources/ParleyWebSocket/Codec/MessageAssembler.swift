@@ -32,13 +32,35 @@ public struct MessageAssembler: Sendable {
     /// Takes one frame; returns the event it completes, or nil for a non-final fragment.
     /// - Throws: ``WebSocketError`` when the frame breaks a rule.
     public mutating func receive(_ frame: Frame) throws -> Event? {
+        var message: WebSocketMessage?
+        let event = try receive(frame) { opcode, payload in message = Self.message(opcode, payload) }
+        return message.map { .message($0) } ?? event
+    }
+
+    /// Takes one frame; a data message it completes goes to `onMessage` as bytes borrowed for
+    /// the call (text already validated as UTF-8, the only validation it gets), without a
+    /// `String` or an array made for it. Control frames are returned as events.
+    ///
+    /// ```swift
+    /// let event = try assembler.receive(frame) { opcode, payload in handle(opcode, payload) }
+    /// ```
+    /// - Parameters:
+    ///   - frame: the frame, as the ``FrameParser`` handed it over.
+    ///   - onMessage: called with `.text` or `.binary` and the message's bytes, valid only
+    ///     during the call (they lie in the parser's buffer or in the fragments kept here).
+    /// - Returns: the control event the frame is, or nil (a data frame).
+    /// - Throws: ``WebSocketError`` when the frame breaks a rule, or what `onMessage` throws.
+    public mutating func receive(_ frame: Frame, onMessage: (Opcode, UnsafeRawBufferPointer) throws -> Void) throws -> Event? {
         switch frame.opcode {
         case .text, .binary:
             // RFC 6455 5.4: a data frame may not start while a fragmented message is in progress.
             guard fragmentOpcode == nil else { throw WebSocketError.protocolViolation("new data frame inside a fragmented message") }
             if frame.fin {
                 guard frame.payload.count <= maxMessageSize else { throw WebSocketError.messageTooBig(limit: maxMessageSize) }
-                return .message(try Self.message(frame.opcode, frame.payload))
+                // RFC 6455 8.1: text MUST be valid UTF-8 (ASCII runs are checked 8 bytes at a time).
+                guard frame.opcode == .binary || UTF8Validator.isValid(frame.payload) else { throw WebSocketError.invalidUTF8 }
+                try onMessage(frame.opcode, frame.payload)
+                return nil
             }
             try append(frame.payload, opcode: frame.opcode)
             fragmentOpcode = frame.opcode
@@ -48,16 +70,14 @@ public struct MessageAssembler: Sendable {
             guard let opcode = fragmentOpcode else { throw WebSocketError.protocolViolation("continuation frame without a message") }
             try append(frame.payload, opcode: opcode)
             guard frame.fin else { return nil }
-            defer {
-                fragmentOpcode = nil
-                fragments = []
-                utf8 = UTF8Validator()
-            }
-            if opcode == .text {
-                guard utf8.isComplete else { throw WebSocketError.invalidUTF8 }
-                return .message(.text(String(decoding: fragments, as: UTF8.self)))
-            }
-            return .message(.binary(fragments))
+            // RFC 6455 8.1: a text message may not end inside a character.
+            guard opcode == .binary || utf8.isComplete else { throw WebSocketError.invalidUTF8 }
+            let message = fragments
+            fragmentOpcode = nil
+            fragments = []
+            utf8 = UTF8Validator()
+            try message.withUnsafeBytes { try onMessage(opcode, $0) }
+            return nil
         case .ping:
             return .ping(Array(frame.payload))
         case .pong:
@@ -74,13 +94,10 @@ public struct MessageAssembler: Sendable {
         fragments.append(contentsOf: payload)
     }
 
-    /// A single-frame message.
-    private static func message(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) throws -> WebSocketMessage {
+    /// A message of validated bytes.
+    private static func message(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> WebSocketMessage {
         if opcode == .binary { return .binary(Array(payload)) }
-        // Validate with the incremental validator (ASCII runs 8 bytes at a time); decoding
-        // valid UTF-8 then never repairs anything.
-        guard UTF8Validator.isValid(payload) else { throw WebSocketError.invalidUTF8 }
-        return .text(String(decoding: payload.assumingMemoryBound(to: UInt8.self), as: UTF8.self))
+        return .text(String(decoding: payload, as: UTF8.self))
     }
 
     /// Decodes a close payload (RFC 6455 5.5.1, 7.4).

@@ -24,8 +24,9 @@ import Synchronization
 ///
 /// `@exclusivity(unchecked)`, as in ``EventLoop``: those loop-confined `var`s are accessed in
 /// single statements, never across a call that could reach them again, so the runtime
-/// exclusivity check is skipped for them. `parser` and `assembler` keep it: their frames are
-/// handed to the application while they are being mutated.
+/// exclusivity check is skipped for them. `parser` and `assembler` are mutated while their
+/// messages are handed to the application, but only ``process(_:)`` reaches them, and nothing a
+/// handler can call reads from the socket: no access overlaps either.
 public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     /// Which end of the connection this is.
     public enum Role: Sendable { case server, client }
@@ -73,8 +74,8 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     /// The socket: every read, write and interest change goes through it.
     @exclusivity(unchecked) private var io: StreamIO
 
-    private var parser: FrameParser
-    private var assembler: MessageAssembler
+    @exclusivity(unchecked) private var parser: FrameParser
+    @exclusivity(unchecked) private var assembler: MessageAssembler
     @exclusivity(unchecked) private var closing: CloseHandshake
     @exclusivity(unchecked) private var keepAlive = KeepAlive()
     @exclusivity(unchecked) private var queue: [ByteChunk] = []
@@ -97,6 +98,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     @exclusivity(unchecked) private var queuedBytes = 0
 
     @exclusivity(unchecked) private var messageHandler: (@Sendable (WebSocket, WebSocketMessage) -> Void)?
+    @exclusivity(unchecked) private var bytesHandler: (@Sendable (WebSocket, Opcode, UnsafeRawBufferPointer) -> Void)?
     @exclusivity(unchecked) private var closeHandler: (@Sendable (WebSocket, CloseCode, String) -> Void)?
     @exclusivity(unchecked) private var pingHandler: (@Sendable (WebSocket) -> Void)?
     /// Called once when the connection is gone, after `closeHandler` (the server frees its slot).
@@ -131,6 +133,22 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     /// Sets the handler of incoming messages, called on the loop in arrival order.
     public func onMessage(_ handler: @escaping @Sendable (WebSocket, WebSocketMessage) -> Void) {
         onLoop { $0.messageHandler = handler }
+    }
+
+    /// Sets the handler of incoming messages as bytes borrowed for the call, on the loop in
+    /// arrival order: for code that reads a message in place (a decoder, an echo), with no
+    /// `String` or array made per message. The opcode is `.text` (the bytes are valid UTF-8,
+    /// already checked) or `.binary`. With ``onMessage(_:)`` also set, both are called.
+    ///
+    /// ```swift
+    /// socket.onMessageBytes { socket, opcode, bytes in
+    ///     opcode == .text ? socket.send(textUTF8: bytes) : socket.send(binary: bytes)
+    /// }
+    /// ```
+    /// - Parameter handler: gets the socket, the opcode and the message; the bytes are valid
+    ///   only during the call: copy what is kept.
+    public func onMessageBytes(_ handler: @escaping @Sendable (WebSocket, Opcode, UnsafeRawBufferPointer) -> Void) {
+        onLoop { $0.bytesHandler = handler }
     }
 
     /// Sets the handler called once when the connection has closed, with the close code and
@@ -177,6 +195,23 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
             return .scheduled
         }
         return bytes.withUnsafeBytes { enqueueData(.text, $0) }
+    }
+
+    /// Sends a text message given as UTF-8 bytes (the caller guarantees they are valid UTF-8),
+    /// copied into the send queue: a message from ``onMessageBytes(_:)`` goes back without an
+    /// array. Off the loop the bytes are copied once more, to be handed over.
+    @discardableResult
+    public func send(textUTF8 bytes: UnsafeRawBufferPointer) -> SendResult {
+        guard loop.inEventLoop else { return send(textUTF8: Array(bytes)) }
+        return enqueueData(.text, bytes)
+    }
+
+    /// Sends a binary message given as bytes, copied into the send queue (see
+    /// ``send(textUTF8:)-(UnsafeRawBufferPointer)``).
+    @discardableResult
+    public func send(binary bytes: UnsafeRawBufferPointer) -> SendResult {
+        guard loop.inEventLoop else { return send(binary: Array(bytes)) }
+        return enqueueData(.binary, bytes)
     }
 
     /// Sends a binary message.
@@ -311,7 +346,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         queuedBytes += count
         if !flushScheduled && !awaitingWritable {
             flushScheduled = true
-            loop.pendingFlush.append(self)
+            loop.scheduleFlush(self)
         }
     }
 
@@ -362,7 +397,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         guard closing.isReading else { return }
         do {
             try parser.parse(bytes) { frame in
-                guard let event = try assembler.receive(frame) else { return }
+                guard let event = try assembler.receive(frame, onMessage: deliver) else { return }
                 try handle(event)
             }
         } catch let error as WebSocketError {
@@ -374,13 +409,28 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
 
     private struct StopReading: Error {}
 
+    /// Hands a data message to the handlers.
+    private func deliver(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) throws {
+        guard !isFinalized else { throw StopReading() }
+        keepAlive.frameReceived()
+        // Once this side has sent a close frame, what the peer sends before its close
+        // reply is read (to find that reply) but never handed to the application.
+        if closing.canSend {
+            counters?.receivedMessage()
+            bytesHandler?(self, opcode, payload)
+            if let messageHandler {
+                messageHandler(self, opcode == .text ? .text(String(decoding: payload, as: UTF8.self)) : .binary(Array(payload)))
+            }
+        }
+        if !closing.isReading { throw StopReading() }
+    }
+
     private func handle(_ event: MessageAssembler.Event) throws {
         guard !isFinalized else { throw StopReading() }
         keepAlive.frameReceived()
         switch event {
         case .message(let message):
-            // Once this side has sent a close frame, what the peer sends before its close
-            // reply is read (to find that reply) but never handed to the application.
+            // Not produced by `receive(_:onMessage:)`, which hands messages to `deliver`.
             guard closing.canSend else { break }
             counters?.receivedMessage()
             messageHandler?(self, message)
@@ -475,6 +525,17 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     /// Drops `count` written bytes from the front of the queue, recycling chunks this
     /// connection owned.
     private func consume(_ count: Int) {
+        if count == queuedBytes {
+            // All written (the usual case): every chunk goes, with no walk over partial ones.
+            for index in queue.indices where queue[index].capacity == ByteChunk.standardCapacity {
+                if isKnownUniquelyReferenced(&queue[index]) { loop.recycle(queue[index]) }
+            }
+            while !queue.isEmpty { queue.removeLast() }  // keeps the capacity, unlike a replacement
+            queueHead = 0
+            queuedBytes = 0
+            lastChunkOwned = false
+            return
+        }
         queuedBytes -= count
         var remaining = count
         var drop = 0
@@ -522,6 +583,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         queuedBytes = 0
         let handler = closeHandler
         messageHandler = nil
+        bytesHandler = nil
         closeHandler = nil
         pingHandler = nil
         // Free the server slot first, so `connectionCount` is already current inside onClose.

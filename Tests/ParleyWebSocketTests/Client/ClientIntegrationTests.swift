@@ -23,6 +23,25 @@ final class ClientIntegrationTests: XCTestCase {
         }
     }
 
+    func test_onMessageBytes_echoesTextAndBinaryFragmentedOrNot_withoutOnMessage() async throws {
+        let server = try startServer { socket, _ in
+            socket.onMessageBytes { socket, opcode, bytes in
+                if opcode == .text { socket.send(textUTF8: bytes) } else { socket.send(binary: bytes) }
+            }
+        }
+        let client = try await connectClient(to: server.url())
+        for length in Self.boundaryLengths {
+            let text = testText(count: length)
+            client.socket.send(text: text)
+            let echo = try await client.messages.expectNext("the bytes echo of \(length) bytes of text")
+            XCTAssertTrue(echo == .text(text), "sent text(\(length) bytes), got \(echo.summary)")
+            let bytes = testPattern(count: length)
+            client.socket.send(binary: bytes)
+            let binaryEcho = try await client.messages.expectNext("the bytes echo of \(length) binary bytes")
+            XCTAssertTrue(binaryEcho == .binary(bytes), "sent binary(\(length) bytes), got \(binaryEcho.summary)")
+        }
+    }
+
     func test_echo_returnsBinaryUnchanged_atLengthBoundaries() async throws {
         let server = try startEchoServer()
         let client = try await connectClient(to: server.url())

@@ -49,6 +49,26 @@ final class MessageAssemblerTests: XCTestCase {
         XCTAssertEqual(assembler.bufferedByteCount, 0)
     }
 
+    func test_messageAssembler_handsMessagesAsBytesOnce_andControlFramesAsEvents() throws {
+        var assembler = MessageAssembler(maxMessageSize: 100)
+        var messages: [(opcode: Opcode, bytes: [UInt8])] = []
+        func feed(fin: Bool = true, _ opcode: Opcode, _ payload: [UInt8]) throws -> MessageAssembler.Event? {
+            try payload.withUnsafeBytes { buffer in
+                try assembler.receive(Frame(fin: fin, opcode: opcode, payload: buffer)) { messages.append(($0, Array($1))) }
+            }
+        }
+        XCTAssertNil(try feed(.text, Array("hi".utf8)))
+        XCTAssertNil(try feed(fin: false, .text, [0xE2]))
+        XCTAssertEqual(try feed(.ping, [1]), .ping([1]))
+        XCTAssertNil(try feed(.continuation, [0x82, 0xAC]))
+        XCTAssertNil(try feed(.binary, [0xFF]))
+        XCTAssertEqual(messages.map(\.opcode), [.text, .text, .binary])
+        XCTAssertEqual(messages.map(\.bytes), [Array("hi".utf8), [0xE2, 0x82, 0xAC], [0xFF]])
+        // RFC 6455 8.1: invalid UTF-8 fails the frame and never reaches the callback.
+        XCTAssertThrowsError(try feed(.text, [0xC0, 0x80])) { XCTAssertEqual($0 as? WebSocketError, .invalidUTF8) }
+        XCTAssertEqual(messages.count, 3)
+    }
+
     func test_messageAssembler_resetsBetweenFragmentedMessages() throws {
         var assembler = MessageAssembler(maxMessageSize: 6)
         XCTAssertNil(try receive(&assembler, fin: false, .text, Array("abc".utf8)))
