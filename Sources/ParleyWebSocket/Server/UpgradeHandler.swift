@@ -19,6 +19,8 @@ final class UpgradeHandler: Selectable {
     var pendingEndpoint: EndpointRequest?
     /// Bytes after the head of an endpoint's bodiless request, kept for an upgrade.
     var pendingRemainder: [UInt8] = []
+    /// The client host while the handshake counts toward the server's caps (see ``endHandshake()``).
+    var handshakeHost: String?
 
     /// How long to keep reading after an HTTP error response before closing, so the client
     /// receives the response instead of a reset caused by its unread request bytes.
@@ -34,6 +36,7 @@ final class UpgradeHandler: Selectable {
 
     func start() {
         guard io.register(handler: self) else {
+            endHandshake()
             io.transport.close()
             return
         }
@@ -116,6 +119,7 @@ final class UpgradeHandler: Selectable {
         let context = self.context
         socket.finalizeHook = { context.releaseSlot() }
         socket.counters = counters
+        socket.budget = context.budget
         counters.acceptedConnection()
         loop.replaceHandler(io.fd, with: socket)
         socket.enqueueRaw(response.encoded())
@@ -174,6 +178,7 @@ final class UpgradeHandler: Selectable {
     func cancelDeadline() {
         if let deadline { loop.cancel(deadline) }
         deadline = nil
+        endHandshake()
     }
 
     /// Closes the connection without an answer (timeout, server shutdown, peer gone).
