@@ -44,8 +44,10 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
 
     /// Limits and timers of a connection. Every default is explained where it is declared.
     public struct Configuration: Sendable {
-        /// Largest frame payload accepted. 1 MiB: room for any event payload, while 1,000
-        /// clients cannot make the server buffer more than a GiB between them.
+        /// Largest frame payload accepted. 1 MiB: room for any event payload. A connection can
+        /// hold up to `maxFrameSize` of a partial frame, `maxMessageSize` of fragments and
+        /// `maxBufferedBytes` of send queue (6 MiB by default); what all connections hold
+        /// together is bounded by the server's ``WebSocketServer/Configuration/maxBufferedBytes``.
         public var maxFrameSize = 1 << 20
         /// Largest message, summed over fragments; the same reasoning as `maxFrameSize`.
         public var maxMessageSize = 1 << 20
