@@ -252,6 +252,7 @@ public final class WebSocketServer: Sendable {
             }
         }
         state.withLock { $0 = (group, listener.fd, listener.port) }
+        Self.startMemoryTrimming(on: group.loops[0], context: context)
         return listener.port
     }
 
