@@ -14,6 +14,9 @@
 #include <sys/eventfd.h>
 #include <sys/random.h>
 #endif
+#if defined(__linux__) && defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 // MARK: epoll
 
@@ -237,6 +240,14 @@ int cps_socket_error(int fd) {
 }
 
 // MARK: Process
+
+int cps_release_free_memory(void) {
+#if defined(__linux__) && defined(__GLIBC__)
+    return malloc_trim(0);
+#else
+    return 0;
+#endif
+}
 
 int cps_cpu_count(void) {
 #if defined(__linux__)

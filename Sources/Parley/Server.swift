@@ -35,8 +35,27 @@ public final class Server: Sendable {
         public var pingInterval: Duration? = .seconds(25)
         /// How long a client has to answer a ping before it is dropped. 20 s, as Socket.IO.
         public var pingTimeout: Duration = .seconds(20)
-        /// Largest message accepted (close 1009 beyond). 1 MB, Socket.IO's `maxHttpBufferSize`.
+        /// Largest message accepted (close 1009 beyond), in bytes: 1,000,000 (1 MB), Socket.IO's
+        /// `maxHttpBufferSize`.
         public var maxPayload = 1_000_000
+        /// The server-wide budget for client data held in memory: partial frames, fragments of
+        /// messages being assembled and send queues of every connection, summed. Over it, the
+        /// connections holding the most are closed with 1013 ("Try Again Later") until the sum
+        /// is back under it; the others keep being served. Default: a quarter of physical
+        /// memory, at most 1 GiB (see ``WebSocketServer/Configuration/maxBufferedBytes``).
+        public var maxBufferedBytes = WebSocketServer.Configuration().maxBufferedBytes
+        /// Most opening handshakes in progress at once (connections whose request head is not
+        /// complete); over it, a new connection gets HTTP 503 at once. 1,000: see
+        /// ``WebSocketServer/Configuration/maxHandshakes``.
+        public var maxHandshakes = 1_000
+        /// Most opening handshakes in progress from one address (HTTP 503 beyond). 32: see
+        /// ``WebSocketServer/Configuration/maxHandshakesPerAddress``.
+        public var maxHandshakesPerAddress = 32
+        /// WebSocket subprotocols the server accepts in `Sec-WebSocket-Protocol`, in order of
+        /// preference: the first of them the client offers is selected (Protocol.md 1.2). None by
+        /// default: the envelope needs no subprotocol, and a client that offers some gets the
+        /// connection without one (RFC 6455 4.2.2).
+        public var subprotocols: [String] = []
         /// Longest room name `socket.join` accepts, in UTF-8 bytes (longer throws
         /// ``ParleyError/roomNameTooLong(limit:)``). 256: room names are identifiers; a bound
         /// keeps a client that picks its rooms from filling memory with huge names.
@@ -118,6 +137,10 @@ public final class Server: Sendable {
             var configuration = WebSocketServer.Configuration(host: host, port: port, path: path)
             configuration.allowedOrigins = origins
             configuration.maxClients = maxClients
+            configuration.maxBufferedBytes = maxBufferedBytes
+            configuration.maxHandshakes = maxHandshakes
+            configuration.maxHandshakesPerAddress = maxHandshakesPerAddress
+            configuration.subprotocols = subprotocols
             configuration.handshakeTimeout = handshakeTimeout
             configuration.refusalLimit = refusalLimit
             configuration.loopCount = loopCount
@@ -388,9 +411,10 @@ public final class Server: Sendable {
         }
     }
 
-    /// Graceful shutdown: stops accepting, tells every client (`disconnect` reason
-    /// `server shutting down`, close 1001), and returns when they are gone or `gracePeriod`
-    /// has passed.
+    /// Graceful shutdown: stops accepting, closes every client with 1001 "server shutting down"
+    /// (no `disconnect` envelope: clients reconnect later, as after a lost connection; handlers
+    /// on the server see the reason `server shutting down`), and returns when they are gone or
+    /// `gracePeriod` has passed.
     public func close(gracePeriod: Duration = .seconds(5)) async {
         for namespace in router.namespaces.withLock({ Array($0.values) }) {
             for socket in namespace.fetchSockets() { socket.setReason(.serverShuttingDown) }

@@ -92,6 +92,10 @@ int cps_socket_error(int fd);
 
 /// The number of CPUs this process may run on (its affinity mask on Linux), at least 1.
 int cps_cpu_count(void);
+/// Gives free heap memory back to the system: glibc's malloc_trim(0) on Linux (every arena's
+/// free pages), nothing elsewhere (other allocators return memory on their own). 1 when
+/// memory was released, else 0.
+int cps_release_free_memory(void);
 /// Fills `buffer` from the system CSPRNG (getrandom, arc4random_buf); 0 on success.
 int cps_random_bytes(void *buffer, size_t count);
 

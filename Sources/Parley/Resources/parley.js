@@ -40,6 +40,7 @@ const DEFAULTS = {
   timeout: 20000,         // ms for the WebSocket to open and the server's `connect` to arrive
   ackTimeout: 10000,      // ms emitWithAck waits unless told otherwise
   bufferLimit: 1000,      // emits kept while offline; the oldest are dropped beyond
+  bufferByteLimit: 1048576, // bytes of encoded emits kept while offline (1 MiB); likewise
   autoConnect: true,      // connect at once; set false to add handlers first, then connect()
   auth: undefined,        // {…} or () => {…} / async () => {…}: added to the query of each attempt
   retries: 0,             // times an unanswered emitWithAck is sent again (0: once, as Socket.IO)
@@ -212,8 +213,13 @@ export class Socket {
 
   #bufferEmit(entry) {
     this.#buffer.push(entry);
-    while (this.#buffer.length > this.#options.bufferLimit) {
+    // Bytes of each entry's envelope (UTF-8), measured once; the newest entry always stays.
+    let bytes = 0;
+    for (const buffered of this.#buffer) bytes += (buffered.bytes ??= envelopeBytes(buffered));
+    while (this.#buffer.length > this.#options.bufferLimit
+           || (this.#buffer.length > 1 && bytes > this.#options.bufferByteLimit)) {
       const dropped = this.#buffer.shift();
+      bytes -= dropped.bytes;
       if (dropped.ack) settle(dropped.ack, null, new Error("dropped from the full offline buffer"));
     }
   }
@@ -504,6 +510,11 @@ function randomKey() {
 function settle(ack, data, error) {
   clearTimeout(ack.timer);
   if (error) ack.reject(error); else ack.resolve(data);
+}
+
+/** UTF-8 bytes of an entry's envelope, as sent (for the offline buffer's byte limit). */
+function envelopeBytes(entry) {
+  return new TextEncoder().encode(JSON.stringify({ event: entry.event, data: entry.data })).length;
 }
 
 function checkEventName(event) {

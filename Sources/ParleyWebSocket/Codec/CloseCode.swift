@@ -26,6 +26,8 @@ public struct CloseCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let mandatoryExtension = CloseCode(1010)
     /// 1011: the server hit an unexpected condition.
     public static let internalError = CloseCode(1011)
+    /// 1013 (IANA registry): the server is overloaded; the client may try again later.
+    public static let tryAgainLater = CloseCode(1013)
 
     /// Whether this code may appear in a close frame on the wire (RFC 6455 7.4.1, 7.4.2).
     ///

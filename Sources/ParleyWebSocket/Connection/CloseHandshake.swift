@@ -53,15 +53,20 @@ struct CloseHandshake: Sendable, Equatable {
 
     /// The peer broke the protocol: RFC 6455 7.1.7, send a close frame with the code and stop.
     mutating func fail(_ error: WebSocketError) -> [Action] {
+        fail(code: error.closeCode, reason: String(error.description.prefix(100)))
+    }
+
+    /// This side gives up on the connection (RFC 6455 7.1.7): send a close frame with `code`
+    /// unless one was sent, read nothing more, and finish.
+    mutating func fail(code: CloseCode, reason: String) -> [Action] {
         guard !receivedClose else { return [] }
         receivedClose = true
         var actions: [Action] = []
-        let reason = String(error.description.prefix(100))
         if !sentClose {
             sentClose = true
-            actions.append(.sendClose(payload: FrameEncoder.closePayload(code: error.closeCode, reason: reason)))
+            actions.append(.sendClose(payload: FrameEncoder.closePayload(code: code, reason: reason)))
         }
-        code = error.closeCode
+        self.code = code
         self.reason = reason
         actions.append(.finish(shutdownWrite: true))
         return actions

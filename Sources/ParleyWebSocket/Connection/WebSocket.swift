@@ -45,8 +45,10 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
 
     /// Limits and timers of a connection. Every default is explained where it is declared.
     public struct Configuration: Sendable {
-        /// Largest frame payload accepted. 1 MiB: room for any event payload, while 1,000
-        /// clients cannot make the server buffer more than a GiB between them.
+        /// Largest frame payload accepted. 1 MiB: room for any event payload. A connection can
+        /// hold up to `maxFrameSize` of a partial frame, `maxMessageSize` of fragments and
+        /// `maxBufferedBytes` of send queue (6 MiB by default); what all connections hold
+        /// together is bounded by the server's ``WebSocketServer/Configuration/maxBufferedBytes``.
         public var maxFrameSize = 1 << 20
         /// Largest message, summed over fragments; the same reasoning as `maxFrameSize`.
         public var maxMessageSize = 1 << 20
@@ -106,6 +108,12 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     /// The server loop's counters (nil for a client connection): bytes per read and per write
     /// batch, messages, slow-consumer drops.
     @exclusivity(unchecked) var counters: ConnectionCounters?
+    /// The server's account of buffered peer data (nil for a client connection); see
+    /// ``BufferBudget``. `receiveHeld` is the parser's carry plus the fragments, as of the end
+    /// of the last ``process(_:)``; `budgetCharge` what this connection has charged.
+    @exclusivity(unchecked) var budget: BufferBudget?
+    @exclusivity(unchecked) private var receiveHeld = 0
+    @exclusivity(unchecked) private var budgetCharge = 0
 
     /// - Parameter io: the connected stream, registered on its loop (the caller hands its
     ///   registration over with ``EventLoop/replaceHandler(_:with:)``).
@@ -344,6 +352,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
 
     private func didEnqueue(_ count: Int) {
         queuedBytes += count
+        accountBuffers()
         if !flushScheduled && !awaitingWritable {
             flushScheduled = true
             loop.scheduleFlush(self)
@@ -404,6 +413,10 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
             apply(closing.fail(error))
         } catch {
             // StopReading: a close frame ended the stream of frames.
+        }
+        if budget != nil {
+            receiveHeld = parser.bufferedByteCount + assembler.bufferedByteCount
+            accountBuffers()
         }
     }
 
@@ -506,6 +519,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
             switch result {
             case .bytes(let written):
                 consume(written)
+                accountBuffers()
                 counters?.sent(bytes: written)
             case .wouldBlock:
                 // The stream now watches for the readiness the write waits for.
@@ -581,6 +595,10 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         io.close()
         queue.removeAll()
         queuedBytes = 0
+        if budgetCharge > 0 {
+            budget?.recharge(self, from: budgetCharge, to: 0)
+            budgetCharge = 0
+        }
         let handler = closeHandler
         messageHandler = nil
         bytesHandler = nil
@@ -615,5 +633,37 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
             let rest = interval > configuration.pingTimeout ? interval - configuration.pingTimeout : .zero
             schedulePing(after: rest)
         }
+    }
+
+    // MARK: Server buffer budget
+
+    /// Charges or credits the server's ``BufferBudget`` when what this connection holds has
+    /// crossed a granule; a comparison when it holds less than the allowance.
+    @inline(__always)
+    private func accountBuffers() {
+        let held = receiveHeld + queuedBytes
+        guard held > BufferBudget.allowance || budgetCharge > 0, !isFinalized, let budget else { return }
+        let charge = BufferBudget.charge(forHeld: held)
+        guard charge != budgetCharge else { return }
+        let old = budgetCharge
+        budgetCharge = charge
+        budget.recharge(self, from: old, to: charge)
+    }
+
+    /// The server's buffer budget is spent and this connection holds among the most: frees its
+    /// parser carry, fragments and queued frames (but a partly written head chunk) and fails it
+    /// with 1013 "Try Again Later" (the server is overloaded, the client may come back).
+    func shedBuffers() {
+        guard !isFinalized else { return }
+        parser = FrameParser(expectMasked: role == .server, maxFrameSize: configuration.maxFrameSize)
+        assembler = MessageAssembler(maxMessageSize: configuration.maxMessageSize)
+        receiveHeld = 0
+        if let head = queue.first {
+            queue.removeSubrange(1...)
+            queuedBytes = head.count - queueHead
+        }
+        lastChunkOwned = false
+        apply(closing.fail(code: .tryAgainLater, reason: "server buffers full"))
+        accountBuffers()
     }
 }

@@ -61,10 +61,14 @@ final class Acceptor: Selectable {
 
     /// Starts the handshake of an accepted connection on this loop, or on the next target.
     private func hand(_ fd: Int32) {
+        // Over a handshake cap: answered 503 and closed, nothing read.
+        guard let host = context.beginHandshake(fd) else { return }
         let (target, counters) = targets[nextTarget]
         nextTarget = nextTarget + 1 == targets.count ? 0 : nextTarget + 1
         if target === loop {
-            UpgradeHandler(fd: fd, loop: loop, context: context, counters: counters).start()
+            let handler = UpgradeHandler(fd: fd, loop: loop, context: context, counters: counters)
+            handler.handshakeHost = host
+            handler.start()
             return
         }
         let context = self.context
@@ -72,10 +76,13 @@ final class Acceptor: Selectable {
             // The server stopped meanwhile: its shutdown has dropped (or is about to drop) the
             // handshakes on that loop, so this one is not started.
             guard context.accepting.load(ordering: .acquiring) else {
+                context.endHandshake(host: host)
                 closeDescriptor(fd)
                 return
             }
-            UpgradeHandler(fd: fd, loop: target, context: context, counters: counters).start()
+            let handler = UpgradeHandler(fd: fd, loop: target, context: context, counters: counters)
+            handler.handshakeHost = host
+            handler.start()
         }
     }
 

@@ -21,6 +21,8 @@ final class UpgradeHandler: Selectable {
     var pendingRemainder: [UInt8] = []
     /// The TLS session could not be made (OpenSSL out of memory): the connection is closed at start.
     private var unusable = false
+    /// The client host while the handshake counts toward the server's caps (see ``endHandshake()``).
+    var handshakeHost: String?
 
     /// How long to keep reading after an HTTP error response before closing, so the client
     /// receives the response instead of a reset caused by its unread request bytes.
@@ -46,6 +48,7 @@ final class UpgradeHandler: Selectable {
 
     func start() {
         guard !unusable, io.register(handler: self) else {
+            endHandshake()
             io.transport.close()
             return
         }
@@ -136,6 +139,7 @@ final class UpgradeHandler: Selectable {
         let context = self.context
         socket.finalizeHook = { context.releaseSlot() }
         socket.counters = counters
+        socket.budget = context.budget
         counters.acceptedConnection()
         loop.replaceHandler(io.fd, with: socket)
         socket.enqueueRaw(response.encoded())
@@ -212,6 +216,7 @@ final class UpgradeHandler: Selectable {
     func cancelDeadline() {
         if let deadline { loop.cancel(deadline) }
         deadline = nil
+        endHandshake()
     }
 
     /// Closes the connection without an answer (timeout, server shutdown, peer gone).

@@ -37,6 +37,13 @@ extension WebSocketServer {
         /// Connections closed (1008 "send queue full") because their peer did not read fast
         /// enough for ``WebSocket/Configuration/maxBufferedBytes``.
         public var sendQueueFullCloses = 0
+        /// Peer data the connections hold now, as charged against
+        /// ``Configuration/maxBufferedBytes`` (the bytes above each connection's first 16 KiB,
+        /// in 16 KiB steps: see ``BufferBudget``). A gauge.
+        public var bufferedBytes = 0
+        /// Connections closed (1013 "server buffers full") to bring the buffered bytes back
+        /// under ``Configuration/maxBufferedBytes``.
+        public var bufferBudgetCloses = 0
 
         public init() {}
     }
@@ -47,6 +54,8 @@ extension WebSocketServer {
         for counters in context.counters { counters.add(to: &metrics) }
         metrics.connectionsOpen = connectionCount
         metrics.acceptPauses = context.descriptorPauses.load(ordering: .relaxed)
+        metrics.bufferedBytes = context.budget.usedBytes
+        metrics.bufferBudgetCloses = context.budget.closeCount
         return metrics
     }
 }

@@ -31,6 +31,28 @@ public final class WebSocketServer: Sendable {
         /// Most WebSocket clients at once; more get 503 until one leaves. 10,000: what the
         /// default 1 MiB message limit and a few GiB of memory can serve safely.
         public var maxClients = 10_000
+        /// The server-wide budget for peer data held in memory: every connection's parser carry
+        /// (a frame not complete yet), fragments of a message being assembled, and send queue,
+        /// summed. Over it, the connections holding the most are failed with close 1013 ("Try
+        /// Again Later"), their buffers freed, until the sum is back under it; the others keep
+        /// being served. The per-connection bounds (``WebSocket/Configuration``) still apply.
+        /// Default: a quarter of physical memory, at most 1 GiB (at least 64 MiB): normal
+        /// traffic holds far less (10,000 clients 100 KiB behind each is 1 GB), so on a large
+        /// machine it closes only attackers and stalled peers; on a small one it keeps them from
+        /// taking the memory. What it bounds exactly: ``BufferBudget``.
+        public var maxBufferedBytes = BufferBudget.defaultLimit
+        /// Most opening handshakes in progress at once (connections accepted whose request head
+        /// is not complete yet); over it, a new connection gets `503 Service Unavailable` with
+        /// `Retry-After` at accept, before anything is read. 1,000: a head is answered in well
+        /// under a millisecond once it arrives, so even a reconnect storm of 10,000 clients keeps
+        /// few in progress; slow or idle connections cannot hold more than 1,000 descriptors and
+        /// 1,000 × ``maxHeaderBytes`` of memory.
+        public var maxHandshakes = 1_000
+        /// Most opening handshakes in progress from one client address (answered as
+        /// ``maxHandshakes``). 32: a browser opens a few connections at a time, and a network
+        /// behind one address (NAT) rarely has more heads in flight at once; a flood of half-open
+        /// connections from one host takes 32 slots, not the server's descriptors.
+        public var maxHandshakesPerAddress = 32
         /// Subprotocols the server speaks, in order of preference.
         public var subprotocols: [String] = []
         /// A request head must be complete within this time, or the connection is dropped
@@ -118,6 +140,10 @@ public final class WebSocketServer: Sendable {
             }
             if first { logger.debug("parley: TLS handshake failed: \(error.message) (each cause is logged once)") }
         }
+        /// Peer data held by every connection (``Configuration/maxBufferedBytes``).
+        let budget: BufferBudget
+        /// Handshakes in progress (``Configuration/maxHandshakes``).
+        let handshakes: Mutex<HandshakeLimiter>
 
         init(configuration: Configuration, onConnection: @escaping @Sendable (WebSocket, HTTPRequestHead) -> Void) {
             self.configuration = configuration
@@ -127,6 +153,9 @@ public final class WebSocketServer: Sendable {
                                         subprotocols: configuration.subprotocols, routes: configuration.routes)
             refusals = Mutex(configuration.refusalLimit.map { RefusalLimiter(limit: $0) })
             limitsRefusals = configuration.refusalLimit != nil
+            budget = BufferBudget(limit: configuration.maxBufferedBytes)
+            handshakes = Mutex(HandshakeLimiter(maxTotal: configuration.maxHandshakes,
+                                                maxPerAddress: configuration.maxHandshakesPerAddress))
         }
 
         /// Counts a refused attempt from `peer` (`ip:port`).
@@ -249,6 +278,7 @@ public final class WebSocketServer: Sendable {
             }
         }
         state.withLock { $0 = (group, listener.fd, listener.port) }
+        Self.startMemoryTrimming(on: group.loops[0], context: context)
         return listener.port
     }
 

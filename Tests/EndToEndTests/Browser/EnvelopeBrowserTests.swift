@@ -106,6 +106,29 @@ final class EnvelopeBrowserTests: XCTestCase {
         XCTAssertEqual(seen, "connect, all 1, all 2, ack 3")
     }
 
+    func test_parleyJS_offlineBuffer_dropsTheOldest_overItsByteLimit() async throws {
+        let browser = try await Chromium.launch(for: self)
+        let server = try await ChildProcess.start("parley-server", ["--port", "0", "--loops", "1"], for: self)
+        let page = try await browser.devTools.newPage()
+        try await page.open("http://127.0.0.1:\(server.port)/parley/parley.js")
+        // Three emits of 400 KB while offline: 1.2 MB passes the 1 MiB default, so the oldest goes.
+        let script = """
+            (async () => {
+              const { connect } = await import("/parley/parley.js");
+              const socket = connect("/parley", { autoConnect: false });
+              const big = "x".repeat(400000);
+              const acks = [1, 2, 3].map((n) => socket.emitWithAck("echo", { n, big }, { timeout: 5000 })
+                .then((data) => "ack " + data.n, (error) => "lost " + n + ": " + error.message));
+              socket.connect();
+              const results = await Promise.all(acks);
+              socket.disconnect();
+              return results.join(", ");
+            })()
+            """
+        let results = try await page.string(script)
+        XCTAssertEqual(results, "lost 1: dropped from the full offline buffer, ack 2, ack 3")
+    }
+
     func test_parleyJS_doesNotReconnect_afterMiddlewareRefusal() async throws {
         let browser = try await Chromium.launch(for: self)
         let server = try await ChildProcess.start("parley-server", ["--port", "0", "--loops", "1", "--token", "secret"], for: self)

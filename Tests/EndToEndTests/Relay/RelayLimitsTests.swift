@@ -82,6 +82,31 @@ final class RelayLimitsTests: XCTestCase {
         XCTAssertEqual(joined, #"{"ack":3}"#)
     }
 
+    func test_relayRoom_relaysAMegabyteEvent_asItCame() async throws {
+        let server = try await ChildProcess.start("parley-server", ["--port", "0", "--loops", "1"], for: self)
+        let url = "ws://127.0.0.1:\(server.port)/parley"
+        let sender = try await Peer(url: url)
+        let member = try await Peer(url: url)
+        _ = await sender.next()
+        _ = await member.next()
+        member.socket.send(text: #"{"event":"join","data":"r","id":1}"#)
+        let joined = await member.next()
+        XCTAssertEqual(joined, #"{"ack":1}"#)
+        // 900 KB of small numbers after the room name: only the name is read (RawJSON.string(forKey:)).
+        let data = #"{"room":"r","items":["# + Array(repeating: "0", count: 450_000).joined(separator: ",") + "]}"
+        let start = ContinuousClock.now
+        sender.socket.send(text: #"{"event":"room","data":"# + data + #","id":2}"#)
+        let answer = await sender.next()
+        XCTAssertEqual(answer, #"{"ack":2}"#)
+        let elapsed = secondsSince(start)
+        let relayed = await member.next()
+        XCTAssertEqual(relayed, #"{"event":"room","data":"# + data + "}", "the data relayed byte for byte")
+        print("relay: room event of \(data.utf8.count) bytes acknowledged in \(Int(elapsed * 1000)) ms")
+        sender.socket.send(text: #"{"event":"room","data":{"rooms":"r"},"id":3}"#)
+        let refused = await sender.next()
+        XCTAssertEqual(refused, #"{"ack":3,"error":{"message":"room needs data {\"room\":NAME,...}"}}"#)
+    }
+
     func test_relayToken_guessesGet429_afterTheRefusalLimit() async throws {
         let server = try await ChildProcess.start("parley-server", ["--port", "0", "--loops", "1", "--token", "tok", "--refusal-limit", "3/60"],
                                                   for: self)
@@ -99,4 +124,10 @@ final class RelayLimitsTests: XCTestCase {
             XCTAssertEqual(status, 429)
         }
     }
+}
+
+/// Seconds elapsed since `start`.
+private func secondsSince(_ start: ContinuousClock.Instant) -> Double {
+    let (seconds, attoseconds) = (ContinuousClock.now - start).components
+    return Double(seconds) + Double(attoseconds) / 1e18
 }

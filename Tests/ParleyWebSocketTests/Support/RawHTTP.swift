@@ -62,7 +62,10 @@ final class RawClient {
     ///   - timeout: the SO_RCVTIMEO and SO_SNDTIMEO of every blocking call.
     ///   - receiveBuffer: an SO_RCVBUF to set before connecting (a small one makes the server's
     ///     sends back up sooner), or nil for the default.
-    init(port: Int, host: String = "127.0.0.1", timeout: Duration = .seconds(3), receiveBuffer: Int32? = nil) throws {
+    ///   - source: an IPv4 address to bind the client end to before connecting (on Linux every
+    ///     127.x.y.z is loopback, so tests can connect from several client addresses), or nil.
+    init(port: Int, host: String = "127.0.0.1", timeout: Duration = .seconds(3), receiveBuffer: Int32? = nil,
+         source: String? = nil) throws {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -70,6 +73,15 @@ final class RawClient {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw RawSocketError(description: "socket: errno \(errno)") }
         if let receiveBuffer { SystemSocket.setOption(fd, SOL_SOCKET, SO_RCVBUF, receiveBuffer) }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            guard inet_pton(AF_INET, source, &local.sin_addr) == 1 else { throw RawSocketError(description: "bad IPv4 address \(source)") }
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else { throw RawSocketError(description: "bind to \(source): errno \(errno)") }
+        }
         setTimeout(timeout)
         let status = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
