@@ -120,9 +120,15 @@ final class Chat: Sendable {
 
     private func disconnected(_ nick: String, _ socket: Socket, _ reason: DisconnectReason) throws {
         let window = Self.recoverableReasons.contains(reason) ? recoveryWindow : nil
-        enum Outcome { case handedOver, away, left }
+        enum Outcome { case handedOver, away, left, shutDown }
         let outcome = state.withLock { state -> Outcome in
             guard state.users[nick]?.socket === socket else { return .handedOver }
+            // The server is stopping and closes every page: nobody left, and the pages still
+            // open must not be told so (they come back to the restarted server as they were).
+            if reason == .serverShuttingDown {
+                state.users[nick] = nil
+                return .shutDown
+            }
             if window != nil {
                 state.users[nick]?.lost = true
                 return .away
@@ -131,7 +137,7 @@ final class Chat: Sendable {
             return .left
         }
         switch outcome {
-        case .handedOver: break
+        case .handedOver, .shutDown: break
         case .left: try announcePresence(left: nick)
         case .away:
             // Away until the page recovers its session (`connected` replaces the socket) or the
