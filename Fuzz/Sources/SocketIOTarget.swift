@@ -33,7 +33,8 @@ struct SocketIOTarget: FuzzTarget {
     /// The invariants of a packet as decoded.
     static func check(_ packet: SocketIOPacket) {
         let namespace = packet.namespace
-        require(namespace.hasPrefix("/") && !namespace.contains(","), "bad namespace \(namespace)")
+        // Bytes, not characters: "/" and a combining mark are one `Character`.
+        require(namespace.utf8.first == UInt8(ascii: "/") && !namespace.utf8.contains(UInt8(ascii: ",")), "bad namespace \(namespace)")
         switch packet {
         case .connect(_, let payload?), .connectError(_, let payload):
             require(payload.bytes.first == UInt8(ascii: "{") && JSONCheck.isJSON(payload.bytes, fragments: false),
