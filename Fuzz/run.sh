@@ -14,7 +14,7 @@ export SWIFT_BACKTRACE=enable=no
 SECONDS_PER_TARGET="${1:-30}"
 shift || true
 TARGETS=("$@")
-if [ ${#TARGETS[@]} -eq 0 ]; then TARGETS=(envelope frame http resp redis-url cluster); fi
+if [ ${#TARGETS[@]} -eq 0 ]; then TARGETS=(envelope frame http resp redis-url cluster engineio socketio socketio-binary); fi
 
 # A build of its own (release, instrumented): -parse-as-library because the entry point is a
 # @_cdecl function, PARLEY_FUZZING to call libFuzzer's driver, lld because gold fails on

@@ -17,6 +17,9 @@ let targets: [String: FuzzTarget] = [
     "resp": RESPTarget(),
     "redis-url": RedisURLTarget(),
     "cluster": ClusterMessageTarget(),
+    "engineio": EngineIOTarget(),
+    "socketio": SocketIOTarget(),
+    "socketio-binary": SocketIOBinaryTarget(),
 ]
 
 /// The target libFuzzer calls; set once, before the driver starts.
