@@ -23,15 +23,15 @@ struct EnvelopeTarget: FuzzTarget {
         }
     }
 
-    /// Valid JSON by the RFC 8259 grammar, checked with `JSONSerialization`. The grammar allows
-    /// any `\uXXXX` escape, but Foundation refuses unpaired surrogates (which browsers' JSON.parse
-    /// accepts and Parley relays as they are), so surrogate escapes are swapped for `\u0041`
-    /// first: the check is about the grammar, not about what a string decodes to.
+    /// Valid JSON by the RFC 8259 grammar (``JSONCheck``: Foundation's limits on surrogate
+    /// escapes and on numbers beyond a `Double` are spared).
     private func isJSON(_ bytes: [UInt8], fragments: Bool) -> Bool {
-        let checked = Self.withoutSurrogateEscapes(bytes)
-        return (try? JSONSerialization.jsonObject(with: Data(checked), options: fragments ? [.fragmentsAllowed] : [])) != nil
+        JSONCheck.isJSON(bytes, fragments: fragments)
     }
 
+    /// `bytes` with every `\uD800`–`\uDFFF` escape inside a string swapped for `\u0041`: the grammar
+    /// allows any `\uXXXX` escape, but Foundation refuses unpaired surrogates (which browsers'
+    /// JSON.parse accepts and Parley relays as they are).
     static func withoutSurrogateEscapes(_ bytes: [UInt8]) -> [UInt8] {
         var out = bytes
         var inString = false
