@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import XCTest
 
 /// A python-socketio peer script (a file of the calling test target's `Peers` folder) run as a
@@ -57,25 +56,7 @@ public final class PythonPeer: Sendable {
         process.standardError = FileHandle.standardError
         let lines = Mailbox<String>()
         let exited = Mailbox<Int32>()
-        let partial = Mutex<[UInt8]>([])
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-                lines.finish()
-                return
-            }
-            let complete = partial.withLock { buffer -> [String] in
-                buffer += data
-                var found: [String] = []
-                while let newline = buffer.firstIndex(of: 0x0A) {
-                    found.append(String(decoding: buffer[..<newline], as: UTF8.self))
-                    buffer.removeSubrange(...newline)
-                }
-                return found
-            }
-            for line in complete { lines.put(line) }
-        }
+        lines.collectLines(from: pipe.fileHandleForReading)
         process.terminationHandler = { process in exited.put(process.terminationStatus) }
         try process.run()
         test.addTeardownBlock {

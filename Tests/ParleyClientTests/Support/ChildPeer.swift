@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import TestSupport
 import XCTest
 
@@ -60,29 +59,12 @@ final class ChildPeer: Sendable {
         process.standardInput = input
         process.standardError = FileHandle.standardError
         let lines = Mailbox<String>()
-        let partial = Mutex<[UInt8]>([])
-        output.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-                lines.finish()
-                return
-            }
-            let complete = partial.withLock { buffer -> [String] in
-                buffer += data
-                var found: [String] = []
-                while let newline = buffer.firstIndex(of: 0x0A) {
-                    found.append(String(decoding: buffer[..<newline], as: UTF8.self))
-                    buffer.removeSubrange(...newline)
-                }
-                return found
-            }
-            for line in complete { lines.put(line) }
-        }
+        lines.collectLines(from: output.fileHandleForReading)
         try process.run()
         test.addTeardownBlock {
             try? input.fileHandleForWriting.close()
-            if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+            // SIGKILL: the test process may block SIGTERM, and children inherit the mask.
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
         return ChildPeer(lines: lines)
     }
