@@ -51,9 +51,7 @@ struct ForwardedClient: Sendable {
 
     /// `[ip]:port` → `ip`, `a.b.c.d:port` → `a.b.c.d`; anything else as is.
     static func stripPort(_ hop: String) -> String {
-        if hop.hasPrefix("[") { return RefusalLimiter.host(ofPeer: hop) }
-        if hop.filter({ $0 == ":" }).count == 1 { return RefusalLimiter.host(ofPeer: hop) }
-        return hop
+        RefusalLimiter.host(ofPeer: hop)
     }
 
     /// The canonical text of an IPv4 or IPv6 address (IPv4-mapped IPv6 as IPv4), or nil when

@@ -43,7 +43,7 @@ public struct RefusalLimiter: Sendable {
     /// Addresses with an open window (for tests and diagnostics).
     public var trackedAddresses: Int { windows.count }
 
-    /// Counts one refused attempt from `address` (a host, without the port: see ``host(ofPeer:)``).
+    /// Counts one refused attempt from `address` (a key from ``limitKey(ofPeer:)``).
     public mutating func recordRefusal(from address: String, now: ContinuousClock.Instant) {
         if let window = windows[address], now < window.opened + limit.window {
             windows[address]?.refusals = window.refusals + 1
@@ -70,13 +70,38 @@ public struct RefusalLimiter: Sendable {
         return max(1, Int(seconds) + (attoseconds > 0 ? 1 : 0))
     }
 
+    /// The key a peer address is counted under by this limiter and by ``HandshakeLimiter``: the
+    /// host for IPv4 (`1.2.3.4:5` -> `1.2.3.4`, also when written IPv4-mapped as
+    /// `[::ffff:1.2.3.4]:5`), and the /64 network for IPv6 (`[2001:db8:1:2::7]:5` ->
+    /// `2001:db8:1:2::/64`). One IPv6 subscriber is normally given a whole /64 (RFC 6177), so a
+    /// limit per single IPv6 address would let one client rotate past it. A text that is not an
+    /// address is its own key.
+    public static func limitKey(ofPeer address: String) -> String {
+        let host = host(ofPeer: address)
+        guard host.contains(":") else { return host }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, host, &v6) == 1 else { return host }
+        var bytes = withUnsafeBytes(of: &v6) { Array($0) }
+        // ::ffff:a.b.c.d is the IPv4 client a dual-stack socket accepted: count it as IPv4.
+        if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xff && bytes[11] == 0xff {
+            return "\(bytes[12]).\(bytes[13]).\(bytes[14]).\(bytes[15])"
+        }
+        for index in 8..<16 { bytes[index] = 0 }
+        var network = in6_addr()
+        withUnsafeMutableBytes(of: &network) { $0.copyBytes(from: bytes) }
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        guard inet_ntop(AF_INET6, &network, &text, socklen_t(text.count)) != nil else { return host }
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/64"
+    }
+
     /// The host part of a peer address as ``WebSocket/remoteAddress`` gives it: `1.2.3.4:5` ->
-    /// `1.2.3.4`, `[::1]:5` -> `::1`. Clients are counted per host, whatever their port.
+    /// `1.2.3.4`, `[::1]:5` -> `::1`; an address without a port (`1.2.3.4`, a bare IPv6 such as
+    /// `2001:db8::1`) as it is. Clients are counted per host, whatever their port.
     public static func host(ofPeer address: String) -> String {
         if address.hasPrefix("["), let close = address.firstIndex(of: "]") {
             return String(address[address.index(after: address.startIndex)..<close])
         }
-        guard let colon = address.lastIndex(of: ":") else { return address }
+        guard let colon = address.lastIndex(of: ":"), address.firstIndex(of: ":") == colon else { return address }
         return String(address[..<colon])
     }
 }

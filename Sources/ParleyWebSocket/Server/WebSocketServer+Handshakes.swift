@@ -10,7 +10,7 @@ extension WebSocketServer.Context {
     ///   answered; nil when a cap is reached: `fd` was then answered `503` (written at once,
     ///   nothing read; with TLS, nothing written) and closed.
     func beginHandshake(_ fd: Int32) -> String? {
-        let host = RefusalLimiter.host(ofPeer: SystemSocket.peerAddress(fd))
+        let host = RefusalLimiter.limitKey(ofPeer: SystemSocket.peerAddress(fd))
         if handshakes.withLock({ $0.begin(from: host) }) { return host }
         let transport = Transport.plain(fd)
         // A TLS listener's client expects a handshake, not plain HTTP: it only sees the close.

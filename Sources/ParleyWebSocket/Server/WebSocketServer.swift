@@ -48,7 +48,8 @@ public final class WebSocketServer: Sendable {
         /// few in progress; slow or idle connections cannot hold more than 1,000 descriptors and
         /// 1,000 × ``maxHeaderBytes`` of memory.
         public var maxHandshakes = 1_000
-        /// Most opening handshakes in progress from one client address (answered as
+        /// Most opening handshakes in progress from one client address, an IPv6 client's /64
+        /// network counting as one (see ``RefusalLimiter/limitKey(ofPeer:)``; answered as
         /// ``maxHandshakes``). 32: a browser opens a few connections at a time, and a network
         /// behind one address (NAT) rarely has more heads in flight at once; a flood of half-open
         /// connections from one host takes 32 slots, not the server's descriptors.
@@ -75,8 +76,8 @@ public final class WebSocketServer: Sendable {
         public var endpoints: [HTTPEndpoint] = []
         /// Frame, message, queue and timer limits of every connection.
         public var webSocket = WebSocket.Configuration()
-        /// The per-address limit on refused connection attempts: over it, upgrades from that
-        /// address get `429 Too Many Requests` with `Retry-After` before any WebSocket work.
+        /// The per-address limit on refused connection attempts (IPv6 per /64, see
+        /// ``RefusalLimiter/limitKey(ofPeer:)``): over it, upgrades from that address get `429 Too Many Requests` with `Retry-After` before any WebSocket work.
         /// Counted: refused upgrade requests (any 4xx or 5xx but 429 and 503), unreadable request
         /// heads, and refusals reported with ``WebSocketServer/recordRefusal(from:)`` (the
         /// Parley server reports middleware refusals). nil turns it off. On by default, 20
@@ -161,15 +162,15 @@ public final class WebSocketServer: Sendable {
         /// Counts a refused attempt from `peer` (`ip:port`).
         func recordRefusal(from peer: String) {
             guard limitsRefusals else { return }
-            let host = RefusalLimiter.host(ofPeer: peer)
-            refusals.withLock { $0?.recordRefusal(from: host, now: .now) }
+            let key = RefusalLimiter.limitKey(ofPeer: peer)
+            refusals.withLock { $0?.recordRefusal(from: key, now: .now) }
         }
 
         /// The `Retry-After` seconds for `peer` when it is over the refusal limit, else nil.
         func refusalRetryAfter(for peer: String) -> Int? {
             guard limitsRefusals else { return nil }
-            let host = RefusalLimiter.host(ofPeer: peer)
-            return refusals.withLock { $0?.retryAfter(for: host, now: .now) }.map(RefusalLimiter.retryAfterSeconds)
+            let key = RefusalLimiter.limitKey(ofPeer: peer)
+            return refusals.withLock { $0?.retryAfter(for: key, now: .now) }.map(RefusalLimiter.retryAfterSeconds)
         }
 
         /// Takes a client slot; false when `maxClients` are connected.

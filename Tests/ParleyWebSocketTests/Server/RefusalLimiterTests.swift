@@ -53,6 +53,29 @@ final class RefusalLimiterTests: XCTestCase {
         XCTAssertEqual(RefusalLimiter.host(ofPeer: "[::1]:5000"), "::1")
         XCTAssertEqual(RefusalLimiter.host(ofPeer: "[::ffff:10.0.0.1]:80"), "::ffff:10.0.0.1")
         XCTAssertEqual(RefusalLimiter.host(ofPeer: ""), "")
+        XCTAssertEqual(RefusalLimiter.host(ofPeer: "10.0.0.1"), "10.0.0.1")
+        XCTAssertEqual(RefusalLimiter.host(ofPeer: "2001:db8::1"), "2001:db8::1", "a bare IPv6 has no port")
+        XCTAssertEqual(RefusalLimiter.limitKey(ofPeer: "2001:db8::1"), "2001:db8::/64")
+    }
+
+    func test_refusalLimiter_limitKey_isTheHostForIPv4AndTheSlash64ForIPv6() {
+        XCTAssertEqual(RefusalLimiter.limitKey(ofPeer: "10.0.0.1:5000"), "10.0.0.1")
+        XCTAssertEqual(RefusalLimiter.limitKey(ofPeer: "[::ffff:10.0.0.1]:80"), "10.0.0.1")
+        XCTAssertEqual(RefusalLimiter.limitKey(ofPeer: "[2001:db8:1:2::7]:443"), "2001:db8:1:2::/64")
+        XCTAssertEqual(RefusalLimiter.limitKey(ofPeer: "[2001:db8:1:2:aaaa:bbbb:cccc:dddd]:1"), "2001:db8:1:2::/64")
+        XCTAssertNotEqual(RefusalLimiter.limitKey(ofPeer: "[2001:db8:1:3::7]:443"), "2001:db8:1:2::/64")
+        XCTAssertEqual(RefusalLimiter.limitKey(ofPeer: "[::1]:5000"), "::/64")
+        XCTAssertEqual(RefusalLimiter.limitKey(ofPeer: "[zz::1]:5000"), "zz::1", "not an address: its own key")
+        XCTAssertEqual(RefusalLimiter.limitKey(ofPeer: ""), "")
+    }
+
+    func test_refusalLimiter_blocksAWholeIPv6Slash64_whenItsAddressesRotate() {
+        var limiter = RefusalLimiter(limit: .init(maxRefusals: 3, window: .seconds(10)))
+        for suffix in 1...3 {
+            limiter.recordRefusal(from: RefusalLimiter.limitKey(ofPeer: "[2001:db8::\(suffix)]:4000"), now: at(0))
+        }
+        XCTAssertNotNil(limiter.retryAfter(for: RefusalLimiter.limitKey(ofPeer: "[2001:db8::99]:4000"), now: at(1)))
+        XCTAssertNil(limiter.retryAfter(for: RefusalLimiter.limitKey(ofPeer: "[2001:db8:0:1::1]:4000"), now: at(1)))
     }
 
     func test_refusalLimit_default_is20RefusalsPer10Seconds() {
