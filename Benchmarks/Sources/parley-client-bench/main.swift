@@ -1,4 +1,3 @@
-import Glibc
 import ParleyClient
 import ParleyIO
 import ParleyProtocol
