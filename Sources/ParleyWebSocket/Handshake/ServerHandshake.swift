@@ -69,13 +69,19 @@ public struct ServerHandshake: Sendable {
         Data(SHA1.hash(Array((key + acceptGUID).utf8))).base64EncodedString()
     }
 
+    /// Whether `request` meets RFC 9112 3.2's Host rule, which every request the server answers
+    /// is held to (upgrades, routes, endpoints): a server MUST answer 400 to an HTTP/1.1 request
+    /// without a Host field, with more than one Host field line, or with an invalid Host value
+    /// (RFC 6455 4.2.1 requires Host for the upgrade too). HTTP/1.0 may leave it out.
+    public static func hasValidHost(_ request: HTTPRequestHead) -> Bool {
+        let hosts = request.headers.filter { $0.name.caseInsensitiveEquals("Host") }
+        if hosts.count > 1 || (hosts.isEmpty && request.version != "HTTP/1.0") { return false }
+        return hosts.allSatisfy { isValidHost($0.value) }
+    }
+
     /// Decides the answer to `request`. `hasCapacity` is false when the client limit is reached.
     public func decide(_ request: HTTPRequestHead, hasCapacity: Bool) -> Decision {
-        // RFC 9112 3.2: 400 for an HTTP/1.1 request without Host, for more than one Host field
-        // line, and for an invalid Host value (RFC 6455 4.2.1 requires Host for the upgrade).
-        let hosts = request.headers.filter { $0.name.caseInsensitiveEquals("Host") }
-        if hosts.count > 1 || (hosts.isEmpty && request.version != "HTTP/1.0")
-            || hosts.contains(where: { !Self.isValidHost($0.value) }) {
+        guard Self.hasValidHost(request) else {
             return .respond(.plain(400), includeBody: request.method != "HEAD")
         }
         let requestPath = request.path

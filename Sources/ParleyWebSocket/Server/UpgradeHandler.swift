@@ -99,6 +99,12 @@ final class UpgradeHandler: Selectable {
     }
 
     private func answer(_ request: HTTPRequestHead, remainder: [UInt8]) {
+        // Endpoints and dynamic routes are answered here, before the handshake's own checks:
+        // they are held to the same Host rule.
+        guard ServerHandshake.hasValidHost(request) else {
+            refused(400, path: request.path)
+            return respond(.plain(400), includeBody: request.method != "HEAD")
+        }
         if request.path == context.configuration.path, context.limitsRefusals,
            let seconds = context.refusalRetryAfter(for: SystemSocket.peerAddress(io.fd)) {
             refused(429, path: request.path)

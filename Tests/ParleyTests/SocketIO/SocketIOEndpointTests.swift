@@ -98,7 +98,7 @@ final class SocketIOEndpointTests: XCTestCase {
     func test_endpoint_secondConcurrentPoll_isRefused_andClosesSession() throws {
         let io = try startServer()
         let sid = try open(io)
-        let poll = Array("GET /socket.io/?EIO=4&transport=polling&sid=\(sid) HTTP/1.1\r\n\r\n".utf8)
+        let poll = Array("GET /socket.io/?EIO=4&transport=polling&sid=\(sid) HTTP/1.1\r\nHost: a\r\n\r\n".utf8)
         // Nothing is queued, so the first poll the server reads is held; the other overlaps it.
         let first = try RawClient(port: io.port)
         let second = try RawClient(port: io.port)

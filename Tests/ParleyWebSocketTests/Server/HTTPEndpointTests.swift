@@ -45,17 +45,17 @@ final class HTTPEndpointTests: XCTestCase {
 
     func test_endpoint_refusesBodyOverLimit_with413() throws {
         let server = try startEndpointServer(maxBodyBytes: 4) { _, responder in responder.respond(HTTPResponse(status: 200)) }
-        XCTAssertEqual(try response("POST /api/x HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", port: server.port).head.status, 413)
+        XCTAssertEqual(try response("POST /api/x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", port: server.port).head.status, 413)
     }
 
     func test_endpoint_refusesChunkedBody_with411() throws {
         let server = try startEndpointServer { _, responder in responder.respond(HTTPResponse(status: 200)) }
-        XCTAssertEqual(try response("POST /api/x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", port: server.port).head.status, 411)
+        XCTAssertEqual(try response("POST /api/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", port: server.port).head.status, 411)
     }
 
     func test_endpoint_refusesMalformedContentLength_with400() throws {
         let server = try startEndpointServer { _, responder in responder.respond(HTTPResponse(status: 200)) }
-        XCTAssertEqual(try response("POST /api/x HTTP/1.1\r\nContent-Length: -1\r\n\r\n", port: server.port).head.status, 400)
+        XCTAssertEqual(try response("POST /api/x HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", port: server.port).head.status, 400)
     }
 
     func test_endpoint_reportsCancel_whenClientLeavesWhileHeld() async throws {
@@ -66,7 +66,7 @@ final class HTTPEndpointTests: XCTestCase {
             held.put(true)
         }
         let client = try RawClient(port: server.port)
-        try client.send("GET /api/poll HTTP/1.1\r\n\r\n")
+        try client.send("GET /api/poll HTTP/1.1\r\nHost: a\r\n\r\n")
         _ = try await held.expectNext("the held request")
         client.close()
         let value = await cancelled.next()

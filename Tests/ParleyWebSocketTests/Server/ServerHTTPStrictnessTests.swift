@@ -42,6 +42,23 @@ final class ServerHTTPStrictnessTests: XCTestCase {
         try assertRefused(request, port: server.port, status: 400)
     }
 
+    func test_routesAndEndpoints_return400_whenHostIsMissingOrRepeated() throws {
+        let server = try startEchoServer {
+            $0.dynamicRoutes = ["/status": { _ in .plain(200) }]
+            $0.endpoints = [HTTPEndpoint(prefix: "/api/", maxBodyBytes: 1_024) { _, responder in responder.respond(.plain(200)) }]
+        }
+        for path in ["/status", "/api/x"] {
+            try assertRefused("GET \(path) HTTP/1.1\r\n\r\n", port: server.port, status: 400)
+            try assertRefused("GET \(path) HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", port: server.port, status: 400)
+            try assertRefused("GET \(path) HTTP/1.1\r\nHost: a b\r\n\r\n", port: server.port, status: 400)
+            // With one Host the same request is answered.
+            let client = try RawClient(port: server.port)
+            defer { client.close() }
+            let head = try XCTUnwrap(try client.exchange("GET \(path) HTTP/1.1\r\nHost: a\r\n\r\n"))
+            XCTAssertEqual(head.status, 200, path)
+        }
+    }
+
     func test_upgrade_returns403_whenOriginAppearsTwice_andOriginsAreRestricted() throws {
         let server = try startEchoServer { $0.allowedOrigins = ["https://good.example"] }
         let request = RawClient.upgradeRequest(headers: ["Origin": "https://good.example"])
