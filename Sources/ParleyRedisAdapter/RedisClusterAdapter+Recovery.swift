@@ -242,8 +242,8 @@ extension RedisClusterAdapter: ClusterRecoveryStore {
         let next = state.withLock { state -> (RedisConnection, [String], [[UInt8]])? in
             guard state.log.enabled, !state.log.reading, let reader = state.reader, !state.log.positions.isEmpty else { return nil }
             state.log.reading = true
-            let namespaces = state.log.positions.keys.sorted()
-            return (reader, namespaces, namespaces.map { state.log.positions[$0]! })
+            let positions = state.log.positions.sorted { $0.key < $1.key }
+            return (reader, positions.map(\.key), positions.map(\.value))
         }
         guard let (reader, namespaces, ids) = next else { return }
         var command: [[UInt8]] = [Array("XREAD".utf8), Array("COUNT".utf8), Array(Self.readCount.utf8), Array("BLOCK".utf8),

@@ -27,6 +27,12 @@ import Synchronization
 /// (messages for that loop's sockets are written without a thread hand-off). When Redis is
 /// down, local delivery goes on, publications are dropped (``droppedCount``), the outage is
 /// reported once, and both connections come back by themselves. One adapter per server.
+///
+/// With ``Server/Configuration/connectionStateRecovery`` on, it is also the cluster's
+/// ``ClusterRecoveryStore``: kept events and room operations go through a Redis stream per
+/// namespace (`<prefix>#<namespace>#stream`, read by a third connection) instead of pub/sub, and
+/// the sessions of lost connections are Redis keys, so a client recovers on any node
+/// (Protocol.md 11.1).
 public final class RedisClusterAdapter: ClusterAdapter, CustomStringConvertible {
     struct State {
         var publisher: RedisConnection?
