@@ -236,6 +236,16 @@ extension RedisClusterAdapter: ClusterRecoveryStore {
         }
     }
 
+    /// Starts reading the registered namespaces whose stream position is not known yet (their
+    /// `XREVRANGE` was lost in an outage): called when the publishing connection is back.
+    func startReadingUnread() {
+        let unread = state.withLock { state -> [String] in
+            guard state.log.enabled, state.reader != nil else { return [] }
+            return state.channels.keys.filter { state.log.positions[$0] == nil }
+        }
+        if !unread.isEmpty { startReading(unread) }
+    }
+
     /// Sends the next `XREAD BLOCK` unless one is in flight; each answer is delivered in order
     /// and the next read follows. Stops while Redis is down (restarted when it is back).
     func readNext() {
@@ -253,7 +263,16 @@ extension RedisClusterAdapter: ClusterRecoveryStore {
         let dropped = reader.send(bytes: command) { [weak self] result in
             guard let self else { return }
             guard case .success(let value) = result else {
-                self.state.withLock { $0.log.reading = false }
+                let context = self.state.withLock { state in
+                    state.log.reading = false
+                    return state.context
+                }
+                // An error answer (not a lost connection, which `.reconnected` resumes from):
+                // tried again a second later.
+                if case .failure(.commandFailed(let message)) = result, let context {
+                    context.warning("parley: Redis refused XREAD (\(message)); reading the streams again in 1 s")
+                    context.loop.execute(after: .seconds(1)) { [weak self] in self?.readNext() }
+                }
                 return
             }
             self.deliver(value, namespaces: namespaces)

@@ -228,6 +228,7 @@ public final class RedisClusterAdapter: ClusterAdapter, CustomStringConvertible 
             }
         case .reconnected:
             if name == "reader" { readNext() }
+            if name == "publisher" { startReadingUnread() }
             let (back, context) = state.withLock { state -> ((Duration, Int)?, ClusterContext?) in
                 guard state.down.remove(name) != nil, state.down.isEmpty, let start = state.outageStart else { return (nil, state.context) }
                 state.outageStart = nil
