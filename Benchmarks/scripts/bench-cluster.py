@@ -98,7 +98,9 @@ class Node:
 
 def wsload(port, pid, conns, extra=()):
     return subprocess.Popen([WSLOAD, "--dialect", "envelope", "--mode", "broadcast", "--port", str(port), "--quiet",
-                             "--conns", str(conns), "--senders", "1", "--duration", DURATION, "--server-pid", str(pid)]
+                             "--conns", str(conns), "--senders", "1", "--duration", DURATION, "--server-pid", str(pid),
+                             # the server answers 503 beyond 32 handshakes at once from one address
+                             "--concurrency", "16"]
                             + list(extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

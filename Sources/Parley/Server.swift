@@ -439,6 +439,7 @@ public final class Server: Sendable {
             for socket in namespace.fetchSockets() { socket.setReason(.serverShuttingDown) }
         }
         socketIO?.closeAll()
+        await router.saveSessionsForShutdown()   // with a cluster recovery store: recovered elsewhere
         router.cluster?.stop()  // before the loops stop
         await webSocketServer.shutdown(gracePeriod: gracePeriod)
         let waiters = stopped.withLock { state in

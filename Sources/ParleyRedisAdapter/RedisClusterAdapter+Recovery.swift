@@ -94,6 +94,26 @@ extension RedisClusterAdapter: ClusterRecoveryStore {
                                Array("PX".utf8), Array(String(milliseconds).utf8)], reply: nil)
     }
 
+    /// `SET ... PX` of each session, pipelined; `completion` once Redis answered them all (or
+    /// the connection failed them).
+    public func saveSessions(_ sessions: [ClusterRecoverySession], expiry: Duration, completion: @escaping @Sendable () -> Void) {
+        guard let publisher = state.withLock({ $0.publisher }), !sessions.isEmpty else { return completion() }
+        let milliseconds = max(1, expiry.components.seconds * 1000 + expiry.components.attoseconds / 1_000_000_000_000_000)
+        let remaining = Atomic<Int>(sessions.count)
+        let answered: @Sendable () -> Void = {
+            if remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { completion() }
+        }
+        for session in sessions {
+            guard let json = try? JSONEncoder().encode(session) else {
+                answered()
+                continue
+            }
+            let command: [[UInt8]] = [Array("SET".utf8), sessionKey(namespace: session.namespace, token: session.token), Array(json),
+                                      Array("PX".utf8), Array(String(milliseconds).utf8)]
+            if publisher.send(bytes: command, reply: { _ in answered() }) != nil { answered() }
+        }
+    }
+
     /// `GETDEL` of the session key and, when asked, `XRANGE <stream> <offset> +` (the offset
     /// must be its first entry: else entries after it were trimmed), pipelined. For `0-0`
     /// (an empty stream when the client connected), `XRANGE - +` and `XINFO STREAM`, whose

@@ -170,6 +170,35 @@ final class RedisClusterRecoveryTests: XCTestCase {
         XCTAssertEqual(live.number, 6)
     }
 
+    func test_nodeShutDown_itsClientRecoversOnAnotherNode() async throws {
+        let redis = try startRedis()
+        let nodes = try startCluster(redis, count: 2)
+        let proxy = try CuttingProxy(target: nodes[0].io.port)
+        defer { proxy.stop() }
+        let (page, connect, _) = try await connectPage(proxy)
+        let id = try XCTUnwrap(connect["id"] as? String)
+        let token = try XCTUnwrap(connect["token"] as? String)
+        let first = try await nodes[0].sockets.socket(id: id)
+        first.data["score"] = 9
+        page.send(#"{"event":"join","data":"news","id":1}"#)
+        _ = try await page.next()
+        try nodes[1].io.to("news").emit("n", 1)
+        let event = try await page.next(event: "n")
+        let lastOffset = try XCTUnwrap(event["offset"] as? String)
+        // Node 0 shuts down: its client is told to come back later (1001), its session is in Redis.
+        await nodes[0].io.close(gracePeriod: .milliseconds(200))
+        try nodes[1].io.to("news").emit("n", 2)
+        proxy.target.withLock { $0 = nodes[1].io.port }
+        let (again, reconnect, _) = try await connectPage(proxy, query: "recoveryToken=\(token)&recoveryOffset=\(lastOffset)")
+        XCTAssertEqual(reconnect["recovered"] as? Bool, true, "\(reconnect)")
+        XCTAssertEqual(reconnect["id"] as? String, id)
+        let missed = try await again.next(event: "n")
+        XCTAssertEqual(missed.number, 2)
+        let second = try await nodes[1].sockets.socket(id: id)
+        XCTAssertEqual(second.rooms, [id, "news"])
+        XCTAssertEqual(second.data["score"] as? Int, 9)
+    }
+
     func test_recovery_refusedWithReason_forForgedTokenAndTrimmedStream() async throws {
         let redis = try startRedis()
         // Two entries kept: `MAXLEN ~` trims whole blocks of the stream (100 entries).

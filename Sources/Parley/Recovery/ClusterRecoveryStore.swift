@@ -64,6 +64,17 @@ public protocol ClusterRecoveryStore: AnyObject, Sendable {
     ///   - expiry: how long it may be taken (``Server/ConnectionStateRecovery/maxDisconnectionDuration``).
     func saveSession(_ session: ClusterRecoverySession, expiry: Duration)
 
+    /// Keeps the sessions of the connections this node is about to close because it shuts down
+    /// (their clients reconnect to another node), and calls `completion` once they are stored
+    /// or cannot be. ``Server/close(gracePeriod:)`` waits for it, 1 s at most, before
+    /// ``ClusterAdapter/stop()``. By default: ``saveSession(_:expiry:)`` for each, then
+    /// `completion` at once.
+    /// - Parameters:
+    ///   - sessions: the sessions, as lost now.
+    ///   - expiry: as for ``saveSession(_:expiry:)``.
+    ///   - completion: called once, from any thread.
+    func saveSessions(_ sessions: [ClusterRecoverySession], expiry: Duration, completion: @escaping @Sendable () -> Void)
+
     /// Takes the session of `token` out of the store (no other node can take it after), and
     /// the log's events after `offset` when asked. Must not block: `completion` is called once,
     /// from any thread.
@@ -75,6 +86,14 @@ public protocol ClusterRecoveryStore: AnyObject, Sendable {
     ///   - completion: what was found, or the error that made the store unavailable.
     func takeSession(namespace: String, token: String, eventsAfter offset: String?,
                      completion: @escaping @Sendable (Result<ClusterRecoveryLookup, any Error>) -> Void)
+}
+
+extension ClusterRecoveryStore {
+    /// Saves each session with ``saveSession(_:expiry:)``, then calls `completion`.
+    public func saveSessions(_ sessions: [ClusterRecoverySession], expiry: Duration, completion: @escaping @Sendable () -> Void) {
+        for session in sessions { saveSession(session, expiry: expiry) }
+        completion()
+    }
 }
 
 /// The session of a lost connection as a ``ClusterRecoveryStore`` keeps it: plain values, JSON

@@ -321,6 +321,22 @@ final class NamespaceRecovery: Sendable {
         if let key = recovery.dedupeKey { ledger.withLock { $0.left(key, now: now) } }
     }
 
+    /// With a store: saves the session of every connected socket to it, as lost now (the
+    /// server shuts down and is about to close them), and calls `completion` once stored.
+    /// Without one, calls it at once.
+    func saveLiveSessions(rooms: RoomStore, completion: @escaping @Sendable () -> Void) {
+        guard let store else { return completion() }
+        let now = ContinuousClock.now
+        let sessions = state.withLock { state in
+            state.live.map { token, socket in
+                var kept = rooms.rooms(of: socket.id)
+                kept.remove(socket.id)
+                return SessionStore.Session(token: token, id: socket.id, rooms: kept, data: socket.data, disconnected: now)
+            }
+        }
+        store.saveSessions(sessions.map(clusterSession), expiry: settings.maxDisconnectionDuration, completion: completion)
+    }
+
     // MARK: Deduplication
 
     /// An event asking for an acknowledgement `id` arrived from the client with `key`: run it,

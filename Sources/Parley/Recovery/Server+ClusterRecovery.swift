@@ -58,4 +58,28 @@ extension Server.Router {
             for (opcode, bytes) in messages { bytes.withUnsafeBytes { socket.receive(opcode, $0) } }
         }
     }
+
+    /// Saves the sessions of every connected socket to the cluster's store before the server
+    /// shuts down (its clients then recover on another node), waiting 1 s at most. Nothing
+    /// without a store.
+    func saveSessionsForShutdown() async {
+        let recoveries = namespaces.withLock { namespaces in
+            namespaces.values.compactMap { namespace in namespace.recovery.map { ($0, namespace.roomStore) } }
+        }.filter { $0.0.store != nil }
+        guard !recoveries.isEmpty else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let waiting = Mutex<CheckedContinuation<Void, Never>?>(continuation)
+            let resume: @Sendable () -> Void = { waiting.withLock { $0.take() }?.resume() }
+            let remaining = Atomic<Int>(recoveries.count)
+            for (recovery, rooms) in recoveries {
+                recovery.saveLiveSessions(rooms: rooms) {
+                    if remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { resume() }
+                }
+            }
+            Task {
+                try? await Task.sleep(for: .seconds(1))
+                resume()
+            }
+        }
+    }
 }
