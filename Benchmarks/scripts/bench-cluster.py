@@ -2,7 +2,10 @@
 """Broadcast fan-out across 3 parley-server nodes on one Redis, against 1 node alone, with the
 same total number of receivers.
 
-usage: Benchmarks/scripts/bench-cluster.py [--recovery] [ROUNDS] [RECEIVERS]   (default 5 rounds, 1000 receivers; ~1 minute a round)
+usage: Benchmarks/scripts/bench-cluster.py [--recovery] [--window W] [ROUNDS] [RECEIVERS]   (default 5 rounds, 1000 receivers; ~1 minute a round)
+
+--window W: the max-rate sender keeps W messages in flight (wsload --window; 2 by default): with
+2 the rate is bound by the fan-out's latency, with 16 by the servers' capacity.
 
 With --recovery the round runs `cluster` (pub/sub only, as below) and `cluster+recovery` (the same
 with --recovery on every node: broadcasts go through a Redis stream, Protocol.md 11.1), alternating;
@@ -107,7 +110,7 @@ def wsload(port, pid, conns, extra=()):
 def run_single(receivers):
     node = Node([])
     try:
-        proc = wsload(node.port, node.proc.pid, receivers)
+        proc = wsload(node.port, node.proc.pid, receivers, WINDOW)
         out, _ = proc.communicate(timeout=120)
         r = result_of(out, "wsload")
         return {"deliveries": r["deliveries_per_s"], "p99": r["latency_us"]["p99"] / 1000,
@@ -126,6 +129,9 @@ def redis_command(port, *args):
     return int(reply[1:].split(b"\r\n")[0]) if reply.startswith(b":") else None
 
 
+WINDOW = []  # ["--window", W] when given
+
+
 def run_cluster(receivers, rate=None, recovery=False):
     with Redis() as redis:
         url = f"redis://127.0.0.1:{redis.port}"
@@ -133,7 +139,7 @@ def run_cluster(receivers, rate=None, recovery=False):
         try:
             redis_cpu = cpu_seconds(redis.proc.pid)
             shares = [receivers - 2 * (receivers // 3), receivers // 3, receivers // 3]
-            sender = ["--rate", f"{rate:.1f}"] if rate else []
+            sender = ["--rate", f"{rate:.1f}"] if rate else WINDOW
             quiet = ["--event", "idle", "--rate", "0.01", "--reply-event", "broadcast"]
             procs = [wsload(nodes[0].port, nodes[0].proc.pid, shares[0], sender)]
             procs += [wsload(nodes[i].port, nodes[i].proc.pid, shares[i], quiet) for i in (1, 2)]
@@ -162,6 +168,10 @@ def run_cluster(receivers, rate=None, recovery=False):
 def main():
     recovery = "--recovery" in sys.argv
     if recovery: sys.argv.remove("--recovery")
+    if "--window" in sys.argv:
+        index = sys.argv.index("--window")
+        WINDOW[:] = ["--window", sys.argv[index + 1]]
+        del sys.argv[index:index + 2]
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     receivers = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
     runs = {"cluster": [], "cluster+recovery": []} if recovery else {"single": [], "cluster": [], "cluster@R": []}
