@@ -113,7 +113,9 @@ public final class Server: Sendable {
         /// Connection state recovery: a client whose connection drops gets its session (id,
         /// rooms, `data`) and the events it missed back when it reconnects in time. nil (off)
         /// by default, as Socket.IO: it keeps recent events in memory, a cost to choose. See
-        /// ``ConnectionStateRecovery``.
+        /// ``ConnectionStateRecovery``. With a ``clusterAdapter`` that is a
+        /// ``ClusterRecoveryStore`` (`RedisClusterAdapter`), sessions and events are shared by
+        /// the nodes: a client recovers on any of them.
         public var connectionStateRecovery: ConnectionStateRecovery?
         /// Serve TLS on the same port: `wss://` for clients, `https://` for routes, `parley.js`
         /// and the Socket.IO endpoint (certificate chain and key, PEM files or bytes). nil by
