@@ -104,7 +104,9 @@ public struct BroadcastOperator: Sendable {
         apply(.disconnectSockets)
     }
 
-    /// Applies `action` here, then (unless `local`) publishes it to the other nodes.
+    /// Applies `action` here, then (unless `local`) publishes it to the other nodes; with a
+    /// cluster recovery store, appends it to the cluster's ordered log instead (an emit then
+    /// reaches this node's sockets from the log, like every other node's).
     func apply(_ action: ClusterOperation.Action) {
         // With a cluster recovery store, the cluster's ordered log carries it (and numbers emits).
         if let recovery = namespace.recovery,
