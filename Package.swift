@@ -75,7 +75,8 @@ let package = Package(
         // The cluster adapter on Redis pub/sub: servers on one Redis share broadcasts.
         .target(name: "ParleyRedisAdapter", dependencies: ["Parley", "ParleyIO", "ParleyRedis"]),
         .testTarget(name: "ParleyRedisAdapterTests", dependencies: ["ParleyRedisAdapter", "Parley", "ParleyProtocol", "ParleyWebSocket",
-                                                                    "ParleyRedis", "ParleyTestSupport", "RedisTestSupport", "TestSupport"]),
+                                                                    "ParleyRedis", "ParleyClient", "ParleyTestSupport", "RedisTestSupport",
+                                                                    "TestSupport"]),
         // Starts a throw-away redis-server for the tests (not a product).
         .target(name: "RedisTestSupport", path: "Tests/RedisTestSupport"),
         // The mailbox tests await callbacks with (and a few small helpers), shared by the server

@@ -2,7 +2,15 @@
 """Broadcast fan-out across 3 parley-server nodes on one Redis, against 1 node alone, with the
 same total number of receivers.
 
-usage: Benchmarks/scripts/bench-cluster.py [ROUNDS] [RECEIVERS]   (default 5 rounds, 1000 receivers; ~1 minute a round)
+usage: Benchmarks/scripts/bench-cluster.py [--recovery] [--window W] [ROUNDS] [RECEIVERS]   (default 5 rounds, 1000 receivers; ~1 minute a round)
+
+--window W: the max-rate sender keeps W messages in flight (wsload --window; 2 by default): with
+2 the rate is bound by the fan-out's latency, with 16 by the servers' capacity.
+
+With --recovery the round runs `cluster` (pub/sub only, as below) and `cluster+recovery` (the same
+with --recovery on every node: broadcasts go through a Redis stream, Protocol.md 11.1), alternating;
+after each cluster+recovery run, Redis's MEMORY USAGE of the `/` stream divided by its XLEN gives
+the bytes Redis holds per kept event.
 
 Every run gets fresh processes; the order of the runs alternates every round. One round runs:
   single      parley-server --port P --path /                     (default: one loop per core)
@@ -93,14 +101,16 @@ class Node:
 
 def wsload(port, pid, conns, extra=()):
     return subprocess.Popen([WSLOAD, "--dialect", "envelope", "--mode", "broadcast", "--port", str(port), "--quiet",
-                             "--conns", str(conns), "--senders", "1", "--duration", DURATION, "--server-pid", str(pid)]
+                             "--conns", str(conns), "--senders", "1", "--duration", DURATION, "--server-pid", str(pid),
+                             # the server answers 503 beyond 32 handshakes at once from one address
+                             "--concurrency", "16"]
                             + list(extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def run_single(receivers):
     node = Node([])
     try:
-        proc = wsload(node.port, node.proc.pid, receivers)
+        proc = wsload(node.port, node.proc.pid, receivers, WINDOW)
         out, _ = proc.communicate(timeout=120)
         r = result_of(out, "wsload")
         return {"deliveries": r["deliveries_per_s"], "p99": r["latency_us"]["p99"] / 1000,
@@ -111,21 +121,38 @@ def run_single(receivers):
         node.stop()
 
 
-def run_cluster(receivers, rate=None):
+def redis_command(port, *args):
+    """One RESP2 command; the integer answer (or None)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(f"*{len(args)}\r\n".encode() + b"".join(f"${len(a)}\r\n{a}\r\n".encode() for a in args))
+        reply = s.recv(256)
+    return int(reply[1:].split(b"\r\n")[0]) if reply.startswith(b":") else None
+
+
+WINDOW = []  # ["--window", W] when given
+
+
+def run_cluster(receivers, rate=None, recovery=False):
     with Redis() as redis:
         url = f"redis://127.0.0.1:{redis.port}"
-        nodes = [Node(["--loops", "1", "--redis", url]) for _ in range(3)]
+        nodes = [Node(["--loops", "1", "--redis", url] + (["--recovery"] if recovery else [])) for _ in range(3)]
         try:
             redis_cpu = cpu_seconds(redis.proc.pid)
             shares = [receivers - 2 * (receivers // 3), receivers // 3, receivers // 3]
-            sender = ["--rate", f"{rate:.1f}"] if rate else []
+            sender = ["--rate", f"{rate:.1f}"] if rate else WINDOW
             quiet = ["--event", "idle", "--rate", "0.01", "--reply-event", "broadcast"]
             procs = [wsload(nodes[0].port, nodes[0].proc.pid, shares[0], sender)]
             procs += [wsload(nodes[i].port, nodes[i].proc.pid, shares[i], quiet) for i in (1, 2)]
             results = [result_of(p.communicate(timeout=120)[0], f"wsload {i}") for i, p in enumerate(procs)]
             redis_cpu = cpu_seconds(redis.proc.pid) - redis_cpu
             sent = results[0].get("sent_per_s") or results[0].get("msgs_sent_per_s") or 0
-            return {"deliveries": sum(r["deliveries_per_s"] for r in results),
+            extra = {}
+            if recovery:
+                length = redis_command(redis.port, "XLEN", "parley#/#stream")
+                memory = redis_command(redis.port, "MEMORY", "USAGE", "parley#/#stream", "SAMPLES", "0")
+                if length and memory:
+                    extra = {"stream_entries": length, "redis_bytes_per_entry": round(memory / length)}
+            return extra | {"deliveries": sum(r["deliveries_per_s"] for r in results),
                     "p99": max(r["latency_us"]["p99"] for r in results) / 1000,
                     "per_node": [round(r["deliveries_per_s"]) for r in results],
                     "p99_per_node": [round(r["latency_us"]["p99"] / 1000, 1) for r in results],
@@ -139,18 +166,31 @@ def run_cluster(receivers, rate=None):
 
 
 def main():
+    recovery = "--recovery" in sys.argv
+    if recovery: sys.argv.remove("--recovery")
+    if "--window" in sys.argv:
+        index = sys.argv.index("--window")
+        WINDOW[:] = ["--window", sys.argv[index + 1]]
+        del sys.argv[index:index + 2]
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     receivers = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
-    runs = {"single": [], "cluster": [], "cluster@R": []}
+    runs = {"cluster": [], "cluster+recovery": []} if recovery else {"single": [], "cluster": [], "cluster@R": []}
+    loads = []
     for r in range(rounds):
-        order = ["single", "cluster", "cluster@R"] if r % 2 == 0 else ["cluster", "single", "cluster@R"]
+        if recovery:
+            order = ["cluster", "cluster+recovery"] if r % 2 == 0 else ["cluster+recovery", "cluster"]
+        else:
+            order = ["single", "cluster", "cluster@R"] if r % 2 == 0 else ["cluster", "single", "cluster@R"]
         rate = None
         for name in order:
             before = load()
+            loads.append(float(before))
             if name == "single":
                 result = run_single(receivers)
             elif name == "cluster":
                 result = run_cluster(receivers)
+            elif name == "cluster+recovery":
+                result = run_cluster(receivers, recovery=True)
             else:
                 result = run_cluster(receivers, rate=runs["single"][-1]["sent"])
             result.pop("raw", None)
@@ -160,8 +200,9 @@ def main():
                                                              if k not in ("deliveries", "p99", "sent"))
                   + f" load={before}", flush=True)
     print()
-    single = statistics.median(x["deliveries"] for x in runs["single"])
-    print("| setup | deliveries/s (median) | p99 ms (median) | vs single |")
+    reference = "cluster" if recovery else "single"
+    single = statistics.median(x["deliveries"] for x in runs[reference])
+    print(f"| setup | deliveries/s (median) | p99 ms (median) | vs {reference} |")
     print("| --- | --- | --- | --- |")
     for name, values in runs.items():
         median = statistics.median(x["deliveries"] for x in values)
@@ -169,6 +210,13 @@ def main():
         print(f"| {name} | {median:,.0f} | {p99:.1f} | {median / single:.2f}x |")
     for name, values in runs.items():
         print(f"{name}: " + " · ".join(f"{x['deliveries']:,.0f} ({x['p99']:.1f} ms)" for x in values))
+    if recovery:
+        ratios = [b["deliveries"] / a["deliveries"] for a, b in zip(runs["cluster"], runs["cluster+recovery"])]
+        print(f"cluster+recovery/cluster per round: {', '.join(f'{x:.2f}' for x in ratios)}; "
+              f"median {statistics.median(ratios):.2f}x")
+        sizes = [x["redis_bytes_per_entry"] for x in runs["cluster+recovery"] if "redis_bytes_per_entry" in x]
+        if sizes: print(f"Redis bytes per stream entry (MEMORY USAGE / XLEN): median {statistics.median(sizes):.0f}")
+    print(f"load average during the runs: {min(loads):.1f}-{max(loads):.1f}")
 
 
 if __name__ == "__main__":

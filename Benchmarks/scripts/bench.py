@@ -5,8 +5,14 @@ usage: Benchmarks/scripts/bench.py [--record] SUITE [ROUNDS] [TESTS]
   SUITE   raw       parley-server --raw-echo vs Node ws (ws_raw.js)
           envelope  parley-server relay (path /) vs Node ws envelope peer (ws_envelope.js)
                     and python-socketio (sio_server.py, echo tests only)
+          recovery  parley-server relay (path /) without and with --recovery (connection state
+                    recovery: every broadcast numbered and kept); prints recovery/off
   ROUNDS  rounds (default 5); servers alternate, a fresh process for every run
-  TESTS   comma list of echo100, echo10x16, bcast, connect (default: all of the suite)
+  TESTS   comma list of echo100, echo10x16, bcast, connect, kept (default: all of the suite)
+          kept: one client sends KEPT_EVENTS (10,000, the default maxPackets) broadcasts of
+          40 bytes of data, then an acked echo; the server's RSS growth from its connect to that
+          ack is measured (/proc/PID/status VmRSS). (growth with recovery - growth without) /
+          KEPT_EVENTS is the memory per kept event.
 Needs: swift build -c release --scratch-path .build-release --product parley-server;
        wsload in $PARLEY_TOOLS_HOME/bin; node + node-ws; for envelope, peers/setup.sh (python venv).
 Prints one line per run, then a table of medians and ratios. With --record, also writes the
@@ -26,20 +32,29 @@ PARLEY = os.path.join(ROOT, ".build-release", "release", "parley-server")
 TESTS = {
     "echo100": (["--mode", "echo", "--conns", "100", "--window", "1", "--duration", "5"], "msgs_per_s"),
     "echo10x16": (["--mode", "echo", "--conns", "10", "--window", "16", "--duration", "5"], "msgs_per_s"),
-    "bcast": (["--mode", "broadcast", "--conns", "1000", "--senders", "1", "--duration", "5"], "deliveries_per_s"),
+    # --concurrency 16: the server answers 503 beyond 32 handshakes at once from one address.
+    "bcast": (["--mode", "broadcast", "--conns", "1000", "--senders", "1", "--duration", "5", "--concurrency", "16"], "deliveries_per_s"),
     "connect": (["--mode", "connect", "--conns", "10000", "--concurrency", "256", "--hold", "3"], "handshakes_per_s"),
+    "kept": ([], "rss_growth"),
 }
+
+# The `kept` test: events sent, and their data (40 bytes).
+KEPT_EVENTS = 10_000
+KEPT_DATA = '"' + "x" * 38 + '"'
 
 SUITES = {
     "raw": {"servers": ["parley", "ws"], "tests": ["echo100", "echo10x16", "connect"], "sio_tests": []},
     "envelope": {"servers": ["parley", "ws", "sio"], "tests": ["echo100", "echo10x16", "bcast", "connect"],
                  "sio_tests": ["echo100", "echo10x16"]},
+    "recovery": {"servers": ["parley", "recovery"], "tests": ["bcast", "echo100", "kept"], "sio_tests": []},
 }
 
 def command(suite, server, port):
     if server == "parley":
         mode = ["--raw-echo"] if suite == "raw" else ["--path", "/"]
         return [PARLEY, "--port", str(port)] + mode
+    if server == "recovery":
+        return [PARLEY, "--port", str(port), "--path", "/", "--recovery"]
     if server == "ws":
         script = "ws_raw.js" if suite == "raw" else "ws_envelope.js"
         return ["node", os.path.join(TOOLS, "peers", script), str(port), "300"]
@@ -50,11 +65,61 @@ def dialect(suite, server):
         return ["--dialect", "raw"]
     return ["--dialect", "socketio"] if server == "sio" else ["--dialect", "envelope"]
 
+def rss(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+def kept(port, pid):
+    """The `kept` test: RSS growth of the server while it relays KEPT_EVENTS broadcasts of one
+    client (a minimal RFC 6455 client: masked text frames out, unmasked frames in)."""
+    import base64, socket, struct
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall((f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    buffer = b""
+    while b"\r\n\r\n" not in buffer:
+        buffer += sock.recv(4096)
+    buffer = buffer.split(b"\r\n\r\n", 1)[1]
+    def frame(text):
+        payload, mask = text.encode(), os.urandom(4)
+        header = bytes([0x81]) + (bytes([0x80 | len(payload)]) if len(payload) < 126 else bytes([0xFE]) + struct.pack("!H", len(payload)))
+        return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    def messages():
+        nonlocal buffer
+        while True:
+            while len(buffer) >= 2:
+                length, start = buffer[1] & 0x7F, 2
+                if length == 126: length, start = struct.unpack("!H", buffer[2:4])[0], 4
+                elif length == 127: length, start = struct.unpack("!Q", buffer[2:10])[0], 10
+                if len(buffer) < start + length: break
+                message, buffer = buffer[start:start + length], buffer[start + length:]
+                yield message
+            chunk = sock.recv(65536)
+            if not chunk: return
+            buffer += chunk
+    incoming = messages()
+    next(incoming)  # connect
+    before = rss(pid)
+    event = frame('{"event":"broadcast","data":' + KEPT_DATA + '}')
+    for start in range(0, KEPT_EVENTS, 500):
+        sock.sendall(event * min(500, KEPT_EVENTS - start))
+    sock.sendall(frame('{"event":"echo","data":1,"id":1}'))
+    for message in incoming:
+        if message.startswith(b'{"ack":1'): break
+    growth = rss(pid) - before
+    sock.close()
+    return {"rss_growth": growth}
+
 def run(suite, server, test, port):
     proc = subprocess.Popen(command(suite, server, port), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if not proc.stdout.readline():  # every server prints one line once listening
         raise SystemExit(f"{server} did not start")
     try:
+        if test == "kept":
+            return kept(port, proc.pid)
         args, key = TESTS[test]
         out = subprocess.run([WSLOAD, "--port", str(port), "--quiet", "--server-pid", str(proc.pid)]
                              + dialect(suite, server) + args, capture_output=True, text=True, timeout=200).stdout
@@ -65,12 +130,13 @@ def run(suite, server, test, port):
         proc.wait(timeout=10)
 
 RESULTS = os.environ.get("PARLEY_BENCH_RESULTS", os.path.join(ROOT, "Benchmarks", "results", "results.json"))
-NAMES = {"parley": "Parley", "ws": "Node ws", "sio": "python-socketio"}
+NAMES = {"parley": "Parley", "ws": "Node ws", "sio": "python-socketio", "recovery": "Parley with recovery"}
 TITLES = {
     "echo100": ("echo, 100 connections, window 1", "msg/s"),
     "echo10x16": ("echo, 10 connections, window 16", "msg/s"),
     "bcast": ("broadcast to 1,000 receivers", "deliveries/s"),
     "connect": ("10,000 handshakes, concurrency 256", "handshakes/s"),
+    "kept": ("RSS growth relaying 10,000 broadcasts", "bytes"),
 }
 
 def record(suite, rounds, rows, loads):
@@ -155,6 +221,18 @@ def main():
             mem = f"{statistics.median(rss[server]):.0f} B" if rss[server] else "-"
             ratio = "-" if server == "parley" else f"{parley / med:.2f}x"
             print(f"| {test} | {server} | {med:,.0f} | {ratio} | {lat} | {mem} |")
+    if suite == "recovery":
+        print()
+        for test, servers, values, _, _, _ in rows:
+            off, on = statistics.median(values["parley"]), statistics.median(values["recovery"])
+            if test == "kept":
+                growth = [(b - a) / KEPT_EVENTS for a, b in zip(values["parley"], values["recovery"])]
+                print(f"kept: {statistics.median(growth):,.0f} bytes per kept event (median of per-round "
+                      f"differences {', '.join(f'{g:,.0f}' for g in growth)})")
+            else:
+                print(f"{test}: recovery/off = {on / off:.2f}x (per round: "
+                      + ", ".join(f"{b / a:.2f}" for a, b in zip(values["parley"], values["recovery"])) + ")")
+        print(f"load average during the runs: {min(loads):.1f}-{max(loads):.1f}")
     if recording:
         record(suite, rounds, [(test, servers, values, latencies, rss) for test, servers, values, _, rss, latencies in rows], loads)
 

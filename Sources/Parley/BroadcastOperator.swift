@@ -71,9 +71,9 @@ public struct BroadcastOperator: Sendable {
     public func emit(_ event: String, _ data: RawJSON?) throws {
         try Namespace.checkEventName(event)
         let envelope = EncodedEnvelope(unchecked: EnvelopeCodec.encode(.event(name: event, data: data, id: nil)))
-        deliver(envelope)
-        // Published without an offset: each node numbers the events of its own log.
-        publish(.emit(envelope))
+        // Published without an offset: each node numbers the events of its own log (or, with a
+        // cluster recovery store, the cluster's log numbers it).
+        apply(.emit(envelope))
     }
 
     /// Emits `event` without data.
@@ -104,8 +104,16 @@ public struct BroadcastOperator: Sendable {
         apply(.disconnectSockets)
     }
 
-    /// Applies `action` here, then (unless `local`) publishes it to the other nodes.
+    /// Applies `action` here, then (unless `local`) publishes it to the other nodes; with a
+    /// cluster recovery store, appends it to the cluster's ordered log instead (an emit then
+    /// reaches this node's sockets from the log, like every other node's).
     func apply(_ action: ClusterOperation.Action) {
+        // With a cluster recovery store, the cluster's ordered log carries it (and numbers emits).
+        if let recovery = namespace.recovery,
+           recovery.appendToStore(ClusterOperation(selection: selection, flags: flags, action: action), rooms: namespace.roomStore) {
+            if case .emit = action { return }   // it reaches this node's sockets from the log
+            return applyLocally(action)
+        }
         applyLocally(action)
         publish(action)
     }

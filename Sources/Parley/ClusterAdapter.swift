@@ -55,6 +55,10 @@
 /// origin node so that a node can skip its own messages: Protocol.md, "Scale-out over Redis",
 /// documents the format `RedisClusterAdapter` uses.
 ///
+/// An engine that also adopts ``ClusterRecoveryStore`` makes connection state recovery work
+/// across nodes (one order of events and the sessions, shared); without it each node keeps its
+/// own.
+///
 /// Requests that need answers from every node (`fetchSockets` across nodes, `serverSideEmit`
 /// with acknowledgements) are not part of this protocol: `fetchSockets` answers with this
 /// node's sockets. They would be added as further requirements with default implementations,

@@ -94,6 +94,9 @@ public final class SocketData: Sendable {
         set { values.withLock { $0[key] = newValue } }
     }
 
+    /// Every value, by key.
+    var snapshot: [String: any Sendable] { values.withLock { $0 } }
+
     /// Takes the values of a recovered session's data.
     func restore(from other: SocketData) {
         let restored = other.values.withLock { $0 }

@@ -36,7 +36,7 @@ public final class Namespace: Sendable {
         self.name = name
         self.logger = logger
         self.cluster = cluster
-        self.recovery = recovery.map { NamespaceRecovery(settings: $0) }
+        self.recovery = recovery.map { NamespaceRecovery(settings: $0, namespace: name, store: cluster as? any ClusterRecoveryStore) }
     }
 
     /// Writes a debug line (connects, disconnects, refusals) when the logger's level allows it.

@@ -113,7 +113,9 @@ public final class Server: Sendable {
         /// Connection state recovery: a client whose connection drops gets its session (id,
         /// rooms, `data`) and the events it missed back when it reconnects in time. nil (off)
         /// by default, as Socket.IO: it keeps recent events in memory, a cost to choose. See
-        /// ``ConnectionStateRecovery``.
+        /// ``ConnectionStateRecovery``. With a ``clusterAdapter`` that is a
+        /// ``ClusterRecoveryStore`` (`RedisClusterAdapter`), sessions and events are shared by
+        /// the nodes: a client recovers on any of them.
         public var connectionStateRecovery: ConnectionStateRecovery?
         /// Serve TLS on the same port: `wss://` for clients, `https://` for routes, `parley.js`
         /// and the Socket.IO endpoint (certificate chain and key, PEM files or bytes). nil by
@@ -191,6 +193,9 @@ public final class Server: Sendable {
             let log: @Sendable (@autoclosure () -> String) -> Void = { message in logger.debug(message()) }
             self.log = log
             cluster = configuration.clusterAdapter
+            if let recovery = configuration.connectionStateRecovery, let store = cluster as? any ClusterRecoveryStore {
+                store.enableRecovery(keeping: recovery.maxPackets)
+            }
             main = Namespace(name: "/", logger: logger, cluster: cluster, counters: counters, recovery: configuration.connectionStateRecovery)
             namespaces.withLock { $0["/"] = main }
             cluster?.register(namespace: "/")
@@ -219,7 +224,9 @@ public final class Server: Sendable {
         func clusterContext(loop: EventLoop) -> ClusterContext {
             let log = self.log
             let debug: (@Sendable (String) -> Void)? = configuration.verbose ? { @Sendable message in log(message) } : nil
-            return ClusterContext(loop: loop, apply: { [weak self] operation in self?.apply(operation) }, debug: debug)
+            return ClusterContext(loop: loop, apply: { [weak self] operation in self?.apply(operation) }, debug: debug,
+                                  applyOrdered: { [weak self] operation, offset in self?.applyOrdered(operation, offset: offset) },
+                                  orderedLogStarted: { [weak self] namespace, offset in self?.orderedLogStarted(namespace: namespace, at: offset) })
         }
 
         /// Bounds on the rooms of each socket (``Configuration/maxRoomNameBytes``,
@@ -245,9 +252,22 @@ public final class Server: Sendable {
                 recordRefusal(from: handshake.address)
                 return
             }
+            // With a cluster store the session is asked for first (the client waits meanwhile).
+            if let recovery = namespace.recovery, recovery.store != nil, let token = handshake.recoveryToken {
+                return connectAfterClusterClaim(connection, handshake: handshake, namespace: namespace, recovery: recovery, token: token)
+            }
+            let claim = namespace.recovery.flatMap { recovery in
+                handshake.recoveryToken.map { recovery.claim(token: $0, offset: handshake.recoveryOffset, rooms: namespace.roomStore) }
+            }
+            connect(connection, handshake: handshake, namespace: namespace, claim: claim)
+        }
+
+        /// Makes the socket of a new connection (with the outcome of its claim, if it asked for
+        /// recovery), then runs middleware and accepts it.
+        @discardableResult
+        func connect(_ connection: WebSocket, handshake: Handshake, namespace: Namespace, claim: Result<RecoveryClaim, RecoveryFailure>?) -> Socket {
             let recovery = namespace.recovery.map { recovery in
-                SocketRecovery(claim: handshake.recoveryToken.map { recovery.claim(token: $0, offset: handshake.recoveryOffset, rooms: namespace.roomStore) },
-                               dedupeKey: recovery.settings.deduplicateRetries ? handshake.dedupeKey : nil)
+                SocketRecovery(claim: claim, dedupeKey: recovery.settings.deduplicateRetries ? handshake.dedupeKey : nil)
             }
             let socket = Socket(link: .envelope(connection), handshake: handshake, namespace: namespace, roomLimits: roomLimits, recovery: recovery)
             connection.onMessageBytes { _, opcode, bytes in socket.receive(opcode, bytes) }
@@ -258,6 +278,7 @@ public final class Server: Sendable {
                 skipMiddleware = namespace.recovery?.settings.skipMiddlewares == true
             }
             admit(socket, handshake: handshake, namespace: namespace, loop: connection.loop, skipMiddleware: skipMiddleware)
+            return socket
         }
 
         /// Runs the middleware chain for a new socket, then accepts or refuses it on `loop`.
@@ -420,6 +441,7 @@ public final class Server: Sendable {
             for socket in namespace.fetchSockets() { socket.setReason(.serverShuttingDown) }
         }
         socketIO?.closeAll()
+        await router.saveSessionsForShutdown()   // with a cluster recovery store: recovered elsewhere
         router.cluster?.stop()  // before the loops stop
         await webSocketServer.shutdown(gracePeriod: gracePeriod)
         let waiters = stopped.withLock { state in

@@ -350,8 +350,7 @@ public final class Socket: Sendable, Hashable {
         try Namespace.checkEventName(event)
         // With recovery, kept and numbered like a broadcast to the room named by the id.
         if let recovery = namespace.recovery {
-            let selection = BroadcastSelection(namespace: namespace.name, rooms: [id])
-            return recovery.emit(EnvelopeCodec.encode(.event(name: event, data: data, id: nil)), selection: selection, rooms: namespace.roomStore)
+            return recovery.emitDirect(EnvelopeCodec.encode(.event(name: event, data: data, id: nil)), to: id, rooms: namespace.roomStore)
         }
         send(.event(name: event, data: data, id: nil))
     }

@@ -159,6 +159,21 @@ public final class RedisConnection: Sendable {
         if let error = enqueue(encoded.count, reply: reply, { $0.append(contentsOf: encoded) }) { reply(.failure(error)) }
     }
 
+    /// Sends a command given as raw byte arguments (binary-safe, pipelined: it does not wait
+    /// for earlier answers), e.g. `XADD` with a binary field value.
+    /// - Parameters:
+    ///   - command: the command and its arguments, each a bulk string.
+    ///   - reply: called once on the loop thread with Redis's answer (an error reply as
+    ///     ``RedisError/commandFailed(_:)``; ``RedisError/notConnected`` if the connection is
+    ///     lost first); nil: the answer is read and dropped.
+    /// - Returns: nil when queued; else why it was dropped at once (``RedisError/notConnected``,
+    ///   ``RedisError/bufferFull(limit:)``), and `reply` is not called.
+    @discardableResult
+    public func send(bytes command: [[UInt8]], reply: ReplyHandler?) -> RedisError? {
+        let size = command.reduce(16) { $0 + $1.count + 16 }
+        return enqueue(size, reply: reply) { RESPEncoder.appendCommand(command, to: &$0) }
+    }
+
     /// Sends a command and awaits its answer.
     /// - Throws: ``RedisError/commandFailed(_:)`` for an error reply, ``RedisError/notConnected``,
     ///   ``RedisError/bufferFull(limit:)``.

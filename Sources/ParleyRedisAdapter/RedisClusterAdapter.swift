@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Parley
 import ParleyIO
@@ -26,10 +27,18 @@ import Synchronization
 /// (messages for that loop's sockets are written without a thread hand-off). When Redis is
 /// down, local delivery goes on, publications are dropped (``droppedCount``), the outage is
 /// reported once, and both connections come back by themselves. One adapter per server.
+///
+/// With ``Server/Configuration/connectionStateRecovery`` on, it is also the cluster's
+/// ``ClusterRecoveryStore``: kept events and room operations go through a Redis stream per
+/// namespace (`<prefix>#<namespace>#stream`, read by a third connection) instead of pub/sub, and
+/// the sessions of lost connections are Redis keys, so a client recovers on any node
+/// (Protocol.md 11.1).
 public final class RedisClusterAdapter: ClusterAdapter, CustomStringConvertible {
-    private struct State {
+    struct State {
         var publisher: RedisConnection?
         var subscriber: RedisConnection?
+        /// Reads the namespaces' streams (connection state recovery only).
+        var reader: RedisConnection?
         var context: ClusterContext?
         /// Channels by namespace name, for publishing; namespace names by channel, for receiving.
         var channels: [String: [UInt8]] = [:]
@@ -38,6 +47,8 @@ public final class RedisClusterAdapter: ClusterAdapter, CustomStringConvertible 
         var down: Set<String> = []
         var outageStart: ContinuousClock.Instant?
         var droppedAtOutageStart = 0
+        /// Connection state recovery: the ordered log (a stream per namespace) in use.
+        var log = OrderedLog()
     }
 
     /// The parsed URL, or why it could not be parsed (thrown by ``start(_:)``).
@@ -48,7 +59,7 @@ public final class RedisClusterAdapter: ClusterAdapter, CustomStringConvertible 
     public let channelPrefix: String
     /// This node's id: 16 random bytes, in every message it publishes.
     let nodeID: [UInt8]
-    private let state = Mutex(State())
+    let state = Mutex(State())
 
     /// How long ``start(_:)`` waits for Redis. 5 s: see ``RedisConnection/Configuration/connectTimeout``.
     static let connectTimeout: Duration = .seconds(5)
@@ -103,12 +114,13 @@ public final class RedisClusterAdapter: ClusterAdapter, CustomStringConvertible 
     /// Listens to `namespace`'s channel (now, or from ``start(_:)``).
     public func register(namespace: String) {
         let channel = channel(for: namespace)
-        let subscriber = state.withLock { state -> RedisConnection? in
+        let (subscriber, reading) = state.withLock { state -> (RedisConnection?, Bool) in
             state.channels[namespace] = channel
             state.namespaces[channel] = namespace
-            return state.subscriber
+            return (state.subscriber, state.reader != nil && state.log.positions[namespace] == nil)
         }
         subscriber?.subscribe(channel)
+        if reading { startReading([namespace]) }
     }
 
     /// Connects both connections on `context.loop` and subscribes, blocking until done (5 s at most).
@@ -127,9 +139,14 @@ public final class RedisClusterAdapter: ClusterAdapter, CustomStringConvertible 
         }, onEvent: { [weak self] event in
             self?.connectionEvent("subscriber", event)
         })
+        // With connection state recovery, a third connection reads the streams (Protocol.md 11.1).
+        let reader = state.withLock { $0.log.enabled } ? RedisConnection(configuration: configuration, loop: context.loop, onEvent: { [weak self] event in
+            self?.connectionEvent("reader", event)
+        }) : nil
         let channels = state.withLock { state -> [[UInt8]] in
             state.publisher = publisher
             state.subscriber = subscriber
+            state.reader = reader
             state.context = context
             return Array(state.namespaces.keys)
         }
@@ -137,21 +154,29 @@ public final class RedisClusterAdapter: ClusterAdapter, CustomStringConvertible 
         do {
             try subscriber.connect()
             try publisher.connect()
+            try reader?.connect()
         } catch {
             stop()
             throw error
+        }
+        if reader != nil {
+            // Where each stream ends, before the server listens (5 s at most).
+            let answered = DispatchSemaphore(value: 0)
+            startReading(state.withLock { Array($0.channels.keys) }) { answered.signal() }
+            _ = answered.wait(timeout: .now() + .seconds(5))
         }
         context.debug("parley: redis adapter on \(url), node \(nodeID.prefix(4).map { String($0, radix: 16) }.joined())")
     }
 
     /// Closes both connections (on their loop, before it stops).
     public func stop() {
-        let (publisher, subscriber) = state.withLock { state in
-            defer { state.publisher = nil; state.subscriber = nil; state.context = nil }
-            return (state.publisher, state.subscriber)
+        let (publisher, subscriber, reader) = state.withLock { state in
+            defer { state.publisher = nil; state.subscriber = nil; state.reader = nil; state.context = nil }
+            return (state.publisher, state.subscriber, state.reader)
         }
         publisher?.close()
         subscriber?.close()
+        reader?.close()
     }
 
     /// Publishes an operation on its namespace's channel; dropped (and counted) while Redis is down.
@@ -202,6 +227,8 @@ public final class RedisClusterAdapter: ClusterAdapter, CustomStringConvertible 
                 context?.warning("parley: \(error). Local delivery continues; cross-node broadcasts are dropped until Redis at \(url) is back (retrying)")
             }
         case .reconnected:
+            if name == "reader" { readNext() }
+            if name == "publisher" { startReadingUnread() }
             let (back, context) = state.withLock { state -> ((Duration, Int)?, ClusterContext?) in
                 guard state.down.remove(name) != nil, state.down.isEmpty, let start = state.outageStart else { return (nil, state.context) }
                 state.outageStart = nil

@@ -45,7 +45,8 @@ let usage = """
       --tls-key FILE        ...and its unencrypted private key (PEM); SIGHUP reloads both
       --trusted-proxy A,B   believe X-Forwarded-For/-Proto from these proxy addresses
       --recovery            connection state recovery with its defaults: a client back within
-                            2 minutes gets its id, rooms and missed events (Protocol.md 5.5)
+                            2 minutes gets its id, rooms and missed events (Protocol.md 5.5);
+                            with --redis, on any node: kept in Redis (Protocol.md 11.1)
       --raw-echo            plain WebSocket echo of every text and binary message instead
     """
 

@@ -54,6 +54,13 @@ extension Server {
         /// was forgotten runs its handler again).
         public var maxRememberedAnswerBytes = 1 << 20
 
+        /// How long a node waits for a ``ClusterRecoveryStore`` (Redis) to hand over the session
+        /// of a client coming back from another node before giving it a fresh session (`recovery
+        /// unavailable`): the connecting client gets nothing meanwhile. 2 s: Redis answers in
+        /// milliseconds, and a session whose loss its node has not noticed yet is asked for
+        /// again for up to 0.7 s; longer means the store is unreachable.
+        public var clusterLookupTimeout: Duration = .seconds(2)
+
         /// The defaults, each explained where declared.
         public init() {}
     }

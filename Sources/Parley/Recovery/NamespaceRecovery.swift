@@ -12,8 +12,17 @@ import Synchronization
 /// recovered gets `connect` and its replay in a critical section too, before any later event
 /// can reach it. So each socket receives offsets in increasing order, a replay never overlaps
 /// the live events that follow it, and the client's last offset says exactly what it has.
+///
+/// **Across nodes.** With a ``ClusterRecoveryStore`` the offsets are the store's: events are
+/// appended to its ordered log and come back through ``deliverOrdered(_:selection:offset:rooms:)``
+/// on every node, sessions are saved to and taken from it, and events a client missed that
+/// this node's log does not hold are fetched from it (``NamespaceRecovery+Cluster.swift``).
 final class NamespaceRecovery: Sendable {
     let settings: Server.ConnectionStateRecovery
+    /// The namespace's name.
+    let namespace: String
+    /// The cluster's log and sessions; nil: this node's own.
+    let store: (any ClusterRecoveryStore)?
 
     /// Hand-offs queued to one event loop and not yet run. While some are, an event emitted on
     /// that loop's own thread is queued behind them rather than written at once.
@@ -30,13 +39,26 @@ final class NamespaceRecovery: Sendable {
         var live: [String: Socket] = [:]
         /// A handful of loops: a linear search is the fastest lookup.
         var queues: [LoopQueue] = []
+        /// With a store: whether this node reads the ordered log yet (its log covers offsets
+        /// from `log.trimmedThrough` on only then).
+        var logStarted = false
+        /// With a store: recovered sockets whose client had events this node has not delivered
+        /// yet (it came from a node ahead of this one), by socket id: events up to the offset
+        /// are not written to them again.
+        var ahead: [String: RecoveryOffset] = [:]
     }
 
     private let state: Mutex<State>
     private let ledger: Mutex<RetryLedger>
 
-    init(settings: Server.ConnectionStateRecovery) {
+    /// - Parameters:
+    ///   - settings: the server's recovery settings.
+    ///   - namespace: the namespace's name (`/` by default).
+    ///   - store: the cluster's store, or nil (the default) for this node's own log and sessions.
+    init(settings: Server.ConnectionStateRecovery, namespace: String = "/", store: (any ClusterRecoveryStore)? = nil) {
         self.settings = settings
+        self.namespace = namespace
+        self.store = store
         state = Mutex(State(log: PacketLog(maxPackets: settings.maxPackets, maxBytes: settings.maxBytes, maxAge: settings.maxDisconnectionDuration),
                             sessions: SessionStore(window: settings.maxDisconnectionDuration, limit: settings.maxSessions)))
         ledger = Mutex(RetryLedger(maxAnswers: settings.maxRememberedAnswers, maxBytes: settings.maxRememberedAnswerBytes,
@@ -46,15 +68,79 @@ final class NamespaceRecovery: Sendable {
     // MARK: Emitting
 
     /// Numbers `envelope` (an encoded event without offset), keeps it, and writes it to the
-    /// sockets `selection` picks in `rooms`.
+    /// sockets `selection` picks in `rooms`. With a store, offsets are the store's: the event
+    /// is written without one and not kept (this is how a node delivers while the store is
+    /// unavailable, and what it delivers of another node's publication then).
     func emit(_ envelope: [UInt8], selection: BroadcastSelection, rooms: RoomStore) {
+        deliver(envelope, selection: selection, rooms: rooms, numbering: store == nil ? .next : .none)
+    }
+
+    /// `socket.emit`: numbered and kept as a broadcast to the room named by the socket id.
+    /// With a store it goes through the cluster's log (the only source of offsets), and is
+    /// written without an offset when the store is unavailable.
+    func emitDirect(_ envelope: [UInt8], to id: String, rooms: RoomStore) {
+        let selection = BroadcastSelection(namespace: namespace, rooms: [id])
+        if appendToStore(ClusterOperation(selection: selection, action: .emit(EncodedEnvelope(unchecked: envelope))), rooms: rooms) { return }
+        emit(envelope, selection: selection, rooms: rooms)
+    }
+
+    /// Hands an operation to the cluster's ordered log: an emit then reaches this node's
+    /// sockets from the log (``deliverOrdered(_:selection:offset:rooms:)``); if the store loses
+    /// it in flight, it is written here without an offset.
+    /// - Returns: false when there is no store, the operation is volatile, or the store cannot
+    ///   take it now: the caller applies and publishes it as without a store.
+    func appendToStore(_ operation: ClusterOperation, rooms: RoomStore) -> Bool {
+        guard let store, !operation.flags.contains(.volatile), !operation.flags.contains(.local) else { return false }
+        return store.append(operation) { [weak self] in
+            guard let self, case .emit(let envelope) = operation.action else { return }
+            self.deliver(envelope.bytes, selection: operation.selection, rooms: rooms, numbering: .none)
+        }
+    }
+
+    /// An emit of the cluster's ordered log, in log order: kept under `offset` and written
+    /// with it. An offset not after the last one delivered is ignored (never delivered twice).
+    func deliverOrdered(_ envelope: [UInt8], selection: BroadcastSelection, offset: RecoveryOffset, rooms: RoomStore) {
+        deliver(envelope, selection: selection, rooms: rooms, numbering: .given(offset))
+    }
+
+    /// The node reads the cluster's ordered log after `offset` from now on.
+    func startLog(at offset: RecoveryOffset) {
+        state.withLock { state in
+            guard !state.logStarted else { return }
+            state.logStarted = true
+            state.log.start(at: offset)
+        }
+    }
+
+    private enum Numbering {
+        /// The next offset of this node's log (a single node).
+        case next
+        /// The offset the cluster's log gave.
+        case given(RecoveryOffset)
+        /// None: written, not kept.
+        case none
+    }
+
+    private func deliver(_ envelope: [UInt8], selection: BroadcastSelection, rooms: RoomStore, numbering: Numbering) {
         let now = ContinuousClock.now
         state.withLock { state in
-            let offset = state.log.nextOffset
-            let bytes = EnvelopeCodec.appendingOffset(String(offset), to: envelope)
+            let offset: RecoveryOffset?
+            switch numbering {
+            case .next: offset = state.log.nextOffset
+            case .given(let given):
+                guard given > state.log.lastOffset else { return }
+                offset = given
+            case .none: offset = nil
+            }
+            let bytes = offset.map { EnvelopeCodec.appendingOffset($0.text(cluster: store != nil), to: envelope) } ?? envelope
             let frame = bytes.withUnsafeBytes { EncodedFrame(opcode: .text, payload: $0) }
-            state.log.append(selection: selection, frame: frame, size: bytes.count, now: now)
-            let sockets = rooms.sockets(selection)
+            if let offset { state.log.append(selection: selection, frame: frame, size: bytes.count, now: now, offset: offset) }
+            var sockets = rooms.sockets(selection)
+            if let offset, !state.ahead.isEmpty {
+                let ahead = state.ahead
+                sockets.removeAll { ahead[$0.id].map { offset <= $0 } ?? false }
+                state.ahead = ahead.filter { offset < $0.value }
+            }
             guard !sockets.isEmpty else { return }
             var groups: [(queue: LoopQueue, connections: [WebSocket])] = []
             var socketIOTargets: [Socket] = []
@@ -104,10 +190,16 @@ final class NamespaceRecovery: Sendable {
     /// of its token (taken out of the store: no other connection can have it), or why not.
     /// A socket still connected with that token (its connection lost, but not noticed yet)
     /// hands its session over at once and is ended (`transport close`): the newer connection
-    /// wins.
+    /// wins. With a cluster store, only such a socket is found here (see ``claimHere(token:offset:rooms:)``).
     func claim(token: String, offset text: String?, rooms: RoomStore) -> Result<RecoveryClaim, RecoveryFailure> {
+        claimHere(token: token, offset: text, rooms: rooms) ?? .failure(.unknownSession)
+    }
+
+    /// ``claim(token:offset:rooms:)`` on this node; nil when a cluster store must be asked (no
+    /// socket of this node has the token).
+    func claimHere(token: String, offset text: String?, rooms: RoomStore) -> Result<RecoveryClaim, RecoveryFailure>? {
         let now = ContinuousClock.now
-        let (result, replaced) = state.withLock { state -> (Result<RecoveryClaim, RecoveryFailure>, Socket?) in
+        let (result, replaced) = state.withLock { state -> (Result<RecoveryClaim, RecoveryFailure>?, Socket?) in
             state.log.trim(now: now)
             let taken: Result<SessionStore.Session, RecoveryFailure>
             var replaced: Socket?
@@ -116,6 +208,8 @@ final class NamespaceRecovery: Sendable {
                 var kept = rooms.rooms(of: connected.id)
                 kept.remove(connected.id)
                 taken = .success(SessionStore.Session(token: token, id: connected.id, rooms: kept, data: connected.data, disconnected: now))
+            } else if store != nil {
+                return (nil, nil)
             } else {
                 taken = state.sessions.take(token, now: now)
             }
@@ -123,7 +217,9 @@ final class NamespaceRecovery: Sendable {
             case .failure(let failure):
                 return (.failure(failure), replaced)
             case .success(let session):
-                guard let text, let offset = UInt64(text), state.log.packets(after: offset) != nil else { return (.failure(.packetsNotKept), replaced) }
+                guard let text, let offset = RecoveryOffset(text), Self.covers(offset, state, cluster: store != nil) else {
+                    return (.failure(.packetsNotKept), replaced)
+                }
                 return (.success(RecoveryClaim(session: session, offset: offset)), replaced)
             }
         }
@@ -131,22 +227,42 @@ final class NamespaceRecovery: Sendable {
         return result
     }
 
+    /// Whether this node's log has every kept event after `offset` (with a store: from there
+    /// on, the events not delivered yet arriving later).
+    func coversLocally(_ offset: RecoveryOffset) -> Bool {
+        state.withLock { Self.covers(offset, $0, cluster: store != nil) }
+    }
+
+    private static func covers(_ offset: RecoveryOffset, _ state: State, cluster: Bool) -> Bool {
+        cluster ? state.logStarted && offset >= state.log.trimmedThrough : state.log.packets(after: offset) != nil
+    }
+
     /// Accepts `socket` (on its loop): registers it (restoring its rooms when its claim still
     /// holds), sends `connect` with `connectData` (a JSON object without its closing brace)
-    /// completed by the recovery fields, then the replay.
+    /// completed by the recovery fields, then the replay: the events the claim fetched from the
+    /// cluster's store, if any, then those of this node's log after them.
     func accept(_ socket: Socket, _ recovery: SocketRecovery, connectData: [UInt8], rooms: RoomStore) {
         let now = ContinuousClock.now
         var data = connectData
         if let key = recovery.dedupeKey { ledger.withLock { $0.joined(key, now: now) } }
         state.withLock { state in
             state.log.trim(now: now)
-            var replay: ArraySlice<PacketLog.Packet> = []
+            var replay: [PacketLog.Packet] = []
             var failure: RecoveryFailure?
             var restoredRooms: Set<String> = []
             switch recovery.claim {
             case .success(let claim)?:
-                if let missed = state.log.packets(after: claim.offset) {
-                    replay = missed
+                // What the client has, with the fetched events: everything up to `known`.
+                let fetched = claim.fetched ?? []
+                let known = fetched.last?.offset ?? claim.offset
+                if store != nil && known > state.log.lastOffset && (claim.fetched != nil || state.logStarted) {
+                    // From a node ahead of this one: the events up to `known` will come here
+                    // later, and must not reach this socket twice.
+                    replay = fetched
+                    restoredRooms = claim.session.rooms
+                    state.ahead[socket.id] = known
+                } else if let missed = state.log.packets(after: known) {
+                    replay = fetched + missed
                     restoredRooms = claim.session.rooms
                 } else {
                     failure = .packetsNotKept
@@ -169,7 +285,7 @@ final class NamespaceRecovery: Sendable {
             data.append(UInt8(ascii: "}"))
             // A recovered client keeps its own offset: the replay continues from it.
             let connect = EnvelopeCodec.encode(.event(name: "connect", data: RawJSON(unchecked: data), id: nil),
-                                               offset: recovered ? nil : String(state.log.lastOffset))
+                                               offset: recovered ? nil : state.log.lastOffset.text(cluster: store != nil))
             guard let connection = socket.envelopeConnection else { return }
             connection.send(textUTF8: connect)
             for packet in replay where packet.selection.matches(id: socket.id, rooms: restoredRooms) {
@@ -179,8 +295,8 @@ final class NamespaceRecovery: Sendable {
     }
 
     /// `socket` ended: its session is kept for recovery when `reason` is a lost connection (as
-    /// Socket.IO: not when the client or the server disconnected on purpose). Call before it
-    /// leaves its rooms.
+    /// Socket.IO: not when the client or the server disconnected on purpose), in the cluster's
+    /// store when there is one. Call before it leaves its rooms.
     func ended(_ socket: Socket, _ recovery: SocketRecovery, reason: DisconnectReason, rooms: RoomStore) {
         let now = ContinuousClock.now
         let keep: Bool
@@ -188,17 +304,37 @@ final class NamespaceRecovery: Sendable {
         case .transportClose, .transportError, .pingTimeout, .serverShuttingDown: keep = true
         default: keep = false
         }
-        state.withLock { state in
+        let saved = state.withLock { state -> SessionStore.Session? in
             state.sessions.forget(now: now)
+            state.ahead[socket.id] = nil
             // A socket whose session a newer connection took over keeps nothing.
-            guard state.live[recovery.token] === socket else { return }
+            guard state.live[recovery.token] === socket else { return nil }
             state.live[recovery.token] = nil
-            guard keep else { return }
+            guard keep else { return nil }
             var kept = rooms.rooms(of: socket.id)
             kept.remove(socket.id)
-            state.sessions.save(SessionStore.Session(token: recovery.token, id: socket.id, rooms: kept, data: socket.data, disconnected: now))
+            let session = SessionStore.Session(token: recovery.token, id: socket.id, rooms: kept, data: socket.data, disconnected: now)
+            if store == nil { state.sessions.save(session) }
+            return session
         }
+        if let saved, let store { store.saveSession(clusterSession(saved), expiry: settings.maxDisconnectionDuration) }
         if let key = recovery.dedupeKey { ledger.withLock { $0.left(key, now: now) } }
+    }
+
+    /// With a store: saves the session of every connected socket to it, as lost now (the
+    /// server shuts down and is about to close them), and calls `completion` once stored.
+    /// Without one, calls it at once.
+    func saveLiveSessions(rooms: RoomStore, completion: @escaping @Sendable () -> Void) {
+        guard let store else { return completion() }
+        let now = ContinuousClock.now
+        let sessions = state.withLock { state in
+            state.live.map { token, socket in
+                var kept = rooms.rooms(of: socket.id)
+                kept.remove(socket.id)
+                return SessionStore.Session(token: token, id: socket.id, rooms: kept, data: socket.data, disconnected: now)
+            }
+        }
+        store.saveSessions(sessions.map(clusterSession), expiry: settings.maxDisconnectionDuration, completion: completion)
     }
 
     // MARK: Deduplication
@@ -221,10 +357,19 @@ final class NamespaceRecovery: Sendable {
     var logSize: (count: Int, bytes: Int) { state.withLock { ($0.log.count, $0.log.bytes) } }
 }
 
-/// A session taken for a connecting client, and the offset it said it had.
+/// A session taken for a connecting client, the offset it said it had, and the events after
+/// that offset fetched from the cluster's store when this node's log does not reach back to it.
 struct RecoveryClaim: Sendable {
     var session: SessionStore.Session
-    var offset: UInt64
+    var offset: RecoveryOffset
+    /// In log order, emits only; nil: none fetched (this node's log has them).
+    var fetched: [PacketLog.Packet]?
+
+    init(session: SessionStore.Session, offset: RecoveryOffset, fetched: [PacketLog.Packet]? = nil) {
+        self.session = session
+        self.offset = offset
+        self.fetched = fetched
+    }
 }
 
 /// What a socket of a namespace with recovery carries: its session token, what it asked for

@@ -1,7 +1,8 @@
 import ParleyWebSocket
 
 /// The events of one namespace kept for connection state recovery, oldest first, each with its
-/// offset (1, 2, 3, ...), the selection it was sent to and its encoded frame: the same frame the
+/// offset (1, 2, 3, ... on a single server; the ids a ``ClusterRecoveryStore`` gave, increasing,
+/// in a cluster), the selection it was sent to and its encoded frame: the same frame the
 /// live targets got, sent again as is to a recovering client. A value without I/O or locks.
 ///
 /// Bounded three ways: at most `maxPackets` events, `maxBytes` bytes of envelopes, none older
@@ -15,8 +16,8 @@ import ParleyWebSocket
 /// ```
 struct PacketLog {
     /// One kept event.
-    struct Packet {
-        var offset: UInt64
+    struct Packet: Sendable {
+        var offset: RecoveryOffset
         var selection: BroadcastSelection
         var frame: EncodedFrame
         /// Bytes of the envelope (the frame's payload).
@@ -31,10 +32,10 @@ struct PacketLog {
     /// Kept events: `packets[head...]`, oldest first.
     private var packets: [Packet] = []
     private var head = 0
-    /// The offset of the last event appended (0: none yet).
-    private(set) var lastOffset: UInt64 = 0
-    /// Every offset up to this one has been dropped (0: none).
-    private(set) var trimmedThrough: UInt64 = 0
+    /// The offset of the last event appended (0: none yet, or where the log started).
+    private(set) var lastOffset: RecoveryOffset = 0
+    /// Every offset up to this one has been dropped, or was before the log started (0: none).
+    private(set) var trimmedThrough: RecoveryOffset = 0
     /// Bytes of the kept envelopes.
     private(set) var bytes = 0
 
@@ -47,14 +48,25 @@ struct PacketLog {
     /// Events kept.
     var count: Int { packets.count - head }
 
-    /// The offset the next event gets.
-    var nextOffset: UInt64 { lastOffset + 1 }
+    /// The offset the next event gets on a single server.
+    var nextOffset: RecoveryOffset { lastOffset.next }
 
-    /// Keeps an event under ``nextOffset``, then drops the oldest while a bound is exceeded
-    /// (an event larger than `maxBytes` is dropped at once: it is still numbered, so a client
-    /// that missed it cannot recover).
-    mutating func append(selection: BroadcastSelection, frame: EncodedFrame, size: Int, now: ContinuousClock.Instant) {
-        lastOffset += 1
+    /// Starts an empty log at `offset`: the events up to it were never seen here (a node
+    /// joining a cluster's stream there), so a request for events after an earlier offset is
+    /// refused. Does nothing once an event was appended.
+    mutating func start(at offset: RecoveryOffset) {
+        guard packets.isEmpty, lastOffset == 0 else { return }
+        lastOffset = offset
+        trimmedThrough = offset
+    }
+
+    /// Keeps an event under `offset` (``nextOffset`` by default; a given one must be greater
+    /// than ``lastOffset``), then drops the oldest while a bound is exceeded (an event larger
+    /// than `maxBytes` is dropped at once: it is still numbered, so a client that missed it
+    /// cannot recover).
+    mutating func append(selection: BroadcastSelection, frame: EncodedFrame, size: Int, now: ContinuousClock.Instant,
+                         offset: RecoveryOffset? = nil) {
+        lastOffset = offset ?? lastOffset.next
         packets.append(Packet(offset: lastOffset, selection: selection, frame: frame, size: size, time: now))
         bytes += size
         while count > 0 && (count > maxPackets || bytes > maxBytes) { dropFirst() }
@@ -68,11 +80,16 @@ struct PacketLog {
 
     /// The kept events after `offset`, oldest first; nil when some of them are gone (dropped,
     /// or `offset` is not one this log gave out).
-    func packets(after offset: UInt64) -> ArraySlice<Packet>? {
+    func packets(after offset: RecoveryOffset) -> ArraySlice<Packet>? {
         guard offset >= trimmedThrough, offset <= lastOffset else { return nil }
-        // Offsets are consecutive: the first kept is `trimmedThrough + 1`.
-        let start = head + Int(offset - trimmedThrough)
-        return packets[start...]
+        // Offsets increase: the first kept after `offset` is found by bisection.
+        var low = head
+        var high = packets.count
+        while low < high {
+            let middle = (low + high) / 2
+            if packets[middle].offset <= offset { low = middle + 1 } else { high = middle }
+        }
+        return packets[low...]
     }
 
     private mutating func dropFirst() {

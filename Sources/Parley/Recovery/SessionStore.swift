@@ -88,4 +88,6 @@ enum RecoveryFailure: String, Sendable, Error {
     /// Some events after the client's offset are no longer kept (or the offset is not one this
     /// server gave out): a replay would have a gap, so none is made.
     case packetsNotKept = "packets no longer kept"
+    /// The cluster's store (Redis) could not be asked, or did not answer in time.
+    case unavailable = "recovery unavailable"
 }
