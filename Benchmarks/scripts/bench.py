@@ -5,15 +5,20 @@ usage: Benchmarks/scripts/bench.py [--record] SUITE [ROUNDS] [TESTS]
   SUITE   raw       parley-server --raw-echo vs Node ws (ws_raw.js)
           envelope  parley-server relay (path /) vs Node ws envelope peer (ws_envelope.js)
                     and python-socketio (sio_server.py, echo tests only)
+          socketio  parley-server's Socket.IO endpoint (/socket.io/, "parley-sio") vs the same
+                    server's envelope (path /, "parley") vs python-socketio (sio_server.py);
+                    the ratios to read are parley-sio/sio and parley-sio/parley
   ROUNDS  rounds (default 5); servers alternate, a fresh process for every run
   TESTS   comma list of echo100, echo10x16, bcast, connect (default: all of the suite)
 Needs: swift build -c release --scratch-path .build-release --product parley-server;
-       wsload in $PARLEY_TOOLS_HOME/bin; node + node-ws; for envelope, peers/setup.sh (python venv).
+       wsload in $PARLEY_TOOLS_HOME/bin; node + node-ws; for envelope and socketio, peers/setup.sh
+       (python venv; PARLEY_PYTHON names another python with python-socketio and aiohttp).
+Ports: from PARLEY_BENCH_PORT (default 9450) up, one fresh port per run.
 Prints one line per run, then a table of medians and ratios. With --record, also writes the
 medians, runs and latency percentiles into Benchmarks/results/results.json (the section of the
 suite, the scenarios measured), for Benchmarks/scripts/charts.sh to draw.
 """
-import datetime, json, os, statistics, subprocess, sys, time
+import datetime, json, os, socket, statistics, subprocess, sys, time
 
 # The repository root: this file is Benchmarks/scripts/NAME.
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -22,6 +27,7 @@ TOOLS = os.environ.get("PARLEY_SHARED_TOOLS", os.path.join(os.path.dirname(ROOT)
 HOME = os.environ.get("PARLEY_TOOLS_HOME", os.path.expanduser("~/.cache/parley-tools"))
 WSLOAD = os.path.join(HOME, "bin", "wsload")
 PARLEY = os.path.join(ROOT, ".build-release", "release", "parley-server")
+PYTHON = os.environ.get("PARLEY_PYTHON", os.path.join(HOME, "py", "bin", "python"))
 
 TESTS = {
     "echo100": (["--mode", "echo", "--conns", "100", "--window", "1", "--duration", "5"], "msgs_per_s"),
@@ -34,30 +40,45 @@ SUITES = {
     "raw": {"servers": ["parley", "ws"], "tests": ["echo100", "echo10x16", "connect"], "sio_tests": []},
     "envelope": {"servers": ["parley", "ws", "sio"], "tests": ["echo100", "echo10x16", "bcast", "connect"],
                  "sio_tests": ["echo100", "echo10x16"]},
+    # One parley-server serves both dialects: "parley-sio" is its Socket.IO endpoint.
+    # Handshakes at most 24 at once: under parley-server's 32 per client address (503 beyond).
+    "socketio": {"servers": ["parley-sio", "parley", "sio"], "tests": ["echo100", "bcast", "connect"],
+                 "sio_tests": ["echo100", "echo10x16", "bcast", "connect"], "wsload": ["--concurrency", "24"]},
 }
 
 def command(suite, server, port):
-    if server == "parley":
+    if server in ("parley", "parley-sio"):
         mode = ["--raw-echo"] if suite == "raw" else ["--path", "/"]
         return [PARLEY, "--port", str(port)] + mode
     if server == "ws":
         script = "ws_raw.js" if suite == "raw" else "ws_envelope.js"
         return ["node", os.path.join(TOOLS, "peers", script), str(port), "300"]
-    return [os.path.join(HOME, "py", "bin", "python"), os.path.join(TOOLS, "peers", "sio_server.py"), str(port), "300"]
+    return [PYTHON, os.path.join(TOOLS, "peers", "sio_server.py"), str(port), "300"]
 
 def dialect(suite, server):
     if suite == "raw":
         return ["--dialect", "raw"]
-    return ["--dialect", "socketio"] if server == "sio" else ["--dialect", "envelope"]
+    return ["--dialect", "socketio"] if server in ("sio", "parley-sio") else ["--dialect", "envelope"]
 
 def run(suite, server, test, port):
     proc = subprocess.Popen(command(suite, server, port), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if not proc.stdout.readline():  # every server prints one line once listening
+    line = proc.stdout.readline()  # every server prints one line once listening
+    if not line:
         raise SystemExit(f"{server} did not start")
+    # sio_server.py prints its line before aiohttp binds: wait until the port answers.
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        raise SystemExit(f"{server} did not start: {line.strip()}")
     try:
         args, key = TESTS[test]
         out = subprocess.run([WSLOAD, "--port", str(port), "--quiet", "--server-pid", str(proc.pid)]
-                             + dialect(suite, server) + args, capture_output=True, text=True, timeout=200).stdout
+                             + dialect(suite, server) + args + SUITES[suite].get("wsload", []), capture_output=True, text=True, timeout=200).stdout
         result = json.loads([l for l in out.splitlines() if l.startswith("RESULT ")][-1][7:])
         return result
     finally:
@@ -65,7 +86,7 @@ def run(suite, server, test, port):
         proc.wait(timeout=10)
 
 RESULTS = os.environ.get("PARLEY_BENCH_RESULTS", os.path.join(ROOT, "Benchmarks", "results", "results.json"))
-NAMES = {"parley": "Parley", "ws": "Node ws", "sio": "python-socketio"}
+NAMES = {"parley": "Parley", "parley-sio": "Parley (Socket.IO)", "ws": "Node ws", "sio": "python-socketio"}
 TITLES = {
     "echo100": ("echo, 100 connections, window 1", "msg/s"),
     "echo10x16": ("echo, 10 connections, window 16", "msg/s"),
@@ -116,7 +137,7 @@ def main():
     spec = SUITES[suite]
     tests = sys.argv[3].split(",") if len(sys.argv) > 3 else spec["tests"]
     loads = []
-    port = 9450
+    port = int(os.environ.get("PARLEY_BENCH_PORT", "9450"))
     rows = []
     for test in tests:
         servers = [s for s in spec["servers"] if s != "sio" or test in spec["sio_tests"]]
@@ -145,15 +166,17 @@ def main():
                 time.sleep(0.5)
         rows.append((test, servers, values, p99, rss, latencies))
     print()
-    print("| test | server | median | ratio parley/server | median p99 (ms) | RSS/conn |")
+    print(f"| test | server | median | ratio {spec['servers'][0]}/server | median p99 (ms) | RSS/conn |")
     print("|---|---|---|---|---|---|")
     for test, servers, values, p99, rss, _ in rows:
-        parley = statistics.median(values["parley"])
+        # The suite's first server is the one compared with the others.
+        first = servers[0]
+        parley = statistics.median(values[first])
         for server in servers:
             med = statistics.median(values[server])
             lat = f"{statistics.median(p99[server]) / 1000:.2f}" if p99[server] else "-"
             mem = f"{statistics.median(rss[server]):.0f} B" if rss[server] else "-"
-            ratio = "-" if server == "parley" else f"{parley / med:.2f}x"
+            ratio = "-" if server == first else (f"{parley / med:.2f}x" if med else "inf")
             print(f"| {test} | {server} | {med:,.0f} | {ratio} | {lat} | {mem} |")
     if recording:
         record(suite, rounds, [(test, servers, values, latencies, rss) for test, servers, values, _, rss, latencies in rows], loads)
