@@ -59,8 +59,7 @@ final class NamespaceRecovery: Sendable {
             var groups: [(queue: LoopQueue, connections: [WebSocket])] = []
             var socketIOTargets: [Socket] = []
             for socket in sockets {
-                // Socket.IO clients have no offsets (their recovery is not supported): they get
-                // the event live, as without recovery.
+                // Socket.IO clients get the event with its offset as the last argument, below.
                 guard let connection = socket.envelopeConnection else {
                     socketIOTargets.append(socket)
                     continue
@@ -86,7 +85,7 @@ final class NamespaceRecovery: Sendable {
                 }
             }
             if !socketIOTargets.isEmpty {
-                SocketIOConnection.deliver(envelope, to: socketIOTargets, namespace: selection.namespace, volatile: false)
+                SocketIOConnection.deliver(bytes, to: socketIOTargets, namespace: selection.namespace, volatile: false, handOff: true)
             }
         }
     }
@@ -170,7 +169,13 @@ final class NamespaceRecovery: Sendable {
             // A recovered client keeps its own offset: the replay continues from it.
             let connect = EnvelopeCodec.encode(.event(name: "connect", data: RawJSON(unchecked: data), id: nil),
                                                offset: recovered ? nil : String(state.log.lastOffset))
-            guard let connection = socket.envelopeConnection else { return }
+            guard let connection = socket.envelopeConnection else {
+                if case .socketIO(let connection) = socket.link {
+                    let missed = replay.filter { $0.selection.matches(id: socket.id, rooms: restoredRooms) }.map(\.frame)
+                    connection.accepted(socket, pid: recovery.token, offset: recovered ? nil : String(state.log.lastOffset), replay: missed)
+                }
+                return
+            }
             connection.send(textUTF8: connect)
             for packet in replay where packet.selection.matches(id: socket.id, rooms: restoredRooms) {
                 connection.send(packet.frame)

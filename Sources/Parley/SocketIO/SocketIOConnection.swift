@@ -1,5 +1,5 @@
 import Foundation
-import ParleyIO
+@_spi(IO) import ParleyIO
 import ParleyProtocol
 import ParleyWebSocket
 import Synchronization
@@ -17,12 +17,16 @@ final class SocketIOConnection: Sendable {
     let sid: String
     /// Where the sockets' handlers and the session's timers run.
     let loop: EventLoop
-    /// The handshake request (its query and headers make each socket's ``Handshake``).
-    let request: HTTPRequestHead
-    /// The client's address, `ip:port`.
+    /// The handshake request's query, without Engine.IO's own parameters, and its headers
+    /// without the WebSocket mechanics: shared (not copied) by the ``Handshake`` of each
+    /// namespace the client joins. The request itself is not kept.
+    let query: [String: String]
+    let headers: [(name: String, value: String)]
+    /// The address of the TCP peer, `ip:port` (for logs).
     let address: String
-    /// Whether the client connected over TLS.
-    let secure: Bool
+    /// The client's address and whether it connected over TLS, as its handshakes say (behind a
+    /// trusted proxy, from the forwarded fields).
+    let client: (address: String, secure: Bool)
     private let endpoint: SocketIOEndpoint
 
     private struct Engine {
@@ -31,8 +35,15 @@ final class SocketIOConnection: Sendable {
         /// Polls waiting for an answer, with the CORS fields of their request.
         var polls: [UInt64: (responder: HTTPResponder, headers: [(name: String, value: String)])] = [:]
         var nextRequest: UInt64 = 0
-        var timer: Scheduled?
+        var timer: Timer?
         var timerDeadline: UInt64?
+    }
+
+    /// The session's one timer: a plain loop timer when armed on the loop (the usual case: an
+    /// idle connection holds no more than that), a ``Scheduled`` when armed from another thread.
+    private enum Timer {
+        case onLoop(TimerID)
+        case scheduled(Scheduled)
     }
 
     private struct Layer {
@@ -47,10 +58,11 @@ final class SocketIOConnection: Sendable {
     init(sid: String, loop: EventLoop, request: HTTPRequestHead, address: String, secure: Bool = false,
          endpoint: SocketIOEndpoint, webSocket: WebSocket?) {
         self.sid = sid
-        self.secure = secure
         self.loop = loop
-        self.request = request
         self.address = address
+        query = Handshake.socketIOQuery(request)
+        headers = Handshake.applicationHeaders(request)
+        client = endpoint.router.clientOrigin(request, peer: address, secure: secure)
         self.endpoint = endpoint
         let session = EngineIOSession(settings: endpoint.settings, webSocket: webSocket != nil, now: monotonicNanoseconds())
         engine = Mutex(Engine(session: session, webSocket: webSocket))
@@ -108,19 +120,24 @@ final class SocketIOConnection: Sendable {
     /// The probing (or only) WebSocket is open: read its frames.
     func attach(_ webSocket: WebSocket) {
         engine.withLock { $0.webSocket = webSocket }
-        webSocket.onMessage { [weak self] socket, message in self?.webSocketMessage(message, from: socket) }
+        webSocket.onMessageBytes { [weak self] socket, opcode, bytes in self?.webSocketMessage(opcode, bytes, from: socket) }
         webSocket.onClose { [weak self] socket, _, _ in self?.webSocketClosed(socket) }
     }
 
-    private func webSocketMessage(_ message: WebSocketMessage, from socket: WebSocket) {
+    /// A message on a WebSocket (on the loop; the bytes are valid during the call only).
+    private func webSocketMessage(_ opcode: Opcode, _ bytes: UnsafeRawBufferPointer, from socket: WebSocket) {
+        // Once upgraded, a message packet (`4...`) or an attachment means nothing to the
+        // session (it delivers them at once, as they came): read where it lies, no copy.
+        let upgraded = engine.withLock { $0.webSocket === socket && $0.session.phase == .webSocket }
+        if upgraded {
+            if opcode == .binary { return receiveBinary(Array(bytes)) }
+            if bytes.first == UInt8(ascii: "4") { return receiveText(UnsafeRawBufferPointer(rebasing: bytes.dropFirst())) }
+        }
         let packet: EngineIOPacket
-        switch message {
-        case .binary(let bytes):
-            packet = .binary(bytes)
-        case .text(var text):
-            guard let decoded = text.withUTF8({ try? EngineIOCodec.decode(text: UnsafeRawBufferPointer($0)) }) else {
-                return close(.parseError)
-            }
+        if opcode == .binary {
+            packet = .binary(Array(bytes))
+        } else {
+            guard let decoded = try? EngineIOCodec.decode(text: bytes) else { return close(.parseError) }
             packet = decoded
         }
         handle(engine.withLock { engine in
@@ -147,17 +164,38 @@ final class SocketIOConnection: Sendable {
         })
     }
 
+    private func cancel(_ timer: Timer?) {
+        switch timer {
+        case .scheduled(let scheduled)?: scheduled.cancel()
+        case .onLoop(let id)?:
+            if loop.inEventLoop { loop.cancel(id) } else { loop.execute { [loop] in loop.cancel(id) } }
+        case nil: break
+        }
+    }
+
     // MARK: Output
 
     /// Sends a Socket.IO packet (and its attachments, as binary messages).
     func send(_ packet: SocketIOPacket, volatile: Bool = false) {
-        var packets: [EngineIOPacket] = [.message(SocketIOCodec.encode(packet))]
+        let attachments: [[UInt8]]
         switch packet {
-        case .event(_, _, let arguments, _), .ack(_, _, let arguments):
-            for attachment in arguments.attachments { packets.append(.binary(attachment)) }
-        default: break
+        case .event(_, _, let arguments, _), .ack(_, _, let arguments): attachments = arguments.attachments
+        default: attachments = []
         }
-        sendEngine(packets, volatile: volatile)
+        sendMessage(SocketIOCodec.encodeMessage(packet), attachments: attachments, volatile: volatile)
+    }
+
+    /// Sends one Engine.IO message (`4` and a Socket.IO packet) and its attachments.
+    private func sendMessage(_ message: [UInt8], attachments: [[UInt8]] = [], volatile: Bool = false) {
+        handle(engine.withLock { engine in
+            if engine.session.phase == .webSocket, let webSocket = engine.webSocket {
+                webSocket.send(textUTF8: message)
+                for attachment in attachments { webSocket.send(binary: attachment) }
+                return []
+            }
+            let packets = [EngineIOPacket.message(Array(message.dropFirst()))] + attachments.map { EngineIOPacket.binary($0) }
+            return perform(engine.session.send(packets, volatile: volatile), &engine)
+        })
     }
 
     /// Sends what a socket would send an envelope client, as the matching Socket.IO packet.
@@ -174,16 +212,6 @@ final class SocketIOConnection: Sendable {
             json += Array("}}".utf8)
             send(.ack(namespace: namespace, id: id, arguments: EventArguments(data: RawJSON(unchecked: json))))
         }
-    }
-
-    private func sendEngine(_ packets: [EngineIOPacket], volatile: Bool) {
-        handle(engine.withLock { engine in
-            if engine.session.phase == .webSocket, let webSocket = engine.webSocket {
-                for packet in packets { Self.write(packet, to: webSocket) }
-                return []
-            }
-            return perform(engine.session.send(packets, volatile: volatile), &engine)
-        })
     }
 
     /// One broadcast: the frame (on a WebSocket) or the message (for polls), both encoded once
@@ -227,6 +255,35 @@ final class SocketIOConnection: Sendable {
         if closed { socket.finish(.transportClose) }
     }
 
+    /// `socket` was accepted with connection state recovery (under the namespace's recovery
+    /// lock, on the loop): `CONNECT` with its `sid` and `pid` (the session token; and, for a new
+    /// session, the namespace's last `offset`), then the events it missed, each with its
+    /// offset as the last argument.
+    func accepted(_ socket: Socket, pid: String, offset: String?, replay: [EncodedFrame]) {
+        var data: [UInt8] = Array(#"{"sid":"#.utf8)
+        EnvelopeCodec.appendJSONString(socket.id, to: &data)
+        data += Array(#","pid":"#.utf8)
+        EnvelopeCodec.appendJSONString(pid, to: &data)
+        if let offset {
+            data += Array(#","offset":"#.utf8)
+            EnvelopeCodec.appendJSONString(offset, to: &data)
+        }
+        data.append(UInt8(ascii: "}"))
+        send(.connect(namespace: socket.namespace.name, payload: RawJSON(unchecked: data)))
+        for frame in replay {
+            // The envelope the live targets got: the frame's payload, after its 2-, 4- or
+            // 10-byte header (RFC 6455 5.2; a server frame is not masked).
+            let bytes = frame.bytes
+            guard bytes.count >= 2 else { continue }
+            let header = bytes[1] & 0x7F == 127 ? 10 : (bytes[1] & 0x7F == 126 ? 4 : 2)
+            var offset: String?
+            let decoded = bytes[header...].withUnsafeBytes { try? EnvelopeCodec.decode($0, offset: &offset) }
+            guard case .event(let name, let data, _)? = decoded else { continue }
+            sendMessage(SocketIOCodec.encodeMessage(.event(namespace: socket.namespace.name, name: name, arguments: EventArguments(data: data), id: nil),
+                                                    offset: offset))
+        }
+    }
+
     /// `socket` leaves this connection: `packet` (its `DISCONNECT` or `CONNECT_ERROR`) is sent,
     /// and after a server-side disconnect of the last namespace the connection closes, as the
     /// reference server's `disconnect(true)` does.
@@ -263,7 +320,7 @@ final class SocketIOConnection: Sendable {
             }
         }
         if engine.session.phase == .finished {
-            engine.timer?.cancel()
+            cancel(engine.timer)
             engine.timer = nil
             engine.timerDeadline = nil
         } else {
@@ -276,11 +333,15 @@ final class SocketIOConnection: Sendable {
     private func armTimer(_ engine: inout Engine) {
         guard let deadline = engine.session.nextDeadline else { return }
         if let current = engine.timerDeadline, current <= deadline { return }
-        engine.timer?.cancel()
+        cancel(engine.timer)
         let now = monotonicNanoseconds()
         let delay = Duration.nanoseconds(deadline > now ? deadline - now : 0)
         engine.timerDeadline = deadline
-        engine.timer = loop.execute(after: delay) { [weak self] in self?.tick() }
+        if loop.inEventLoop {
+            engine.timer = .onLoop(loop.schedule(after: delay) { [weak self] in self?.tick() })
+        } else {
+            engine.timer = .scheduled(loop.execute(after: delay) { [weak self] in self?.tick() })
+        }
     }
 
     /// The app's side of actions: messages to the sockets (on the loop), the end of the session.
@@ -320,23 +381,37 @@ final class SocketIOConnection: Sendable {
     /// Engine.IO messages from the client (on the loop): Socket.IO packets to their namespaces.
     private func receive(_ packets: [EngineIOPacket]) {
         for packet in packets {
-            let decoded: SocketIOPacket?
-            do {
-                decoded = try layer.withLock { layer throws(SocketIOError) -> SocketIOPacket? in
-                    guard !layer.closed else { return nil }
-                    switch packet {
-                    case .message(let text): return try layer.assembler.receive(text: text)
-                    case .binary(let bytes): return try layer.assembler.receive(binary: bytes)
-                    default: return nil
-                    }
-                }
-            } catch {
-                endpoint.router.log("parley: socket.io \(sid): \(error)")
-                return close(.parseError)
+            switch packet {
+            case .message(let text): text.withUnsafeBytes { receiveText($0) }
+            case .binary(let bytes): receiveBinary(bytes)
+            default: continue
             }
-            guard let decoded else { continue }
-            route(decoded)
+            if layer.withLock({ $0.closed }) { return }
         }
+    }
+
+    /// The text of one Engine.IO message (after its `4`), on the loop.
+    private func receiveText(_ text: UnsafeRawBufferPointer) {
+        route(decoding: { assembler throws(SocketIOError) in try assembler.receive(text: text) })
+    }
+
+    /// One binary Engine.IO message (an attachment), on the loop.
+    private func receiveBinary(_ bytes: [UInt8]) {
+        route(decoding: { assembler throws(SocketIOError) in try assembler.receive(binary: bytes) })
+    }
+
+    private func route(decoding read: (inout SocketIOBinaryAssembler) throws(SocketIOError) -> SocketIOPacket?) {
+        let decoded: SocketIOPacket?
+        do {
+            decoded = try layer.withLock { layer throws(SocketIOError) -> SocketIOPacket? in
+                guard !layer.closed else { return nil }
+                return try read(&layer.assembler)
+            }
+        } catch {
+            endpoint.router.log("parley: socket.io \(sid): \(error)")
+            return close(.parseError)
+        }
+        if let decoded { route(decoded) }
     }
 
     private func route(_ packet: SocketIOPacket) {
