@@ -77,7 +77,8 @@ public final class Handshake: Sendable {
     static func socketIOQuery(_ request: HTTPRequestHead) -> [String: String] {
         var query = request.query
         for key in ["EIO", "transport", "sid", "t"] { query[key] = nil }
-        return query
+        // Emptied, it would still hold its storage: every idle connection keeps this.
+        return query.isEmpty ? [:] : query
     }
 
     /// The request's header fields without the WebSocket mechanics (see ``headers``).

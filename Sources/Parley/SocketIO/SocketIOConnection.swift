@@ -47,9 +47,21 @@ final class SocketIOConnection: Sendable {
     }
 
     private struct Layer {
-        var sockets: [String: Socket] = [:]
+        /// The sockets of the namespaces joined: usually one, so an array (found by a short
+        /// scan) rather than a dictionary, which costs more memory per idle connection.
+        var sockets: [Socket] = []
         var assembler: SocketIOBinaryAssembler
         var closed = false
+
+        func socket(_ namespace: String) -> Socket? {
+            sockets.first { $0.namespace.name == namespace }
+        }
+
+        /// Puts `socket` as the one of `namespace` (nil: removes it).
+        mutating func set(_ namespace: String, _ socket: Socket?) {
+            sockets.removeAll { $0.namespace.name == namespace }
+            if let socket { sockets.append(socket) }
+        }
     }
 
     private let engine: Mutex<Engine>
@@ -249,7 +261,7 @@ final class SocketIOConnection: Sendable {
     /// A socket created for a `CONNECT`, pending until middleware settles.
     func attach(_ socket: Socket) {
         let closed = layer.withLock { layer -> Bool in
-            if !layer.closed { layer.sockets[socket.namespace.name] = socket }
+            if !layer.closed { layer.set(socket.namespace.name, socket) }
             return layer.closed
         }
         if closed { socket.finish(.transportClose) }
@@ -290,7 +302,7 @@ final class SocketIOConnection: Sendable {
     func leave(_ socket: Socket, sending packet: SocketIOPacket) {
         send(packet)
         let empty = layer.withLock { layer -> Bool in
-            if layer.sockets[socket.namespace.name] === socket { layer.sockets[socket.namespace.name] = nil }
+            if layer.socket(socket.namespace.name) === socket { layer.set(socket.namespace.name, nil) }
             return layer.sockets.isEmpty
         }
         if empty, case .disconnect = packet { close(.serverNamespaceDisconnect) }
@@ -364,8 +376,8 @@ final class SocketIOConnection: Sendable {
         let sockets = layer.withLock { layer -> [Socket] in
             guard !layer.closed else { return [] }
             layer.closed = true
-            defer { layer.sockets = [:] }
-            return Array(layer.sockets.values)
+            defer { layer.sockets = [] }
+            return layer.sockets
         }
         let disconnectReason: DisconnectReason
         switch reason {
@@ -416,14 +428,14 @@ final class SocketIOConnection: Sendable {
 
     private func route(_ packet: SocketIOPacket) {
         let name = packet.namespace
-        let socket = layer.withLock { $0.sockets[name] }
+        let socket = layer.withLock { $0.socket(name) }
         switch packet {
         case .connect(_, let auth):
             guard socket == nil else { return }   // already joined (or joining): ignored
             endpoint.router.connect(self, namespace: name, auth: auth)
         case .disconnect:
             guard let socket else { return }
-            layer.withLock { if $0.sockets[name] === socket { $0.sockets[name] = nil } }
+            layer.withLock { if $0.socket(name) === socket { $0.set(name, nil) } }
             socket.finish(.clientNamespaceDisconnect)
         case .event, .ack:
             socket?.receive(packet)   // a namespace never joined: ignored
