@@ -43,7 +43,7 @@ SUITES = {
     # One parley-server serves both dialects: "parley-sio" is its Socket.IO endpoint.
     # Handshakes at most 24 at once: under parley-server's 32 per client address (503 beyond).
     "socketio": {"servers": ["parley-sio", "parley", "sio"], "tests": ["echo100", "bcast", "connect"],
-                 "sio_tests": ["echo100", "echo10x16", "bcast", "connect"], "wsload": ["--concurrency", "24"]},
+                 "sio_tests": ["echo100", "echo10x16", "bcast"], "wsload": ["--concurrency", "24"]},
 }
 
 def command(suite, server, port):
@@ -83,7 +83,11 @@ def run(suite, server, test, port):
         return result
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # python-socketio closing 10,000 connections
+            proc.kill()
+            proc.wait(timeout=10)
 
 RESULTS = os.environ.get("PARLEY_BENCH_RESULTS", os.path.join(ROOT, "Benchmarks", "results", "results.json"))
 NAMES = {"parley": "Parley", "parley-sio": "Parley (Socket.IO)", "ws": "Node ws", "sio": "python-socketio"}

@@ -46,8 +46,9 @@ final class NamespaceRecovery: Sendable {
     // MARK: Emitting
 
     /// Numbers `envelope` (an encoded event without offset), keeps it, and writes it to the
-    /// sockets `selection` picks in `rooms`.
-    func emit(_ envelope: [UInt8], selection: BroadcastSelection, rooms: RoomStore) {
+    /// sockets `selection` picks in `rooms`. `spreadsArguments`: `data` is the argument list
+    /// (``EncodedEnvelope/spreadsArguments``), for live Socket.IO targets.
+    func emit(_ envelope: [UInt8], selection: BroadcastSelection, rooms: RoomStore, spreadsArguments: Bool = false) {
         let now = ContinuousClock.now
         state.withLock { state in
             let offset = state.log.nextOffset
@@ -85,7 +86,8 @@ final class NamespaceRecovery: Sendable {
                 }
             }
             if !socketIOTargets.isEmpty {
-                SocketIOConnection.deliver(bytes, to: socketIOTargets, namespace: selection.namespace, volatile: false, handOff: true)
+                SocketIOConnection.deliver(bytes, to: socketIOTargets, namespace: selection.namespace, volatile: false,
+                                           spreadsArguments: spreadsArguments, handOff: true)
             }
         }
     }

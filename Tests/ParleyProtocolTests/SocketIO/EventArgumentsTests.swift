@@ -12,6 +12,15 @@ final class EventArgumentsTests: XCTestCase {
         XCTAssertEqual(EventArguments(data: nil).count, 0)
     }
 
+    func test_eventArguments_spreading_takesArrayElementsAsArguments() {
+        XCTAssertEqual(EventArguments(spreading: raw("[1, \"two\" ,{\"three\":[3]}]")).count, 3)
+        XCTAssertEqual(EventArguments(spreading: raw("[1, \"two\" ,{\"three\":[3]}]"))[2], raw(#"{"three":[3]}"#))
+        XCTAssertEqual(EventArguments(spreading: raw("[[1]]")), EventArguments(data: raw("[1]")), "one element: that element")
+        XCTAssertEqual(EventArguments(spreading: raw("[]")), EventArguments())
+        XCTAssertEqual(EventArguments(spreading: raw("7")), EventArguments(data: raw("7")), "not an array: one argument")
+        XCTAssertEqual(EventArguments(spreading: nil), EventArguments())
+    }
+
     func test_eventArguments_array_wrapsEveryCount() {
         XCTAssertEqual(EventArguments().array, raw("[]"))
         XCTAssertEqual(EventArguments(data: raw("{}")).array, raw("[{}]"))
