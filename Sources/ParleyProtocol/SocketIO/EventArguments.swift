@@ -68,6 +68,45 @@ public struct EventArguments: Sendable, Equatable {
         }
     }
 
+    /// Removes the last argument when it is a JSON string (a connection state recovery
+    /// offset, which Socket.IO servers append to kept events) and returns it decoded.
+    /// - Returns: the string, or nil (nothing removed) when the last argument is not a string.
+    package mutating func removingLastString() -> String? {
+        guard attachments.isEmpty, let last = self[count - 1], last.bytes.first == UInt8(ascii: "\""),
+              let text = try? last.decode(String.self) else { return nil }
+        switch storage {
+        case .none: return nil
+        case .one: storage = .none
+        case .several(let array, let count):
+            guard let rest = Self.droppingLastElement(of: array) else { return nil }
+            storage = count == 2 ? (Self.element(0, of: rest).map { .one($0) } ?? .none) : .several(rest, count: count - 1)
+        }
+        return text
+    }
+
+    /// A valid JSON array of two or more elements without its last one (nil otherwise).
+    static func droppingLastElement(of array: RawJSON) -> RawJSON? {
+        array.bytes.withUnsafeBytes { raw -> RawJSON? in
+            var scanner = JSONScanner(raw)
+            guard scanner.peek() == UInt8(ascii: "[") else { return nil }
+            scanner.index += 1
+            var lastEnd: Int?   // where the element before the current one ended
+            while true {
+                scanner.skipWhitespace()
+                guard (try? scanner.skipValue(depth: 1)) != nil else { return nil }
+                let end = scanner.index
+                scanner.skipWhitespace()
+                if scanner.peek() == UInt8(ascii: ",") {
+                    scanner.index += 1
+                    lastEnd = end
+                    continue
+                }
+                guard let lastEnd else { return nil }
+                return RawJSON(unchecked: Array(raw[..<lastEnd]) + [UInt8(ascii: "]")])
+            }
+        }
+    }
+
     /// Elements of a valid JSON array (0 when it is not one).
     static func elementCount(of array: RawJSON) -> Int {
         array.bytes.withUnsafeBytes { raw -> Int in
