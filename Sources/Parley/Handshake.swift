@@ -49,7 +49,7 @@ public final class Handshake: Sendable {
     /// A Socket.IO client's handshake: the Engine.IO request's query and headers (as
     /// ``socketIOQuery(_:)`` and ``applicationHeaders(_:)`` give them), and the namespace and
     /// `auth` of its `CONNECT`. With recovery, `auth`'s `pid` and `offset` (Socket.IO 4.6) ask
-    /// for the session back (Protocol.md 12.5).
+    /// for the session back (Protocol.md 12.4).
     init(socketIOQuery query: [String: String], headers: [(name: String, value: String)], address: String, secure: Bool = false,
          namespace: String, auth: RawJSON?) {
         self.query = query

@@ -4,7 +4,7 @@ extension Server.Router {
     /// A Socket.IO `CONNECT` to `name` (on the connection's loop): a socket of its own for that
     /// namespace, through the same middleware as an envelope client; `CONNECT_ERROR`
     /// `Invalid namespace` for a namespace the server does not have. With connection state
-    /// recovery, `auth`'s `pid` and `offset` claim a lost session (Protocol.md 12.5).
+    /// recovery, `auth`'s `pid` and `offset` claim a lost session (Protocol.md 12.4).
     func connect(_ connection: SocketIOConnection, namespace name: String, auth: RawJSON?) {
         guard let namespace = namespace(name, create: false) else {
             log("parley: refused \(connection.address): invalid namespace \(name)")
