@@ -149,6 +149,9 @@ def main():
         p99 = {s: [] for s in servers}
         latencies = {s: [] for s in servers}
         rss = {s: [] for s in servers}
+        # Server CPU per message (echo) or per delivery (bcast), in µs: the efficiency figure,
+        # which the generator's own CPU on a shared box does not cap.
+        cpu = {s: [] for s in servers}
         for r in range(rounds):
             order = servers if r % 2 == 0 else list(reversed(servers))
             for server in order:
@@ -162,17 +165,20 @@ def main():
                     latencies[server].append(result["latency_us"])
                 if test == "connect" and result.get("server_rss_per_conn_kb") is not None:
                     rss[server].append(result["server_rss_per_conn_kb"] * 1024)
+                if test != "connect" and value and result.get("server_cpu_s") is not None:
+                    cpu[server].append(result["server_cpu_s"] * 1e6 / (value * result["measured_s"]))
                 extra = f" rss/conn={rss[server][-1]:.0f}B" if test == "connect" and rss[server] else ""
+                extra += f" cpu/msg={cpu[server][-1]:.2f}us" if test != "connect" and cpu[server] else ""
                 extra += f" delivered={result.get('delivery_ratio')}" if test == "bcast" else ""
                 load = open("/proc/loadavg").read().split()[0]
                 loads.append(float(load))
                 print(f"{test} round {r+1} {server}: {value:,.0f}{extra} p99={latency}us failed={result.get('failed')} load={load}", flush=True)
                 time.sleep(0.5)
-        rows.append((test, servers, values, p99, rss, latencies))
+        rows.append((test, servers, values, p99, rss, latencies, cpu))
     print()
-    print(f"| test | server | median | ratio {spec['servers'][0]}/server | median p99 (ms) | RSS/conn |")
-    print("|---|---|---|---|---|---|")
-    for test, servers, values, p99, rss, _ in rows:
+    print(f"| test | server | median | ratio {spec['servers'][0]}/server | median p99 (ms) | RSS/conn | server CPU/msg | CPU ratio server/{spec['servers'][0]} |")
+    print("|---|---|---|---|---|---|---|---|")
+    for test, servers, values, p99, rss, _, cpu in rows:
         # The suite's first server is the one compared with the others.
         first = servers[0]
         parley = statistics.median(values[first])
@@ -181,9 +187,12 @@ def main():
             lat = f"{statistics.median(p99[server]) / 1000:.2f}" if p99[server] else "-"
             mem = f"{statistics.median(rss[server]):.0f} B" if rss[server] else "-"
             ratio = "-" if server == first else (f"{parley / med:.2f}x" if med else "inf")
-            print(f"| {test} | {server} | {med:,.0f} | {ratio} | {lat} | {mem} |")
+            per = f"{statistics.median(cpu[server]):.2f} µs" if cpu[server] else "-"
+            cost = (f"{statistics.median(cpu[server]) / statistics.median(cpu[first]):.2f}x"
+                    if server != first and cpu[server] and cpu[first] else "-")
+            print(f"| {test} | {server} | {med:,.0f} | {ratio} | {lat} | {mem} | {per} | {cost} |")
     if recording:
-        record(suite, rounds, [(test, servers, values, latencies, rss) for test, servers, values, _, rss, latencies in rows], loads)
+        record(suite, rounds, [(test, servers, values, latencies, rss) for test, servers, values, _, rss, latencies, _ in rows], loads)
 
 if __name__ == "__main__":
     main()

@@ -199,15 +199,17 @@ final class SocketIOConnection: Sendable {
 
     /// Sends one Engine.IO message (`4` and a Socket.IO packet) and its attachments.
     private func sendMessage(_ message: [UInt8], attachments: [[UInt8]] = [], volatile: Bool = false) {
-        handle(engine.withLock { engine in
+        // nil: written on the WebSocket, the session unchanged (see `deliver`).
+        let actions = engine.withLock { engine -> [EngineIOSession.Action]? in
             if engine.session.phase == .webSocket, let webSocket = engine.webSocket {
                 webSocket.send(textUTF8: message)
                 for attachment in attachments { webSocket.send(binary: attachment) }
-                return []
+                return nil
             }
             let packets = [EngineIOPacket.message(Array(message.dropFirst()))] + attachments.map { EngineIOPacket.binary($0) }
             return perform(engine.session.send(packets, volatile: volatile), &engine)
-        })
+        }
+        if let actions { handle(actions) }
     }
 
     /// Sends what a socket would send an envelope client, as the matching Socket.IO packet.
@@ -229,13 +231,15 @@ final class SocketIOConnection: Sendable {
     /// One broadcast: the frame (on a WebSocket) or the message (for polls), both encoded once
     /// for every Socket.IO target.
     func deliver(frame: EncodedFrame, message: EngineIOPacket, volatile: Bool) {
-        handle(engine.withLock { engine in
+        // nil: written on the WebSocket, the session unchanged (no second lock to look at it).
+        let actions = engine.withLock { engine -> [EngineIOSession.Action]? in
             if engine.session.phase == .webSocket, let webSocket = engine.webSocket {
                 webSocket.send(frame, volatile: volatile)
-                return []
+                return nil
             }
             return perform(engine.session.send([message], volatile: volatile), &engine)
-        })
+        }
+        if let actions { handle(actions) }
     }
 
     private static func write(_ packet: EngineIOPacket, to webSocket: WebSocket) {
