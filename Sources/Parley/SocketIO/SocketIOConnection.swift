@@ -92,7 +92,7 @@ final class SocketIOConnection: Sendable {
             engine.polls[id] = (responder, headers)
             return (id, perform(engine.session.poll(request: id, now: monotonicNanoseconds()), &engine))
         }
-        responder.onCancel { [weak self] in self?.pollAborted(id) }
+        responder.onCancel { [self] in pollAborted(id) }
         handle(actions)
     }
 
@@ -132,8 +132,11 @@ final class SocketIOConnection: Sendable {
     /// The probing (or only) WebSocket is open: read its frames.
     func attach(_ webSocket: WebSocket) {
         engine.withLock { $0.webSocket = webSocket }
-        webSocket.onMessageBytes { [weak self] socket, opcode, bytes in self?.webSocketMessage(opcode, bytes, from: socket) }
-        webSocket.onClose { [weak self] socket, _, _ in self?.webSocketClosed(socket) }
+        // Strong references: the WebSocket lets go of its handlers once closed, and a weak
+        // reference would move this object's reference counts into a side table, which makes
+        // every retain of it (one per broadcast target) take the runtime's slow path.
+        webSocket.onMessageBytes { [self] socket, opcode, bytes in webSocketMessage(opcode, bytes, from: socket) }
+        webSocket.onClose { [self] socket, _, _ in webSocketClosed(socket) }
     }
 
     /// A message on a WebSocket (on the loop; the bytes are valid during the call only).
@@ -354,9 +357,10 @@ final class SocketIOConnection: Sendable {
         let delay = Duration.nanoseconds(deadline > now ? deadline - now : 0)
         engine.timerDeadline = deadline
         if loop.inEventLoop {
-            engine.timer = .onLoop(loop.schedule(after: delay) { [weak self] in self?.tick() })
+            // Held until it fires or is cancelled (the session's end cancels it); see `attach`.
+            engine.timer = .onLoop(loop.schedule(after: delay) { [self] in tick() })
         } else {
-            engine.timer = .scheduled(loop.execute(after: delay) { [weak self] in self?.tick() })
+            engine.timer = .scheduled(loop.execute(after: delay) { [self] in tick() })
         }
     }
 
