@@ -98,11 +98,16 @@ TITLES = {
     "connect": ("10,000 handshakes, concurrency 256", "handshakes/s"),
 }
 
+SECTION_TITLES = {"socketio": "Socket.IO: the same server's /socket.io/ against its envelope and python-socketio"}
+
 def record(suite, rounds, rows, loads):
     """Writes this invocation's figures into results.json (Benchmarks/results/README.md)."""
     with open(RESULTS) as file:
         results = json.load(file)
-    section = next(s for s in results["sections"] if s["id"] == suite)
+    section = next((s for s in results["sections"] if s["id"] == suite), None)
+    if section is None:  # a suite recorded for the first time gets a section (and a chart) of its own
+        section = {"id": suite, "title": SECTION_TITLES.get(suite, suite), "scenarios": []}
+        results["sections"].append(section)
     # When and how, on each scenario written: the section's other scenarios keep their own.
     run = {"measured": datetime.date.today().isoformat(),
            "command": "Benchmarks/scripts/bench.py " + " ".join(sys.argv[1:]),
