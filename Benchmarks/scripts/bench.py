@@ -7,6 +7,9 @@ usage: Benchmarks/scripts/bench.py [--record] SUITE [ROUNDS] [TESTS]
                     and python-socketio (sio_server.py, echo tests only)
           recovery  parley-server relay (path /) without and with --recovery (connection state
                     recovery: every broadcast numbered and kept); prints recovery/off
+          socketio  parley-server's Socket.IO endpoint (/socket.io/, "parley-sio") vs the same
+                    server's envelope (path /, "parley") vs python-socketio (sio_server.py);
+                    the ratios to read are parley-sio/sio and parley-sio/parley
   ROUNDS  rounds (default 5); servers alternate, a fresh process for every run
   TESTS   comma list of echo100, echo10x16, bcast, connect, kept (default: all of the suite)
           kept: one client sends KEPT_EVENTS (10,000, the default maxPackets) broadcasts of
@@ -14,12 +17,14 @@ usage: Benchmarks/scripts/bench.py [--record] SUITE [ROUNDS] [TESTS]
           ack is measured (/proc/PID/status VmRSS). (growth with recovery - growth without) /
           KEPT_EVENTS is the memory per kept event.
 Needs: swift build -c release --scratch-path .build-release --product parley-server;
-       wsload in $PARLEY_TOOLS_HOME/bin; node + node-ws; for envelope, peers/setup.sh (python venv).
+       wsload in $PARLEY_TOOLS_HOME/bin; node + node-ws; for envelope and socketio, peers/setup.sh
+       (python venv; PARLEY_PYTHON names another python with python-socketio and aiohttp).
+Ports: from PARLEY_BENCH_PORT (default 9450) up, one fresh port per run.
 Prints one line per run, then a table of medians and ratios. With --record, also writes the
 medians, runs and latency percentiles into Benchmarks/results/results.json (the section of the
 suite, the scenarios measured), for Benchmarks/scripts/charts.sh to draw.
 """
-import datetime, json, os, statistics, subprocess, sys, time
+import datetime, json, os, socket, statistics, subprocess, sys, time
 
 # The repository root: this file is Benchmarks/scripts/NAME.
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -28,6 +33,7 @@ TOOLS = os.environ.get("PARLEY_SHARED_TOOLS", os.path.join(os.path.dirname(ROOT)
 HOME = os.environ.get("PARLEY_TOOLS_HOME", os.path.expanduser("~/.cache/parley-tools"))
 WSLOAD = os.path.join(HOME, "bin", "wsload")
 PARLEY = os.path.join(ROOT, ".build-release", "release", "parley-server")
+PYTHON = os.environ.get("PARLEY_PYTHON", os.path.join(HOME, "py", "bin", "python"))
 
 TESTS = {
     "echo100": (["--mode", "echo", "--conns", "100", "--window", "1", "--duration", "5"], "msgs_per_s"),
@@ -47,10 +53,14 @@ SUITES = {
     "envelope": {"servers": ["parley", "ws", "sio"], "tests": ["echo100", "echo10x16", "bcast", "connect"],
                  "sio_tests": ["echo100", "echo10x16"]},
     "recovery": {"servers": ["parley", "recovery"], "tests": ["bcast", "echo100", "kept"], "sio_tests": []},
+    # One parley-server serves both dialects: "parley-sio" is its Socket.IO endpoint.
+    # Handshakes at most 24 at once: under parley-server's 32 per client address (503 beyond).
+    "socketio": {"servers": ["parley-sio", "parley", "sio"], "tests": ["echo100", "bcast", "connect"],
+                 "sio_tests": ["echo100", "echo10x16", "bcast"], "wsload": ["--concurrency", "24"]},
 }
 
 def command(suite, server, port):
-    if server == "parley":
+    if server in ("parley", "parley-sio"):
         mode = ["--raw-echo"] if suite == "raw" else ["--path", "/"]
         return [PARLEY, "--port", str(port)] + mode
     if server == "recovery":
@@ -58,12 +68,12 @@ def command(suite, server, port):
     if server == "ws":
         script = "ws_raw.js" if suite == "raw" else "ws_envelope.js"
         return ["node", os.path.join(TOOLS, "peers", script), str(port), "300"]
-    return [os.path.join(HOME, "py", "bin", "python"), os.path.join(TOOLS, "peers", "sio_server.py"), str(port), "300"]
+    return [PYTHON, os.path.join(TOOLS, "peers", "sio_server.py"), str(port), "300"]
 
 def dialect(suite, server):
     if suite == "raw":
         return ["--dialect", "raw"]
-    return ["--dialect", "socketio"] if server == "sio" else ["--dialect", "envelope"]
+    return ["--dialect", "socketio"] if server in ("sio", "parley-sio") else ["--dialect", "envelope"]
 
 def rss(pid):
     for line in open(f"/proc/{pid}/status"):
@@ -115,22 +125,38 @@ def kept(port, pid):
 
 def run(suite, server, test, port):
     proc = subprocess.Popen(command(suite, server, port), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if not proc.stdout.readline():  # every server prints one line once listening
+    line = proc.stdout.readline()  # every server prints one line once listening
+    if not line:
         raise SystemExit(f"{server} did not start")
+    # sio_server.py prints its line before aiohttp binds: wait until the port answers.
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        raise SystemExit(f"{server} did not start: {line.strip()}")
     try:
         if test == "kept":
             return kept(port, proc.pid)
         args, key = TESTS[test]
         out = subprocess.run([WSLOAD, "--port", str(port), "--quiet", "--server-pid", str(proc.pid)]
-                             + dialect(suite, server) + args, capture_output=True, text=True, timeout=200).stdout
+                             + dialect(suite, server) + args + SUITES[suite].get("wsload", []), capture_output=True, text=True, timeout=200).stdout
         result = json.loads([l for l in out.splitlines() if l.startswith("RESULT ")][-1][7:])
         return result
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # python-socketio closing 10,000 connections
+            proc.kill()
+            proc.wait(timeout=10)
 
 RESULTS = os.environ.get("PARLEY_BENCH_RESULTS", os.path.join(ROOT, "Benchmarks", "results", "results.json"))
-NAMES = {"parley": "Parley", "ws": "Node ws", "sio": "python-socketio", "recovery": "Parley with recovery"}
+NAMES = {"parley": "Parley", "parley-sio": "Parley (Socket.IO)", "ws": "Node ws", "sio": "python-socketio",
+         "recovery": "Parley with recovery"}
 TITLES = {
     "echo100": ("echo, 100 connections, window 1", "msg/s"),
     "echo10x16": ("echo, 10 connections, window 16", "msg/s"),
@@ -139,11 +165,16 @@ TITLES = {
     "kept": ("RSS growth relaying 10,000 broadcasts", "bytes"),
 }
 
+SECTION_TITLES = {"socketio": "Socket.IO: the same server's /socket.io/ against its envelope and python-socketio"}
+
 def record(suite, rounds, rows, loads):
     """Writes this invocation's figures into results.json (Benchmarks/results/README.md)."""
     with open(RESULTS) as file:
         results = json.load(file)
-    section = next(s for s in results["sections"] if s["id"] == suite)
+    section = next((s for s in results["sections"] if s["id"] == suite), None)
+    if section is None:  # a suite recorded for the first time gets a section (and a chart) of its own
+        section = {"id": suite, "title": SECTION_TITLES.get(suite, suite), "scenarios": []}
+        results["sections"].append(section)
     # When and how, on each scenario written: the section's other scenarios keep their own.
     run = {"measured": datetime.date.today().isoformat(),
            "command": "Benchmarks/scripts/bench.py " + " ".join(sys.argv[1:]),
@@ -182,7 +213,7 @@ def main():
     spec = SUITES[suite]
     tests = sys.argv[3].split(",") if len(sys.argv) > 3 else spec["tests"]
     loads = []
-    port = 9450
+    port = int(os.environ.get("PARLEY_BENCH_PORT", "9450"))
     rows = []
     for test in tests:
         servers = [s for s in spec["servers"] if s != "sio" or test in spec["sio_tests"]]
@@ -190,6 +221,9 @@ def main():
         p99 = {s: [] for s in servers}
         latencies = {s: [] for s in servers}
         rss = {s: [] for s in servers}
+        # Server CPU per message (echo) or per delivery (bcast), in µs: the efficiency figure,
+        # which the generator's own CPU on a shared box does not cap.
+        cpu = {s: [] for s in servers}
         for r in range(rounds):
             order = servers if r % 2 == 0 else list(reversed(servers))
             for server in order:
@@ -203,27 +237,35 @@ def main():
                     latencies[server].append(result["latency_us"])
                 if test == "connect" and result.get("server_rss_per_conn_kb") is not None:
                     rss[server].append(result["server_rss_per_conn_kb"] * 1024)
+                if test != "connect" and value and result.get("server_cpu_s") is not None:
+                    cpu[server].append(result["server_cpu_s"] * 1e6 / (value * result["measured_s"]))
                 extra = f" rss/conn={rss[server][-1]:.0f}B" if test == "connect" and rss[server] else ""
+                extra += f" cpu/msg={cpu[server][-1]:.2f}us" if test != "connect" and cpu[server] else ""
                 extra += f" delivered={result.get('delivery_ratio')}" if test == "bcast" else ""
                 load = open("/proc/loadavg").read().split()[0]
                 loads.append(float(load))
                 print(f"{test} round {r+1} {server}: {value:,.0f}{extra} p99={latency}us failed={result.get('failed')} load={load}", flush=True)
                 time.sleep(0.5)
-        rows.append((test, servers, values, p99, rss, latencies))
+        rows.append((test, servers, values, p99, rss, latencies, cpu))
     print()
-    print("| test | server | median | ratio parley/server | median p99 (ms) | RSS/conn |")
-    print("|---|---|---|---|---|---|")
-    for test, servers, values, p99, rss, _ in rows:
-        parley = statistics.median(values["parley"])
+    print(f"| test | server | median | ratio {spec['servers'][0]}/server | median p99 (ms) | RSS/conn | server CPU/msg | CPU ratio server/{spec['servers'][0]} |")
+    print("|---|---|---|---|---|---|---|---|")
+    for test, servers, values, p99, rss, _, cpu in rows:
+        # The suite's first server is the one compared with the others.
+        first = servers[0]
+        parley = statistics.median(values[first])
         for server in servers:
             med = statistics.median(values[server])
             lat = f"{statistics.median(p99[server]) / 1000:.2f}" if p99[server] else "-"
             mem = f"{statistics.median(rss[server]):.0f} B" if rss[server] else "-"
-            ratio = "-" if server == "parley" else f"{parley / med:.2f}x"
-            print(f"| {test} | {server} | {med:,.0f} | {ratio} | {lat} | {mem} |")
+            ratio = "-" if server == first else (f"{parley / med:.2f}x" if med else "inf")
+            per = f"{statistics.median(cpu[server]):.2f} µs" if cpu[server] else "-"
+            cost = (f"{statistics.median(cpu[server]) / statistics.median(cpu[first]):.2f}x"
+                    if server != first and cpu[server] and cpu[first] else "-")
+            print(f"| {test} | {server} | {med:,.0f} | {ratio} | {lat} | {mem} | {per} | {cost} |")
     if suite == "recovery":
         print()
-        for test, servers, values, _, _, _ in rows:
+        for test, servers, values, _, _, _, _ in rows:
             off, on = statistics.median(values["parley"]), statistics.median(values["recovery"])
             if test == "kept":
                 growth = [(b - a) / KEPT_EVENTS for a, b in zip(values["parley"], values["recovery"])]
@@ -232,9 +274,10 @@ def main():
             else:
                 print(f"{test}: recovery/off = {on / off:.2f}x (per round: "
                       + ", ".join(f"{b / a:.2f}" for a, b in zip(values["parley"], values["recovery"])) + ")")
+    if loads:
         print(f"load average during the runs: {min(loads):.1f}-{max(loads):.1f}")
     if recording:
-        record(suite, rounds, [(test, servers, values, latencies, rss) for test, servers, values, _, rss, latencies in rows], loads)
+        record(suite, rounds, [(test, servers, values, latencies, rss) for test, servers, values, _, rss, latencies, _ in rows], loads)
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Fixed-count WebSocket echo load for instruction counts (profile-echo.sh): CONNS connections, ROUNDS rounds;
 each round sends WINDOW messages on every connection, then reads every reply. Closes cleanly.
-usage: echo-fixed.py PORT CONNS ROUNDS WINDOW raw|envelope"""
+usage: echo-fixed.py PORT CONNS ROUNDS WINDOW raw|envelope|socketio
+socketio: Engine.IO v4 over the WebSocket transport, joins "/", echoes 42["echo",{...}] and
+answers the server's pings (slow runs under valgrind outlive a ping interval)."""
 import base64, os, select, socket, struct, sys, time
 
 def frame(payload, opcode=1):
@@ -14,7 +16,7 @@ def frame(payload, opcode=1):
 
 def main():
     port, conns, rounds, window, dialect = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-    path = '/'
+    path = '/socket.io/?EIO=4&transport=websocket' if dialect == 'socketio' else '/'
     socks = []
     for _ in range(conns):
         s = socket.create_connection(('127.0.0.1', port))
@@ -48,6 +50,18 @@ def main():
                 except BlockingIOError: continue
                 got = any(op == 1 for op, _ in frames_in(e))
         msg = b'{"event":"echo","data":{"pad":"' + b'x' * 28 + b'"}}'
+    elif dialect == 'socketio':
+        # the open packet (0{...}), then CONNECT to "/" and its answer (40{...})
+        for e in socks:
+            for expected, reply in ((b'0', b'40'), (b'40', None)):
+                got = False
+                while not got:
+                    select.select([e[0]], [], [], 5)
+                    try: e[1] += e[0].recv(65536)
+                    except BlockingIOError: continue
+                    got = any(op == 1 and p.startswith(expected) for op, p in frames_in(e))
+                if reply: e[0].sendall(frame(reply))
+        msg = b'42["echo",{"pad":"' + b'x' * 30 + b'"}]'
     else:
         msg = b'x' * 64
     data = frame(msg) * window
@@ -64,7 +78,9 @@ def main():
                 try: e[1] += s.recv(65536)
                 except BlockingIOError: continue
                 for op, p in frames_in(e):
-                    if op in (1, 2):
+                    if dialect == 'socketio' and p == b'2':
+                        s.sendall(frame(b'3'))   # Engine.IO ping: pong, not counted
+                    elif op in (1, 2):
                         owed[s.fileno()] -= 1; total += 1
                 if owed[s.fileno()] == 0: del owed[s.fileno()]
     for e in socks:

@@ -3,14 +3,15 @@
 # valgrind twice, with handshakes only and with ROUNDS x WINDOW messages per connection
 # (Benchmarks/scripts/echo-fixed.py, a fixed count, so the figure repeats), and prints
 # (total - handshakes only) / messages.
-# usage: Benchmarks/scripts/profile-echo.sh raw|envelope [CONNS] [ROUNDS] [WINDOW]
-# Needs: swift build -c release --product parley-server; valgrind; python3.
+# usage: Benchmarks/scripts/profile-echo.sh raw|envelope|socketio [CONNS] [ROUNDS] [WINDOW]
+# (socketio: the same relay's /socket.io/ endpoint, Engine.IO over the WebSocket transport)
+# Needs: swift build -c release --product parley-server (or PARLEY_SERVER=path); valgrind; python3.
 set -e
 MODE=${1:-raw}; CONNS=${2:-100}; ROUNDS=${3:-200}; WINDOW=${4:-1}
 cd "$(dirname "$0")/../.."
 OUT=$(mktemp -d)
 # valgrind 3.19 cannot read Swift's DWARF 5: profile a copy without debug sections (symbols stay).
-strip --strip-debug -o "$OUT/parley-server" .build/release/parley-server
+strip --strip-debug -o "$OUT/parley-server" "${PARLEY_SERVER:-.build/release/parley-server}"
 total() {
   PORT=$((20000 + RANDOM % 20000))
   ARGS="--loops 1 --port $PORT"; [ "$MODE" = raw ] && ARGS="$ARGS --raw-echo" || ARGS="$ARGS --path /"

@@ -119,7 +119,7 @@ public struct BroadcastOperator: Sendable {
     }
 
     /// Gives `action` with this selection to the cluster adapter, if any, unless `local`.
-    private func publish(_ action: ClusterOperation.Action) {
+    func publish(_ action: ClusterOperation.Action) {
         guard !flags.contains(.local), let cluster = namespace.cluster else { return }
         cluster.publish(ClusterOperation(selection: selection, flags: flags, action: action))
     }
@@ -142,7 +142,7 @@ public struct BroadcastOperator: Sendable {
     func deliver(_ envelope: EncodedEnvelope) {
         // With recovery, a non-volatile event is numbered, kept and delivered in offset order.
         if let recovery = namespace.recovery, !flags.contains(.volatile) {
-            return recovery.emit(envelope.bytes, selection: selection, rooms: namespace.roomStore)
+            return recovery.emit(envelope.bytes, selection: selection, rooms: namespace.roomStore, spreadsArguments: envelope.spreadsArguments)
         }
         let sockets = fetchSockets()
         guard !sockets.isEmpty else { return }
@@ -170,7 +170,8 @@ public struct BroadcastOperator: Sendable {
             loop.execute { for connection in connections { connection.send(frame, volatile: isVolatile) } }
         }
         if !socketIOTargets.isEmpty {
-            SocketIOConnection.deliver(envelope.bytes, to: socketIOTargets, namespace: namespace.name, volatile: isVolatile)
+            SocketIOConnection.deliver(envelope.bytes, to: socketIOTargets, namespace: namespace.name, volatile: isVolatile,
+                                       spreadsArguments: envelope.spreadsArguments)
         }
     }
 }

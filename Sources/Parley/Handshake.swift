@@ -46,26 +46,43 @@ public final class Handshake: Sendable {
         issued = .now
     }
 
-    /// A Socket.IO client's handshake: the Engine.IO request's query (without `EIO`,
-    /// `transport`, `sid` and `t`) and headers, and the namespace and `auth` of its `CONNECT`.
-    init(socketIORequest request: HTTPRequestHead, address: String, secure: Bool = false, namespace: String, auth: RawJSON?) {
-        var query = request.query
-        for key in ["EIO", "transport", "sid", "t"] { query[key] = nil }
+    /// A Socket.IO client's handshake: the Engine.IO request's query and headers (as
+    /// ``socketIOQuery(_:)`` and ``applicationHeaders(_:)`` give them), and the namespace and
+    /// `auth` of its `CONNECT`. With recovery, `auth`'s `pid` and `offset` (Socket.IO 4.6) ask
+    /// for the session back (Protocol.md 12.4).
+    init(socketIOQuery query: [String: String], headers: [(name: String, value: String)], address: String, secure: Bool = false,
+         namespace: String, auth: RawJSON?) {
         self.query = query
-        headers = Self.applicationHeaders(request)
+        self.headers = headers
         self.address = address
         self.secure = secure
         self.namespace = namespace
         self.auth = auth
-        // Recovery is offered to envelope clients only (Protocol.md 12).
-        recoveryToken = nil
-        recoveryOffset = nil
+        recoveryToken = auth?.string(forKey: "pid")
+        recoveryOffset = auth?.string(forKey: "offset")
+        // Socket.IO clients do not deduplicate re-sent events (Protocol.md 12).
         dedupeKey = nil
         issued = .now
     }
 
+    /// A Socket.IO client's handshake read from its Engine.IO request (see
+    /// ``init(socketIOQuery:headers:address:secure:namespace:auth:)``).
+    convenience init(socketIORequest request: HTTPRequestHead, address: String, secure: Bool = false, namespace: String, auth: RawJSON?) {
+        self.init(socketIOQuery: Self.socketIOQuery(request), headers: Self.applicationHeaders(request), address: address, secure: secure,
+                  namespace: namespace, auth: auth)
+    }
+
+    /// The query of an Engine.IO request without Engine.IO's own parameters (`EIO`,
+    /// `transport`, `sid`, `t`).
+    static func socketIOQuery(_ request: HTTPRequestHead) -> [String: String] {
+        var query = request.query
+        for key in ["EIO", "transport", "sid", "t"] { query[key] = nil }
+        // Emptied, it would still hold its storage: every idle connection keeps this.
+        return query.isEmpty ? [:] : query
+    }
+
     /// The request's header fields without the WebSocket mechanics (see ``headers``).
-    private static func applicationHeaders(_ request: HTTPRequestHead) -> [(name: String, value: String)] {
+    static func applicationHeaders(_ request: HTTPRequestHead) -> [(name: String, value: String)] {
         request.headers.filter { header in
             switch header.name.lowercased() {
             case "upgrade", "connection", "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions": return false

@@ -677,6 +677,11 @@ public final class Socket: Sendable, Hashable {
                 send(.event(name: "connect", data: RawJSON(unchecked: data), id: nil))
             }
         case .socketIO(let connection):
+            if let recovery, let namespaceRecovery = namespace.recovery {
+                // Registers, answers CONNECT (with `pid`) and replays in one step.
+                namespaceRecovery.accept(self, recovery, connectData: [], rooms: namespace.roomStore)
+                break
+            }
             namespace.roomStore.add(self)
             var data: [UInt8] = Array(#"{"sid":"#.utf8)
             EnvelopeCodec.appendJSONString(id, to: &data)

@@ -305,7 +305,8 @@ public final class Client: Sendable {
         let isSocketIO = options.protocol == .socketIO
         var recovery: [String: String] = [:]
         state.withLock { state in
-            if let token = state.recoveryToken, let offset = state.lastOffset {
+            // A Socket.IO client asks in its CONNECT's auth instead (Client+SocketIO.swift).
+            if !isSocketIO, let token = state.recoveryToken, let offset = state.lastOffset {
                 recovery["recoveryToken"] = token
                 recovery["recoveryOffset"] = offset
             }

@@ -8,7 +8,7 @@ import Parley
 ///
 /// ```
 /// u8   version (1)
-/// u8   flags (bit 0: volatile; the others are 0)
+/// u8   flags (bit 0: volatile; bit 1: an emit's data is its argument list; the others are 0)
 /// 16 B origin node id
 /// u8   operation: 0 emit, 1 join rooms, 2 leave rooms, 3 disconnect
 /// u16  room count, then per room: u16 length, UTF-8 name
@@ -51,7 +51,9 @@ package struct ClusterMessage: Equatable, Sendable {
             bytes.reserveCapacity(32 + names + (selection.exceptSocket?.utf8.count ?? 0) + envelope.bytes.count)
         }
         bytes.append(Self.version)
-        bytes.append(operation.flags.contains(.volatile) ? 1 : 0)
+        var flags: UInt8 = operation.flags.contains(.volatile) ? 1 : 0
+        if case .emit(let envelope) = operation.action, envelope.spreadsArguments { flags |= 2 }
+        bytes.append(flags)
         bytes.append(contentsOf: origin)
         switch operation.action {
         case .emit: bytes.append(0)
@@ -82,7 +84,8 @@ package struct ClusterMessage: Equatable, Sendable {
         var reader = Reader(bytes: bytes)
         let version = try reader.byte()
         guard version == Self.version else { throw DecodingError.unsupportedVersion(version) }
-        let flags: BroadcastFlags = try reader.byte() & 1 != 0 ? .volatile : []
+        let flagBits = try reader.byte()
+        let flags: BroadcastFlags = flagBits & 1 != 0 ? .volatile : []
         origin = try reader.take(Self.nodeIDLength)
         let kind = try reader.byte()
         guard kind <= 3 else { throw DecodingError.unknownOperation(kind) }
@@ -93,7 +96,7 @@ package struct ClusterMessage: Equatable, Sendable {
                                            exceptSocket: socket.isEmpty ? nil : socket)
         let action: ClusterOperation.Action
         switch kind {
-        case 0: action = .emit(EncodedEnvelope(unchecked: Array(bytes[reader.offset...])))
+        case 0: action = .emit(EncodedEnvelope(unchecked: Array(bytes[reader.offset...]), spreadsArguments: flagBits & 2 != 0))
         case 1: action = .socketsJoin(try reader.strings())
         case 2: action = .socketsLeave(try reader.strings())
         default: action = .disconnectSockets

@@ -155,8 +155,10 @@ func installRelay(on io: Server, token: String?) {
         socket.on("echo") { (data: RawJSON, ack: Ack) in
             if ack.isRequested { ack(data) } else { try? socket.emit("echo", data) }
         }
-        socket.on("broadcast") { (data: RawJSON) in try? socket.broadcast.emit("broadcast", data) }
-        socket.on("all") { (data: RawJSON) in try? io.emit("all", data) }
+        // The arguments as sent: a Socket.IO client's several arguments reach Socket.IO clients
+        // as several (on every node), envelope clients as one array.
+        socket.on("broadcast") { (arguments: EventArguments) in try? socket.broadcast.emit("broadcast", arguments) }
+        socket.on("all") { (arguments: EventArguments) in try? io.emit("all", arguments) }
         socket.on("join") { (room: String, ack: Ack) in
             // Refused joins (a name over the length bound, too many rooms, a socket id) are
             // answered with an error ack naming the limit.

@@ -29,6 +29,18 @@ final class ClusterMessageTests: XCTestCase {
         XCTAssertEqual(try ClusterMessage(decoding: bytes, namespace: "/"), message)
     }
 
+    func test_clusterMessage_carriesArgumentList_inFlagBit1() throws {
+        let envelope = EncodedEnvelope(unchecked: Array(#"{"event":"m","data":[1,2]}"#.utf8), spreadsArguments: true)
+        let message = message(flags: .volatile, .emit(envelope))
+        let bytes = try XCTUnwrap(message.encoded())
+        XCTAssertEqual(bytes[1], 3, "volatile (bit 0) and an argument list (bit 1)")
+        let decoded = try ClusterMessage(decoding: bytes, namespace: "/")
+        XCTAssertEqual(decoded, message)
+        guard case .emit(let received) = decoded.operation.action else { return XCTFail("not an emit") }
+        XCTAssertTrue(received.spreadsArguments)
+        XCTAssertEqual(try XCTUnwrap(self.message(emit("{}")).encoded())[1], 0, "one argument: bit 1 clear")
+    }
+
     func test_clusterMessage_roundTrips_withoutRoomsOrExcludedSocket() throws {
         let envelope = #"{"event":"news","data":{"é":[1,2]}}"#
         let message = message(emit(envelope))

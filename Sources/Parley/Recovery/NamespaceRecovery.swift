@@ -68,11 +68,13 @@ final class NamespaceRecovery: Sendable {
     // MARK: Emitting
 
     /// Numbers `envelope` (an encoded event without offset), keeps it, and writes it to the
-    /// sockets `selection` picks in `rooms`. With a store, offsets are the store's: the event
+    /// sockets `selection` picks in `rooms`. `spreadsArguments`: `data` is the argument list
+    /// (``EncodedEnvelope/spreadsArguments``), for live Socket.IO targets. With a store, offsets are the store's: the event
     /// is written without one and not kept (this is how a node delivers while the store is
     /// unavailable, and what it delivers of another node's publication then).
-    func emit(_ envelope: [UInt8], selection: BroadcastSelection, rooms: RoomStore) {
-        deliver(envelope, selection: selection, rooms: rooms, numbering: store == nil ? .next : .none)
+    func emit(_ envelope: [UInt8], selection: BroadcastSelection, rooms: RoomStore, spreadsArguments: Bool = false) {
+        deliver(envelope, selection: selection, rooms: rooms, numbering: store == nil ? .next : .none,
+                spreadsArguments: spreadsArguments)
     }
 
     /// `socket.emit`: numbered and kept as a broadcast to the room named by the socket id.
@@ -93,14 +95,16 @@ final class NamespaceRecovery: Sendable {
         guard let store, !operation.flags.contains(.volatile), !operation.flags.contains(.local) else { return false }
         return store.append(operation) { [weak self] in
             guard let self, case .emit(let envelope) = operation.action else { return }
-            self.deliver(envelope.bytes, selection: operation.selection, rooms: rooms, numbering: .none)
+            self.deliver(envelope.bytes, selection: operation.selection, rooms: rooms, numbering: .none,
+                         spreadsArguments: envelope.spreadsArguments)
         }
     }
 
     /// An emit of the cluster's ordered log, in log order: kept under `offset` and written
     /// with it. An offset not after the last one delivered is ignored (never delivered twice).
-    func deliverOrdered(_ envelope: [UInt8], selection: BroadcastSelection, offset: RecoveryOffset, rooms: RoomStore) {
-        deliver(envelope, selection: selection, rooms: rooms, numbering: .given(offset))
+    func deliverOrdered(_ envelope: [UInt8], selection: BroadcastSelection, offset: RecoveryOffset, rooms: RoomStore,
+                        spreadsArguments: Bool = false) {
+        deliver(envelope, selection: selection, rooms: rooms, numbering: .given(offset), spreadsArguments: spreadsArguments)
     }
 
     /// The node reads the cluster's ordered log after `offset` from now on.
@@ -121,7 +125,8 @@ final class NamespaceRecovery: Sendable {
         case none
     }
 
-    private func deliver(_ envelope: [UInt8], selection: BroadcastSelection, rooms: RoomStore, numbering: Numbering) {
+    private func deliver(_ envelope: [UInt8], selection: BroadcastSelection, rooms: RoomStore, numbering: Numbering,
+                         spreadsArguments: Bool) {
         let now = ContinuousClock.now
         state.withLock { state in
             let offset: RecoveryOffset?
@@ -145,8 +150,7 @@ final class NamespaceRecovery: Sendable {
             var groups: [(queue: LoopQueue, connections: [WebSocket])] = []
             var socketIOTargets: [Socket] = []
             for socket in sockets {
-                // Socket.IO clients have no offsets (their recovery is not supported): they get
-                // the event live, as without recovery.
+                // Socket.IO clients get the event with its offset as the last argument, below.
                 guard let connection = socket.envelopeConnection else {
                     socketIOTargets.append(socket)
                     continue
@@ -172,7 +176,8 @@ final class NamespaceRecovery: Sendable {
                 }
             }
             if !socketIOTargets.isEmpty {
-                SocketIOConnection.deliver(envelope, to: socketIOTargets, namespace: selection.namespace, volatile: false)
+                SocketIOConnection.deliver(bytes, to: socketIOTargets, namespace: selection.namespace, volatile: false,
+                                           spreadsArguments: spreadsArguments, handOff: true)
             }
         }
     }
@@ -286,7 +291,13 @@ final class NamespaceRecovery: Sendable {
             // A recovered client keeps its own offset: the replay continues from it.
             let connect = EnvelopeCodec.encode(.event(name: "connect", data: RawJSON(unchecked: data), id: nil),
                                                offset: recovered ? nil : state.log.lastOffset.text(cluster: store != nil))
-            guard let connection = socket.envelopeConnection else { return }
+            guard let connection = socket.envelopeConnection else {
+                if case .socketIO(let connection) = socket.link {
+                    let missed = replay.filter { $0.selection.matches(id: socket.id, rooms: restoredRooms) }.map(\.frame)
+                    connection.accepted(socket, pid: recovery.token, offset: recovered ? nil : state.log.lastOffset.text(cluster: store != nil), replay: missed)
+                }
+                return
+            }
             connection.send(textUTF8: connect)
             for packet in replay where packet.selection.matches(id: socket.id, rooms: restoredRooms) {
                 connection.send(packet.frame)

@@ -8,7 +8,8 @@ extension Server.Router {
     func applyOrdered(_ operation: ClusterOperation, offset: String) {
         guard let namespace = namespace(operation.selection.namespace, create: false) else { return }
         if case .emit(let envelope) = operation.action, let recovery = namespace.recovery, let position = RecoveryOffset(offset) {
-            return recovery.deliverOrdered(envelope.bytes, selection: operation.selection, offset: position, rooms: namespace.roomStore)
+            return recovery.deliverOrdered(envelope.bytes, selection: operation.selection, offset: position, rooms: namespace.roomStore,
+                                           spreadsArguments: envelope.spreadsArguments)
         }
         BroadcastOperator(namespace: namespace, selection: operation.selection, flags: operation.flags).applyLocally(operation.action)
     }

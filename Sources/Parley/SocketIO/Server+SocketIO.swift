@@ -3,18 +3,27 @@ import ParleyProtocol
 extension Server.Router {
     /// A Socket.IO `CONNECT` to `name` (on the connection's loop): a socket of its own for that
     /// namespace, through the same middleware as an envelope client; `CONNECT_ERROR`
-    /// `Invalid namespace` for a namespace the server does not have.
+    /// `Invalid namespace` for a namespace the server does not have. With connection state
+    /// recovery, `auth`'s `pid` and `offset` claim a lost session (Protocol.md 12.4).
     func connect(_ connection: SocketIOConnection, namespace name: String, auth: RawJSON?) {
         guard let namespace = namespace(name, create: false) else {
             log("parley: refused \(connection.address): invalid namespace \(name)")
             connection.send(.connectError(namespace: name, payload: RawJSON(unchecked: Array(#"{"message":"Invalid namespace"}"#.utf8))))
             return
         }
-        let client = clientOrigin(connection.request, peer: connection.address, secure: connection.secure)
-        let handshake = Handshake(socketIORequest: connection.request, address: client.address, secure: client.secure,
-                                  namespace: name, auth: auth)
-        let socket = Socket(link: .socketIO(connection), handshake: handshake, namespace: namespace, roomLimits: roomLimits)
+        let handshake = Handshake(socketIOQuery: connection.query, headers: connection.headers, address: connection.client.address,
+                                  secure: connection.client.secure, namespace: name, auth: auth)
+        let recovery = namespace.recovery.map { recovery in
+            SocketRecovery(claim: handshake.recoveryToken.map { recovery.claim(token: $0, offset: handshake.recoveryOffset, rooms: namespace.roomStore) },
+                           dedupeKey: nil)
+        }
+        let socket = Socket(link: .socketIO(connection), handshake: handshake, namespace: namespace, roomLimits: roomLimits, recovery: recovery)
+        var skipMiddleware = false
+        if let recovery, case .success(let claim)? = recovery.claim {
+            handshake.data.restore(from: claim.session.data)
+            skipMiddleware = namespace.recovery?.settings.skipMiddlewares == true
+        }
         connection.attach(socket)
-        admit(socket, handshake: handshake, namespace: namespace, loop: connection.loop)
+        admit(socket, handshake: handshake, namespace: namespace, loop: connection.loop, skipMiddleware: skipMiddleware)
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import ParleyIO
+@_spi(IO) import ParleyIO
 import ParleyProtocol
 import ParleyWebSocket
 import Synchronization
@@ -17,12 +17,16 @@ final class SocketIOConnection: Sendable {
     let sid: String
     /// Where the sockets' handlers and the session's timers run.
     let loop: EventLoop
-    /// The handshake request (its query and headers make each socket's ``Handshake``).
-    let request: HTTPRequestHead
-    /// The client's address, `ip:port`.
+    /// The handshake request's query, without Engine.IO's own parameters, and its headers
+    /// without the WebSocket mechanics: shared (not copied) by the ``Handshake`` of each
+    /// namespace the client joins. The request itself is not kept.
+    let query: [String: String]
+    let headers: [(name: String, value: String)]
+    /// The address of the TCP peer, `ip:port` (for logs).
     let address: String
-    /// Whether the client connected over TLS.
-    let secure: Bool
+    /// The client's address and whether it connected over TLS, as its handshakes say (behind a
+    /// trusted proxy, from the forwarded fields).
+    let client: (address: String, secure: Bool)
     private let endpoint: SocketIOEndpoint
 
     private struct Engine {
@@ -31,14 +35,33 @@ final class SocketIOConnection: Sendable {
         /// Polls waiting for an answer, with the CORS fields of their request.
         var polls: [UInt64: (responder: HTTPResponder, headers: [(name: String, value: String)])] = [:]
         var nextRequest: UInt64 = 0
-        var timer: Scheduled?
+        var timer: Timer?
         var timerDeadline: UInt64?
     }
 
+    /// The session's one timer: a plain loop timer when armed on the loop (the usual case: an
+    /// idle connection holds no more than that), a ``Scheduled`` when armed from another thread.
+    private enum Timer {
+        case onLoop(TimerID)
+        case scheduled(Scheduled)
+    }
+
     private struct Layer {
-        var sockets: [String: Socket] = [:]
+        /// The sockets of the namespaces joined: usually one, so an array (found by a short
+        /// scan) rather than a dictionary, which costs more memory per idle connection.
+        var sockets: [Socket] = []
         var assembler: SocketIOBinaryAssembler
         var closed = false
+
+        func socket(_ namespace: String) -> Socket? {
+            sockets.first { $0.namespace.name == namespace }
+        }
+
+        /// Puts `socket` as the one of `namespace` (nil: removes it).
+        mutating func set(_ namespace: String, _ socket: Socket?) {
+            sockets.removeAll { $0.namespace.name == namespace }
+            if let socket { sockets.append(socket) }
+        }
     }
 
     private let engine: Mutex<Engine>
@@ -47,10 +70,11 @@ final class SocketIOConnection: Sendable {
     init(sid: String, loop: EventLoop, request: HTTPRequestHead, address: String, secure: Bool = false,
          endpoint: SocketIOEndpoint, webSocket: WebSocket?) {
         self.sid = sid
-        self.secure = secure
         self.loop = loop
-        self.request = request
         self.address = address
+        query = Handshake.socketIOQuery(request)
+        headers = Handshake.applicationHeaders(request)
+        client = endpoint.router.clientOrigin(request, peer: address, secure: secure)
         self.endpoint = endpoint
         let session = EngineIOSession(settings: endpoint.settings, webSocket: webSocket != nil, now: monotonicNanoseconds())
         engine = Mutex(Engine(session: session, webSocket: webSocket))
@@ -68,7 +92,7 @@ final class SocketIOConnection: Sendable {
             engine.polls[id] = (responder, headers)
             return (id, perform(engine.session.poll(request: id, now: monotonicNanoseconds()), &engine))
         }
-        responder.onCancel { [weak self] in self?.pollAborted(id) }
+        responder.onCancel { [self] in pollAborted(id) }
         handle(actions)
     }
 
@@ -108,19 +132,27 @@ final class SocketIOConnection: Sendable {
     /// The probing (or only) WebSocket is open: read its frames.
     func attach(_ webSocket: WebSocket) {
         engine.withLock { $0.webSocket = webSocket }
-        webSocket.onMessage { [weak self] socket, message in self?.webSocketMessage(message, from: socket) }
-        webSocket.onClose { [weak self] socket, _, _ in self?.webSocketClosed(socket) }
+        // Strong references: the WebSocket lets go of its handlers once closed, and a weak
+        // reference would move this object's reference counts into a side table, which makes
+        // every retain of it (one per broadcast target) take the runtime's slow path.
+        webSocket.onMessageBytes { [self] socket, opcode, bytes in webSocketMessage(opcode, bytes, from: socket) }
+        webSocket.onClose { [self] socket, _, _ in webSocketClosed(socket) }
     }
 
-    private func webSocketMessage(_ message: WebSocketMessage, from socket: WebSocket) {
+    /// A message on a WebSocket (on the loop; the bytes are valid during the call only).
+    private func webSocketMessage(_ opcode: Opcode, _ bytes: UnsafeRawBufferPointer, from socket: WebSocket) {
+        // Once upgraded, a message packet (`4...`) or an attachment means nothing to the
+        // session (it delivers them at once, as they came): read where it lies, no copy.
+        let upgraded = engine.withLock { $0.webSocket === socket && $0.session.phase == .webSocket }
+        if upgraded {
+            if opcode == .binary { return receiveBinary(Array(bytes)) }
+            if bytes.first == UInt8(ascii: "4") { return receiveText(UnsafeRawBufferPointer(rebasing: bytes.dropFirst())) }
+        }
         let packet: EngineIOPacket
-        switch message {
-        case .binary(let bytes):
-            packet = .binary(bytes)
-        case .text(var text):
-            guard let decoded = text.withUTF8({ try? EngineIOCodec.decode(text: UnsafeRawBufferPointer($0)) }) else {
-                return close(.parseError)
-            }
+        if opcode == .binary {
+            packet = .binary(Array(bytes))
+        } else {
+            guard let decoded = try? EngineIOCodec.decode(text: bytes) else { return close(.parseError) }
             packet = decoded
         }
         handle(engine.withLock { engine in
@@ -147,17 +179,40 @@ final class SocketIOConnection: Sendable {
         })
     }
 
+    private func cancel(_ timer: Timer?) {
+        switch timer {
+        case .scheduled(let scheduled)?: scheduled.cancel()
+        case .onLoop(let id)?:
+            if loop.inEventLoop { loop.cancel(id) } else { loop.execute { [loop] in loop.cancel(id) } }
+        case nil: break
+        }
+    }
+
     // MARK: Output
 
     /// Sends a Socket.IO packet (and its attachments, as binary messages).
     func send(_ packet: SocketIOPacket, volatile: Bool = false) {
-        var packets: [EngineIOPacket] = [.message(SocketIOCodec.encode(packet))]
+        let attachments: [[UInt8]]
         switch packet {
-        case .event(_, _, let arguments, _), .ack(_, _, let arguments):
-            for attachment in arguments.attachments { packets.append(.binary(attachment)) }
-        default: break
+        case .event(_, _, let arguments, _), .ack(_, _, let arguments): attachments = arguments.attachments
+        default: attachments = []
         }
-        sendEngine(packets, volatile: volatile)
+        sendMessage(SocketIOCodec.encodeMessage(packet), attachments: attachments, volatile: volatile)
+    }
+
+    /// Sends one Engine.IO message (`4` and a Socket.IO packet) and its attachments.
+    private func sendMessage(_ message: [UInt8], attachments: [[UInt8]] = [], volatile: Bool = false) {
+        // nil: written on the WebSocket, the session unchanged (see `deliver`).
+        let actions = engine.withLock { engine -> [EngineIOSession.Action]? in
+            if engine.session.phase == .webSocket, let webSocket = engine.webSocket {
+                webSocket.send(textUTF8: message)
+                for attachment in attachments { webSocket.send(binary: attachment) }
+                return nil
+            }
+            let packets = [EngineIOPacket.message(Array(message.dropFirst()))] + attachments.map { EngineIOPacket.binary($0) }
+            return perform(engine.session.send(packets, volatile: volatile), &engine)
+        }
+        if let actions { handle(actions) }
     }
 
     /// Sends what a socket would send an envelope client, as the matching Socket.IO packet.
@@ -176,26 +231,18 @@ final class SocketIOConnection: Sendable {
         }
     }
 
-    private func sendEngine(_ packets: [EngineIOPacket], volatile: Bool) {
-        handle(engine.withLock { engine in
-            if engine.session.phase == .webSocket, let webSocket = engine.webSocket {
-                for packet in packets { Self.write(packet, to: webSocket) }
-                return []
-            }
-            return perform(engine.session.send(packets, volatile: volatile), &engine)
-        })
-    }
-
     /// One broadcast: the frame (on a WebSocket) or the message (for polls), both encoded once
     /// for every Socket.IO target.
     func deliver(frame: EncodedFrame, message: EngineIOPacket, volatile: Bool) {
-        handle(engine.withLock { engine in
+        // nil: written on the WebSocket, the session unchanged (no second lock to look at it).
+        let actions = engine.withLock { engine -> [EngineIOSession.Action]? in
             if engine.session.phase == .webSocket, let webSocket = engine.webSocket {
                 webSocket.send(frame, volatile: volatile)
-                return []
+                return nil
             }
             return perform(engine.session.send([message], volatile: volatile), &engine)
-        })
+        }
+        if let actions { handle(actions) }
     }
 
     private static func write(_ packet: EngineIOPacket, to webSocket: WebSocket) {
@@ -221,10 +268,39 @@ final class SocketIOConnection: Sendable {
     /// A socket created for a `CONNECT`, pending until middleware settles.
     func attach(_ socket: Socket) {
         let closed = layer.withLock { layer -> Bool in
-            if !layer.closed { layer.sockets[socket.namespace.name] = socket }
+            if !layer.closed { layer.set(socket.namespace.name, socket) }
             return layer.closed
         }
         if closed { socket.finish(.transportClose) }
+    }
+
+    /// `socket` was accepted with connection state recovery (under the namespace's recovery
+    /// lock, on the loop): `CONNECT` with its `sid` and `pid` (the session token; and, for a new
+    /// session, the namespace's last `offset`), then the events it missed, each with its
+    /// offset as the last argument.
+    func accepted(_ socket: Socket, pid: String, offset: String?, replay: [EncodedFrame]) {
+        var data: [UInt8] = Array(#"{"sid":"#.utf8)
+        EnvelopeCodec.appendJSONString(socket.id, to: &data)
+        data += Array(#","pid":"#.utf8)
+        EnvelopeCodec.appendJSONString(pid, to: &data)
+        if let offset {
+            data += Array(#","offset":"#.utf8)
+            EnvelopeCodec.appendJSONString(offset, to: &data)
+        }
+        data.append(UInt8(ascii: "}"))
+        send(.connect(namespace: socket.namespace.name, payload: RawJSON(unchecked: data)))
+        for frame in replay {
+            // The envelope the live targets got: the frame's payload, after its 2-, 4- or
+            // 10-byte header (RFC 6455 5.2; a server frame is not masked).
+            let bytes = frame.bytes
+            guard bytes.count >= 2 else { continue }
+            let header = bytes[1] & 0x7F == 127 ? 10 : (bytes[1] & 0x7F == 126 ? 4 : 2)
+            var offset: String?
+            let decoded = bytes[header...].withUnsafeBytes { try? EnvelopeCodec.decode($0, offset: &offset) }
+            guard case .event(let name, let data, _)? = decoded else { continue }
+            sendMessage(SocketIOCodec.encodeMessage(.event(namespace: socket.namespace.name, name: name, arguments: EventArguments(data: data), id: nil),
+                                                    offset: offset))
+        }
     }
 
     /// `socket` leaves this connection: `packet` (its `DISCONNECT` or `CONNECT_ERROR`) is sent,
@@ -233,7 +309,7 @@ final class SocketIOConnection: Sendable {
     func leave(_ socket: Socket, sending packet: SocketIOPacket) {
         send(packet)
         let empty = layer.withLock { layer -> Bool in
-            if layer.sockets[socket.namespace.name] === socket { layer.sockets[socket.namespace.name] = nil }
+            if layer.socket(socket.namespace.name) === socket { layer.set(socket.namespace.name, nil) }
             return layer.sockets.isEmpty
         }
         if empty, case .disconnect = packet { close(.serverNamespaceDisconnect) }
@@ -263,7 +339,7 @@ final class SocketIOConnection: Sendable {
             }
         }
         if engine.session.phase == .finished {
-            engine.timer?.cancel()
+            cancel(engine.timer)
             engine.timer = nil
             engine.timerDeadline = nil
         } else {
@@ -276,11 +352,16 @@ final class SocketIOConnection: Sendable {
     private func armTimer(_ engine: inout Engine) {
         guard let deadline = engine.session.nextDeadline else { return }
         if let current = engine.timerDeadline, current <= deadline { return }
-        engine.timer?.cancel()
+        cancel(engine.timer)
         let now = monotonicNanoseconds()
         let delay = Duration.nanoseconds(deadline > now ? deadline - now : 0)
         engine.timerDeadline = deadline
-        engine.timer = loop.execute(after: delay) { [weak self] in self?.tick() }
+        if loop.inEventLoop {
+            // Held until it fires or is cancelled (the session's end cancels it); see `attach`.
+            engine.timer = .onLoop(loop.schedule(after: delay) { [self] in tick() })
+        } else {
+            engine.timer = .scheduled(loop.execute(after: delay) { [self] in tick() })
+        }
     }
 
     /// The app's side of actions: messages to the sockets (on the loop), the end of the session.
@@ -303,8 +384,8 @@ final class SocketIOConnection: Sendable {
         let sockets = layer.withLock { layer -> [Socket] in
             guard !layer.closed else { return [] }
             layer.closed = true
-            defer { layer.sockets = [:] }
-            return Array(layer.sockets.values)
+            defer { layer.sockets = [] }
+            return layer.sockets
         }
         let disconnectReason: DisconnectReason
         switch reason {
@@ -320,35 +401,49 @@ final class SocketIOConnection: Sendable {
     /// Engine.IO messages from the client (on the loop): Socket.IO packets to their namespaces.
     private func receive(_ packets: [EngineIOPacket]) {
         for packet in packets {
-            let decoded: SocketIOPacket?
-            do {
-                decoded = try layer.withLock { layer throws(SocketIOError) -> SocketIOPacket? in
-                    guard !layer.closed else { return nil }
-                    switch packet {
-                    case .message(let text): return try layer.assembler.receive(text: text)
-                    case .binary(let bytes): return try layer.assembler.receive(binary: bytes)
-                    default: return nil
-                    }
-                }
-            } catch {
-                endpoint.router.log("parley: socket.io \(sid): \(error)")
-                return close(.parseError)
+            switch packet {
+            case .message(let text): text.withUnsafeBytes { receiveText($0) }
+            case .binary(let bytes): receiveBinary(bytes)
+            default: continue
             }
-            guard let decoded else { continue }
-            route(decoded)
+            if layer.withLock({ $0.closed }) { return }
         }
+    }
+
+    /// The text of one Engine.IO message (after its `4`), on the loop.
+    private func receiveText(_ text: UnsafeRawBufferPointer) {
+        route(decoding: { assembler throws(SocketIOError) in try assembler.receive(text: text) })
+    }
+
+    /// One binary Engine.IO message (an attachment), on the loop.
+    private func receiveBinary(_ bytes: [UInt8]) {
+        route(decoding: { assembler throws(SocketIOError) in try assembler.receive(binary: bytes) })
+    }
+
+    private func route(decoding read: (inout SocketIOBinaryAssembler) throws(SocketIOError) -> SocketIOPacket?) {
+        let decoded: SocketIOPacket?
+        do {
+            decoded = try layer.withLock { layer throws(SocketIOError) -> SocketIOPacket? in
+                guard !layer.closed else { return nil }
+                return try read(&layer.assembler)
+            }
+        } catch {
+            endpoint.router.log("parley: socket.io \(sid): \(error)")
+            return close(.parseError)
+        }
+        if let decoded { route(decoded) }
     }
 
     private func route(_ packet: SocketIOPacket) {
         let name = packet.namespace
-        let socket = layer.withLock { $0.sockets[name] }
+        let socket = layer.withLock { $0.socket(name) }
         switch packet {
         case .connect(_, let auth):
             guard socket == nil else { return }   // already joined (or joining): ignored
             endpoint.router.connect(self, namespace: name, auth: auth)
         case .disconnect:
             guard let socket else { return }
-            layer.withLock { if $0.sockets[name] === socket { $0.sockets[name] = nil } }
+            layer.withLock { if $0.socket(name) === socket { $0.set(name, nil) } }
             socket.finish(.clientNamespaceDisconnect)
         case .event, .ack:
             socket?.receive(packet)   // a namespace never joined: ignored

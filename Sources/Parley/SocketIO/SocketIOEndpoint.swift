@@ -155,16 +155,38 @@ final class SocketIOEndpoint: Sendable {
 
 extension SocketIOConnection {
     /// Writes one broadcast to the Socket.IO sockets among `sockets`: the envelope is read once
-    /// and the Socket.IO packet encoded once, whatever the number of targets.
-    static func deliver(_ envelope: [UInt8], to sockets: [Socket], namespace: String, volatile: Bool) {
-        guard case .event(let name, let data, _)? = try? EnvelopeCodec.decode(envelope) else { return }
-        var text: [UInt8] = [UInt8(ascii: "4")]
-        text += SocketIOCodec.encodeEvent(namespace: namespace, name: name, data: data)
+    /// and the Socket.IO packet encoded once, whatever the number of targets. Connections of the
+    /// caller's loop are written to at once; the others get one hand-off per loop, as envelope
+    /// targets do.
+    /// - Parameters:
+    ///   - envelope: the event as envelope clients get it; its `offset` (connection state
+    ///     recovery) becomes the packet's last argument, as Socket.IO 4.6 sends it.
+    ///   - spreadsArguments: `data` is the event's argument list (``EncodedEnvelope/spreadsArguments``).
+    ///   - handOff: always hand off through the loops, even for the caller's own: with recovery,
+    ///     offsets must reach each client in order, behind what is already queued.
+    static func deliver(_ envelope: [UInt8], to sockets: [Socket], namespace: String, volatile: Bool,
+                        spreadsArguments: Bool = false, handOff: Bool = false) {
+        var offset: String?
+        let decoded = envelope.withUnsafeBytes { try? EnvelopeCodec.decode($0, offset: &offset) }
+        guard case .event(let name, let data, _)? = decoded else { return }
+        let arguments = spreadsArguments ? EventArguments(spreading: data) : EventArguments(data: data)
+        let text = SocketIOCodec.encodeMessage(.event(namespace: namespace, name: name, arguments: arguments, id: nil), offset: offset)
         let frame = text.withUnsafeBytes { EncodedFrame(opcode: .text, payload: $0) }
         let message = EngineIOPacket.message(Array(text.dropFirst()))
+        var groups: [(loop: EventLoop, connections: [SocketIOConnection])] = []
         for socket in sockets {
             guard case .socketIO(let connection) = socket.link else { continue }
-            connection.deliver(frame: frame, message: message, volatile: volatile)
+            let loop = connection.loop
+            if !handOff && loop.inEventLoop {
+                connection.deliver(frame: frame, message: message, volatile: volatile)
+            } else if let index = groups.firstIndex(where: { $0.loop === loop }) {
+                groups[index].connections.append(connection)
+            } else {
+                groups.append((loop, [connection]))
+            }
+        }
+        for (loop, connections) in groups {
+            loop.execute { for connection in connections { connection.deliver(frame: frame, message: message, volatile: volatile) } }
         }
     }
 }

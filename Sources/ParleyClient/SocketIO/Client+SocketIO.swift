@@ -20,6 +20,8 @@ struct SocketIOSession: Sendable {
     var pingTimeout: Duration?
     /// The server accepted the namespace: leaving must say so with a DISCONNECT.
     var joined = false
+    /// The session id (`pid`) this attempt asked to recover, if any.
+    var sentPid: String?
     /// Joins binary packets and their attachments.
     var assembler = SocketIOBinaryAssembler(maxBytes: SocketIOSession.maxAttachmentBytes)
 
@@ -101,16 +103,41 @@ extension Client {
             var pingTimeout: Int64?
         }
         let open = try? handshake.decode(Open.self)
-        let current = state.withLock { state -> Bool in
-            guard state.machine.generation == generation, case .connecting = state.machine.phase else { return false }
+        let current = state.withLock { state -> (Bool, pid: String?, offset: String?) in
+            guard state.machine.generation == generation, case .connecting = state.machine.phase else { return (false, nil, nil) }
             var session = SocketIOSession(generation: generation)
             if let interval = open?.pingInterval, interval > 0 { session.pingInterval = .milliseconds(interval) }
             if let timeout = open?.pingTimeout, timeout > 0 { session.pingTimeout = .milliseconds(timeout) }
+            session.sentPid = state.recoveryToken
             state.socketIO = session
-            return true
+            return (true, state.recoveryToken, state.lastOffset)
         }
-        guard current else { return }
-        _ = Self.transmit(Frames(socketIO: .connect(namespace: socketIONamespace, payload: options.socketIOAuth)), on: socket, volatile: false)
+        guard current.0 else { return }
+        let auth = Self.socketIOAuth(options.socketIOAuth, pid: current.pid, offset: current.offset)
+        _ = Self.transmit(Frames(socketIO: .connect(namespace: socketIONamespace, payload: auth)), on: socket, volatile: false)
+    }
+
+    /// The `auth` of a `CONNECT`: the application's, with `pid` and `offset` added to ask for
+    /// the previous session back (Socket.IO 4.6's connection state recovery).
+    static func socketIOAuth(_ auth: RawJSON?, pid: String?, offset: String?) -> RawJSON? {
+        guard let pid, let offset else { return auth }
+        var json: [UInt8] = Array(#"{"pid":"#.utf8)
+        EnvelopeCodec.appendJSONString(pid, to: &json)
+        json += Array(#","offset":"#.utf8)
+        EnvelopeCodec.appendJSONString(offset, to: &json)
+        // The application's object, its own keys after these (an object: `{` then its members).
+        if let bytes = auth?.bytes, let open = bytes.firstIndex(where: { !Self.isJSONWhitespace($0) }), bytes[open] == UInt8(ascii: "{"),
+           let inner = bytes[(open + 1)...].firstIndex(where: { !Self.isJSONWhitespace($0) }), bytes[inner] != UInt8(ascii: "}") {
+            json.append(UInt8(ascii: ","))
+            json += bytes[inner...]
+        } else {
+            json.append(UInt8(ascii: "}"))
+        }
+        return RawJSON(unchecked: json)
+    }
+
+    private static func isJSONWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
     }
 
     /// Feeds a message to this transport's binary assembler (under the lock).
@@ -135,10 +162,20 @@ extension Client {
         guard packet.namespace == namespace else { return }
         switch packet {
         case .connect(_, let payload):
-            struct Accepted: Decodable { var sid: String? }
-            let id = (try? (payload ?? .null).decode(Accepted.self))?.sid ?? ""
+            struct Accepted: Decodable { var sid: String?; var pid: String?; var offset: String? }
+            let accepted = try? (payload ?? .null).decode(Accepted.self)
+            let id = accepted?.sid ?? ""
             update { state, effects in
                 guard state.socketIO.generation == generation else { return }
+                if case .connecting = state.machine.phase {
+                    // Recovery (Socket.IO 4.6): the session continues when the server answers with
+                    // the pid this attempt sent; a new session starts at the offset it gives.
+                    let recovered = accepted?.pid != nil && accepted?.pid == state.socketIO.sentPid
+                    state.recoveryToken = accepted?.pid
+                    state.recovered = recovered
+                    state.recoveryFailure = state.socketIO.sentPid != nil && !recovered ? "session not recovered" : nil
+                    if !recovered { state.lastOffset = accepted?.offset }
+                }
                 let session = Machine.Session(id: id, pingInterval: state.socketIO.pingInterval, pingTimeout: state.socketIO.pingTimeout)
                 let actions = state.machine.accepted(session, generation: generation, now: now)
                 if state.machine.isConnected { state.socketIO.joined = true }
@@ -152,11 +189,16 @@ extension Client {
                 if state.socketIO.generation == generation { state.socketIO.joined = false }
                 apply(state.machine.serverDisconnected(generation: generation), to: &state, &effects)
             }
-        case .event(_, let name, let arguments, let id):
-            let event = ClientEvent.event(name: name, data: arguments.data,
-                                          ack: Ack(id: id, transport: socket, socketIONamespace: namespace, arguments: arguments))
+        case .event(_, let name, var arguments, let id):
             let deliver = state.withLock { state -> Bool in
                 guard state.machine.generation == generation, state.machine.isConnected else { return false }
+                // With recovery, a kept event's last argument is its offset (a string): taken off
+                // and remembered. Events asking for an ack are never kept, so carry none.
+                if state.recoveryToken != nil, id == nil, let offset = arguments.removingLastString() {
+                    state.lastOffset = offset
+                }
+                let event = ClientEvent.event(name: name, data: arguments.data,
+                                              ack: Ack(id: id, transport: socket, socketIONamespace: namespace, arguments: arguments))
                 return Self.queue(event, &state)
             }
             if deliver { deliverPending() }

@@ -51,6 +51,81 @@ public struct EventArguments: Sendable, Equatable {
         storage = data.map { .one($0) } ?? .none
     }
 
+    /// The arguments an envelope's `data` stands for when it carries an argument list: the
+    /// elements of a JSON array (none for `[]`), or `data` as one argument when it is not an
+    /// array (none when absent).
+    /// - Parameter data: a JSON array of the arguments.
+    public init(spreading data: RawJSON?) {
+        guard let data, data.bytes.first == UInt8(ascii: "[") else {
+            self.init(data: data)
+            return
+        }
+        let count = Self.elementCount(of: data)
+        switch count {
+        case 0: self.init(storage: .none)
+        case 1: self.init(storage: Self.element(0, of: data).map { .one($0) } ?? .none)
+        default: self.init(storage: .several(data, count: count))
+        }
+    }
+
+    /// Removes the last argument when it is a JSON string (a connection state recovery
+    /// offset, which Socket.IO servers append to kept events) and returns it decoded.
+    /// - Returns: the string, or nil (nothing removed) when the last argument is not a string.
+    package mutating func removingLastString() -> String? {
+        guard attachments.isEmpty, let last = self[count - 1], last.bytes.first == UInt8(ascii: "\""),
+              let text = try? last.decode(String.self) else { return nil }
+        switch storage {
+        case .none: return nil
+        case .one: storage = .none
+        case .several(let array, let count):
+            guard let rest = Self.droppingLastElement(of: array) else { return nil }
+            storage = count == 2 ? (Self.element(0, of: rest).map { .one($0) } ?? .none) : .several(rest, count: count - 1)
+        }
+        return text
+    }
+
+    /// A valid JSON array of two or more elements without its last one (nil otherwise).
+    static func droppingLastElement(of array: RawJSON) -> RawJSON? {
+        array.bytes.withUnsafeBytes { raw -> RawJSON? in
+            var scanner = JSONScanner(raw)
+            guard scanner.peek() == UInt8(ascii: "[") else { return nil }
+            scanner.index += 1
+            var lastEnd: Int?   // where the element before the current one ended
+            while true {
+                scanner.skipWhitespace()
+                guard (try? scanner.skipValue(depth: 1)) != nil else { return nil }
+                let end = scanner.index
+                scanner.skipWhitespace()
+                if scanner.peek() == UInt8(ascii: ",") {
+                    scanner.index += 1
+                    lastEnd = end
+                    continue
+                }
+                guard let lastEnd else { return nil }
+                return RawJSON(unchecked: Array(raw[..<lastEnd]) + [UInt8(ascii: "]")])
+            }
+        }
+    }
+
+    /// Elements of a valid JSON array (0 when it is not one).
+    static func elementCount(of array: RawJSON) -> Int {
+        array.bytes.withUnsafeBytes { raw -> Int in
+            var scanner = JSONScanner(raw)
+            guard scanner.peek() == UInt8(ascii: "[") else { return 0 }
+            scanner.index += 1
+            var count = 0
+            while true {
+                scanner.skipWhitespace()
+                if scanner.peek() == UInt8(ascii: "]") { return count }
+                guard (try? scanner.skipValue(depth: 1)) != nil else { return count }
+                count += 1
+                scanner.skipWhitespace()
+                guard scanner.peek() == UInt8(ascii: ",") else { return count }
+                scanner.index += 1
+            }
+        }
+    }
+
     /// Arguments given one by one.
     ///
     /// ```swift
@@ -86,6 +161,15 @@ public struct EventArguments: Sendable, Equatable {
         case .none: return 0
         case .one: return 1
         case .several(_, let count): return count
+        }
+    }
+
+    /// Bytes of the arguments' JSON (a capacity hint for encoders).
+    var byteCount: Int {
+        switch storage {
+        case .none: return 0
+        case .one(let value): return value.bytes.count
+        case .several(let array, _): return array.bytes.count
         }
     }
 

@@ -38,6 +38,13 @@ public struct SocketIOBinaryAssembler: Sendable {
     /// - Throws: the ``SocketIOCodec/decode(_:maxAttachments:)-([UInt8],_)`` errors;
     ///   ``SocketIOError/unexpectedAttachment`` when a binary packet still waits.
     public mutating func receive(text: [UInt8]) throws(SocketIOError) -> SocketIOPacket? {
+        try text.withUnsafeBytes { raw in
+            Result { () throws(SocketIOError) -> SocketIOPacket? in try receive(text: raw) }
+        }.get()
+    }
+
+    /// A text message held in a buffer (read during the call only); see ``receive(text:)-([UInt8])``.
+    public mutating func receive(text: UnsafeRawBufferPointer) throws(SocketIOError) -> SocketIOPacket? {
         guard waiting == nil else { throw .unexpectedAttachment }
         let decoded = try SocketIOCodec.decode(text, maxAttachments: maxAttachments)
         guard decoded.attachments > 0 else { return decoded.packet }

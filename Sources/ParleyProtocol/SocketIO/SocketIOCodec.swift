@@ -203,6 +203,30 @@ public enum SocketIOCodec {
     /// - Returns: the UTF-8 text.
     public static func encode(_ packet: SocketIOPacket) -> [UInt8] {
         var out: [UInt8] = []
+        append(packet, to: &out)
+        return out
+    }
+
+    /// Encodes a packet as a whole Engine.IO message (`4` and the packet): the text of one
+    /// WebSocket frame, written in one buffer.
+    ///
+    /// ```swift
+    /// SocketIOCodec.encodeMessage(.event(namespace: "/", name: "news", arguments: EventArguments(data: nil), id: nil))
+    /// // 42["news"]
+    /// ```
+    /// - Parameters:
+    ///   - packet: the packet.
+    ///   - offset: for an `EVENT`, its connection state recovery offset, written as one more
+    ///     (string) argument after the others, as Socket.IO 4.6 does; nil writes none.
+    /// - Returns: the UTF-8 text.
+    public static func encodeMessage(_ packet: SocketIOPacket, offset: String? = nil) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "4")]
+        append(packet, offset: offset, to: &out)
+        return out
+    }
+
+    /// Appends the text of a packet to `out` (see ``encodeMessage(_:offset:)`` for `offset`).
+    public static func append(_ packet: SocketIOPacket, offset: String? = nil, to out: inout [UInt8]) {
         switch packet {
         case .connect(let namespace, let payload):
             out.append(UInt8(ascii: "0"))
@@ -212,10 +236,15 @@ public enum SocketIOCodec {
             out.append(UInt8(ascii: "1"))
             appendNamespace(namespace, to: &out)
         case .event(let namespace, let name, let arguments, let id):
+            out.reserveCapacity(out.count + name.utf8.count + arguments.byteCount + namespace.utf8.count + 32)
             appendHeader(binary: UInt8(ascii: "5"), plain: UInt8(ascii: "2"), arguments, namespace, id, to: &out)
             out.append(UInt8(ascii: "["))
             EnvelopeCodec.appendJSONString(name, to: &out)
             appendArguments(arguments, leadingComma: true, to: &out)
+            if let offset {
+                out.append(UInt8(ascii: ","))
+                EnvelopeCodec.appendJSONString(offset, to: &out)
+            }
             out.append(UInt8(ascii: "]"))
         case .ack(let namespace, let id, let arguments):
             appendHeader(binary: UInt8(ascii: "6"), plain: UInt8(ascii: "3"), arguments, namespace, id, to: &out)
@@ -227,7 +256,6 @@ public enum SocketIOCodec {
             appendNamespace(namespace, to: &out)
             out.append(contentsOf: payload.bytes)
         }
-        return out
     }
 
     /// An `EVENT` for Parley's `data` in `namespace`: the text of `2[/nsp,]["name",data]`.
@@ -263,7 +291,7 @@ public enum SocketIOCodec {
             out.append(contentsOf: value.bytes)
         case .several(let array, _):
             if leadingComma { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: array.bytes.dropFirst().dropLast())
+            array.bytes.withUnsafeBufferPointer { out.append(contentsOf: $0.dropFirst().dropLast()) }
         }
     }
 

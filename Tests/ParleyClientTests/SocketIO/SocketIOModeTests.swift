@@ -8,6 +8,13 @@ import XCTest
 /// ParleyClient in Socket.IO mode against a Parley server's own `/socket.io/` endpoint, and
 /// the mode's URL.
 final class SocketIOModeTests: XCTestCase {
+    func test_socketIOAuth_addsPidAndOffset_beforeTheApplicationsKeys() throws {
+        XCTAssertEqual(Client.socketIOAuth(try RawJSON(json: #" {"token":"t"}"#), pid: "P", offset: "4")?.description, #"{"pid":"P","offset":"4","token":"t"}"#)
+        XCTAssertEqual(Client.socketIOAuth(try RawJSON(json: "{ }"), pid: "P", offset: "4")?.description, #"{"pid":"P","offset":"4"}"#)
+        XCTAssertEqual(Client.socketIOAuth(nil, pid: "P", offset: "4")?.description, #"{"pid":"P","offset":"4"}"#)
+        XCTAssertEqual(Client.socketIOAuth(try RawJSON(json: #"{"a":1}"#), pid: nil, offset: nil)?.description, #"{"a":1}"#)
+    }
+
     func test_socketIOURL_addsEngineIOPathAndQuery_andKeepsAGivenPath() {
         XCTAssertEqual(Client.socketIOURL("http://localhost:3000", query: [:]), "ws://localhost:3000/socket.io/?EIO=4&transport=websocket")
         XCTAssertEqual(Client.socketIOURL("https://example.com/", query: ["token": "a b"]),
@@ -94,5 +101,52 @@ final class SocketIOModeTests: XCTestCase {
         let late: String = try await client.emitWithAck("late")
         XCTAssertEqual(late, id)
         XCTAssertTrue(log.events.pending.isEmpty, "\(log.events.pending)")
+    }
+}
+
+/// ParleyClient in Socket.IO mode recovers its session from a Parley server with connection
+/// state recovery, as a Socket.IO 4.6 client does (`pid` and `offset` in the CONNECT's auth).
+final class SocketIOModeRecoveryTests: XCTestCase {
+    func testSocketIOClient_cutOff_recoversSameIDAndEveryMissedEventOnceInOrder() async throws {
+        let io = try startServer { $0.connectionStateRecovery = Server.ConnectionStateRecovery() }
+        let auths = Locked<[String]>([])
+        io.use { handshake in auths.withLock { $0.append(handshake.auth?.string(forKey: "token") ?? "none") } }
+        io.onConnection { socket in
+            socket.on("join") { (room: String, ack: Ack) in
+                try socket.join(room)
+                ack()
+            }
+        }
+        let proxy = try CuttingProxy(target: io.port)
+        defer { proxy.stop() }
+        let authJSON = try RawJSON(json: #"{"token":"t"}"#)
+        let (client, log) = makeClient("http://127.0.0.1:\(proxy.port)") { options in
+            options.protocol = .socketIO
+            options.socketIOAuth = authJSON
+        }
+        let numbers = Mailbox<Int>()
+        client.on("n") { (number: Int) in numbers.put(number) }
+        client.connect()
+        try await log.expect(.connect)
+        let id = try XCTUnwrap(client.id)
+        XCTAssertFalse(client.recovered)
+        let _: RawJSON = try await client.emitWithAck("join", "news")
+        for number in 1...3 { try io.to("news").emit("n", number) }
+        for number in 1...3 {
+            let received = try await numbers.expect("number \(number)")
+            XCTAssertEqual(received, number)
+        }
+        XCTAssertEqual(proxy.cut(), 1)
+        _ = try await log.skip(until: "disconnect") { if case .disconnect = $0 { return true } else { return false } }
+        for number in 4...6 { try io.to("news").emit("n", number) }
+        _ = try await log.skip(until: "connect") { $0 == .connect }
+        try io.to("news").emit("n", 7)
+        var received: [Int] = []
+        for _ in 4...7 { received.append(try await numbers.expect("a number")) }
+        XCTAssertEqual(received, [4, 5, 6, 7], "every missed number once, in order, then live ones")
+        XCTAssertEqual(client.id, id)
+        XCTAssertTrue(client.recovered)
+        XCTAssertNil(client.recoveryFailure)
+        XCTAssertEqual(auths.value, ["t"], "the recovered client skipped middleware (its auth kept the token)")
     }
 }

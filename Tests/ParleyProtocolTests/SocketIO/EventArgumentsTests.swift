@@ -12,6 +12,30 @@ final class EventArgumentsTests: XCTestCase {
         XCTAssertEqual(EventArguments(data: nil).count, 0)
     }
 
+    func test_eventArguments_spreading_takesArrayElementsAsArguments() {
+        XCTAssertEqual(EventArguments(spreading: raw("[1, \"two\" ,{\"three\":[3]}]")).count, 3)
+        XCTAssertEqual(EventArguments(spreading: raw("[1, \"two\" ,{\"three\":[3]}]"))[2], raw(#"{"three":[3]}"#))
+        XCTAssertEqual(EventArguments(spreading: raw("[[1]]")), EventArguments(data: raw("[1]")), "one element: that element")
+        XCTAssertEqual(EventArguments(spreading: raw("[]")), EventArguments())
+        XCTAssertEqual(EventArguments(spreading: raw("7")), EventArguments(data: raw("7")), "not an array: one argument")
+        XCTAssertEqual(EventArguments(spreading: nil), EventArguments())
+    }
+
+    func test_eventArguments_removingLastString_takesOffOnlyATrailingString() {
+        var three = EventArguments(spreading: raw(#"[1, "a,]b" , "41"]"#))
+        XCTAssertEqual(three.removingLastString(), "41")
+        XCTAssertEqual(three, EventArguments(spreading: raw(#"[1, "a,]b"]"#)))
+        var two = EventArguments(spreading: raw(#"[{"k":[1,2]},"7"]"#))
+        XCTAssertEqual(two.removingLastString(), "7")
+        XCTAssertEqual(two, EventArguments(data: raw(#"{"k":[1,2]}"#)))
+        var one = EventArguments(data: raw(#""9""#))
+        XCTAssertEqual(one.removingLastString(), "9")
+        XCTAssertEqual(one, EventArguments())
+        var number = EventArguments(spreading: raw("[1,2]"))
+        XCTAssertNil(number.removingLastString())
+        XCTAssertEqual(number.count, 2, "a last argument that is not a string stays")
+    }
+
     func test_eventArguments_array_wrapsEveryCount() {
         XCTAssertEqual(EventArguments().array, raw("[]"))
         XCTAssertEqual(EventArguments(data: raw("{}")).array, raw("[{}]"))

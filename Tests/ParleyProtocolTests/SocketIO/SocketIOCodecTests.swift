@@ -24,6 +24,16 @@ final class SocketIOCodecTests: XCTestCase {
         XCTAssertEqual(try packet("0/admin"), .connect(namespace: "/admin", payload: nil))
     }
 
+    func test_socketIOCodec_encodesMessage_withOffsetAsLastArgument() {
+        let two = EventArguments([RawJSON(unchecked: Array("1".utf8)), RawJSON(unchecked: Array(#""b""#.utf8))])
+        XCTAssertEqual(String(decoding: SocketIOCodec.encodeMessage(.event(namespace: "/chat", name: "m", arguments: two, id: nil), offset: "41"), as: UTF8.self),
+                       #"42/chat,["m",1,"b","41"]"#)
+        XCTAssertEqual(String(decoding: SocketIOCodec.encodeMessage(.event(namespace: "/", name: "m", arguments: EventArguments(), id: nil), offset: "1"), as: UTF8.self),
+                       #"42["m","1"]"#)
+        XCTAssertEqual(String(decoding: SocketIOCodec.encodeMessage(.ack(namespace: "/", id: 3, arguments: EventArguments()), offset: "9"), as: UTF8.self),
+                       "433[]", "acknowledgements carry no offset")
+    }
+
     func test_socketIOCodec_decodesDisconnect() throws {
         XCTAssertEqual(try packet("1"), .disconnect(namespace: "/"))
         XCTAssertEqual(try packet("1/admin,"), .disconnect(namespace: "/admin"))
