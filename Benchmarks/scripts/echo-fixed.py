@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Fixed-count WebSocket echo load for instruction counts (profile-echo.sh): CONNS connections, ROUNDS rounds;
 each round sends WINDOW messages on every connection, then reads every reply. Closes cleanly.
-usage: echo-fixed.py PORT CONNS ROUNDS WINDOW raw|envelope"""
-import base64, os, select, socket, struct, sys, time
+With CA (a PEM file), connects over TLS (wss://localhost, the certificate verified against CA).
+usage: echo-fixed.py PORT CONNS ROUNDS WINDOW raw|envelope [CA]"""
+import base64, os, select, socket, ssl, struct, sys, time
 
 def frame(payload, opcode=1):
     mask = os.urandom(4)
@@ -12,12 +13,23 @@ def frame(payload, opcode=1):
     else: head += bytes([0x80 | 126]) + struct.pack('!H', n)
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
+def receive(s):
+    """What the socket has now; for TLS also the records decrypted but not yet returned."""
+    data = s.recv(65536)
+    while isinstance(s, ssl.SSLSocket) and s.pending():
+        data += s.recv(65536)
+    return data
+
 def main():
     port, conns, rounds, window, dialect = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
     path = '/'
+    tls = None
+    if len(sys.argv) > 6:
+        tls = ssl.create_default_context(cafile=sys.argv[6])
     socks = []
     for _ in range(conns):
         s = socket.create_connection(('127.0.0.1', port))
+        if tls: s = tls.wrap_socket(s, server_hostname='localhost')
         key = base64.b64encode(os.urandom(16)).decode()
         s.sendall(f'GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n'.encode())
         buf = b''
@@ -44,8 +56,8 @@ def main():
             got = False
             while not got:
                 select.select([e[0]], [], [], 5)
-                try: e[1] += e[0].recv(65536)
-                except BlockingIOError: continue
+                try: e[1] += receive(e[0])
+                except (BlockingIOError, ssl.SSLWantReadError): continue
                 got = any(op == 1 for op, _ in frames_in(e))
         msg = b'{"event":"echo","data":{"pad":"' + b'x' * 28 + b'"}}'
     else:
@@ -61,8 +73,8 @@ def main():
             assert r, 'timeout'
             for s in r:
                 e = fdmap[s.fileno()]
-                try: e[1] += s.recv(65536)
-                except BlockingIOError: continue
+                try: e[1] += receive(s)
+                except (BlockingIOError, ssl.SSLWantReadError): continue
                 for op, p in frames_in(e):
                     if op in (1, 2):
                         owed[s.fileno()] -= 1; total += 1
@@ -74,6 +86,9 @@ def main():
         e[0].settimeout(5)
         try:
             while e[0].recv(65536): pass
+        except Exception: pass
+        try:
+            if tls: e[0].unwrap()
         except Exception: pass
         e[0].close()
     print(f'messages {total}')

@@ -1,3 +1,4 @@
+import CParleySystem
 import CParleyTLS
 
 extension TLSConnection {
@@ -28,18 +29,36 @@ extension TLSConnection {
         }
     }
 
-    /// Reads decrypted bytes into `buffer`: as many as are ready, up to its size.
+    /// Reads decrypted bytes into `buffer`: as many as are ready, up to its size, from as many
+    /// records as the socket and the session hold (one `SSL_read` returns one record).
     ///
     /// - Returns: ``Outcome/bytes(_:)`` (0 only for an empty buffer), ``Outcome/wantRead`` /
     ///   ``Outcome/wantWrite``, ``Outcome/closed`` when the peer ended the stream (then always),
-    ///   or ``Outcome/failed(_:)``.
+    ///   or ``Outcome/failed(_:)``. After bytes, an end or a failure met on the way is the next
+    ///   call's answer.
     @usableFromInline package func read(into buffer: UnsafeMutableRawBufferPointer) -> Outcome {
         if let early = prepare() { return early }
         if peerClosed { return .closed }
         guard let base = buffer.baseAddress, buffer.count > 0 else { return .bytes(0) }
+        var total = 0
         var errorNumber: Int32 = 0
-        let result = cpt_session_read(session, base, Int32(clamping: buffer.count), &errorNumber)
-        return ioOutcome(result, errorNumber)
+        while true {
+            let result = cpt_session_read(session, base + total, Int32(clamping: buffer.count - total), &errorNumber)
+            countCall()
+            guard result > 0 else {
+                // Records may still wait, incomplete: the socket reports the rest when it comes.
+                unreadInput = false
+                let outcome = ioOutcome(result, errorNumber)
+                return total > 0 ? .bytes(total) : outcome
+            }
+            total += Int(result)
+            // Another record read ahead (or the rest of this one): take it too, while room is left.
+            let more = cpt_session_has_pending(session) != 0
+            if !more || total == buffer.count {
+                unreadInput = more
+                return .bytes(total)
+            }
+        }
     }
 
     /// Encrypts and sends bytes of `buffer`: at least one record's worth when the socket takes it.
@@ -53,6 +72,7 @@ extension TLSConnection {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return .bytes(0) }
         var errorNumber: Int32 = 0
         let result = cpt_session_write(session, base, Int32(clamping: buffer.count), &errorNumber)
+        countCall()
         return ioOutcome(result, errorNumber)
     }
 
@@ -99,7 +119,14 @@ extension TLSConnection {
             return .failed(error)
         case .handshaking:
             switch handshake() {
-            case .completed: return nil
+            case .completed:
+                // Data the peer sent right after its handshake may have been read ahead with it,
+                // which the socket will not report: on an event loop, have it call the owner.
+                unreadInput = cpt_session_has_pending(session) != 0
+                if unreadInput, let current = cps_current_loop() {
+                    Unmanaged<EventLoop>.fromOpaque(current).takeUnretainedValue().readAgain(fd)
+                }
+                return nil
             case .wantRead: return .wantRead
             case .wantWrite: return .wantWrite
             case .failed(let error): return .failed(error)
