@@ -66,7 +66,7 @@ let package = Package(
         // the chat, all as child processes (browser tests are skipped without chromium, except
         // under CI). Depends on the executables so that `swift test` builds them.
         // Peers/: a python-socketio client of the relay (with the Python of PARLEY_PYTHON).
-        .testTarget(name: "EndToEndTests", dependencies: ["Parley", "ParleyWebSocket", "ParleyClient", "TestSupport",
+        .testTarget(name: "EndToEndTests", dependencies: ["Parley", "ParleyWebSocket", "ParleyClient", "TestSupport", "RedisTestSupport",
                                                          "chat-server", "parley-server", "parley-bot", "parley-quickstart"],
                     exclude: ["Peers"]),
         // A RESP2 Redis client on the ParleyWebSocket loops: pub/sub for scale-out across servers.
