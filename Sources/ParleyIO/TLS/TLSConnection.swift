@@ -25,8 +25,9 @@ import Darwin
 /// Not thread-safe: use it on one thread (the socket's event loop). Its state is therefore
 /// `@exclusivity(unchecked)`, as a connection's on its loop: each access is a single statement
 /// that calls nothing reaching the same property, so the runtime check is skipped. It does not
-/// own the socket: close the descriptor yourself, when the connection is no longer used. Writing to a socket
-/// whose peer is gone raises `SIGPIPE`: the process must ignore it (`SystemSocket.ignoreSIGPIPE`).
+/// own the socket: close the descriptor yourself, when the connection is no longer used.
+/// Writing to a socket whose peer is gone raises `SIGPIPE`: the process must ignore it
+/// (`SystemSocket.ignoreSIGPIPE`).
 ///
 /// ```swift
 /// let tls = try TLSConnection(context: clientContext, fd: fd, serverName: "chat.example.com")
