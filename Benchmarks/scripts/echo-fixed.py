@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Fixed-count WebSocket echo load for instruction counts (profile-echo.sh): CONNS connections, ROUNDS rounds;
 each round sends WINDOW messages on every connection, then reads every reply. Closes cleanly.
-usage: echo-fixed.py PORT CONNS ROUNDS WINDOW raw|envelope|socketio
+usage: echo-fixed.py PORT CONNS ROUNDS WINDOW raw|envelope|socketio [CA]
 socketio: Engine.IO v4 over the WebSocket transport, joins "/", echoes 42["echo",{...}] and
-answers the server's pings (slow runs under valgrind outlive a ping interval)."""
-import base64, os, select, socket, struct, sys, time
+answers the server's pings (slow runs under valgrind outlive a ping interval).
+With CA (a PEM file), connects over TLS (wss://localhost, the certificate verified against CA)."""
+import base64, os, select, socket, ssl, struct, sys, time
 
 def frame(payload, opcode=1):
     mask = os.urandom(4)
@@ -14,12 +15,23 @@ def frame(payload, opcode=1):
     else: head += bytes([0x80 | 126]) + struct.pack('!H', n)
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
+def receive(s):
+    """What the socket has now; for TLS also the records decrypted but not yet returned."""
+    data = s.recv(65536)
+    while isinstance(s, ssl.SSLSocket) and s.pending():
+        data += s.recv(65536)
+    return data
+
 def main():
     port, conns, rounds, window, dialect = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
     path = '/socket.io/?EIO=4&transport=websocket' if dialect == 'socketio' else '/'
+    tls = None
+    if len(sys.argv) > 6:
+        tls = ssl.create_default_context(cafile=sys.argv[6])
     socks = []
     for _ in range(conns):
         s = socket.create_connection(('127.0.0.1', port))
+        if tls: s = tls.wrap_socket(s, server_hostname='localhost')
         key = base64.b64encode(os.urandom(16)).decode()
         s.sendall(f'GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n'.encode())
         buf = b''
@@ -46,8 +58,8 @@ def main():
             got = False
             while not got:
                 select.select([e[0]], [], [], 5)
-                try: e[1] += e[0].recv(65536)
-                except BlockingIOError: continue
+                try: e[1] += receive(e[0])
+                except (BlockingIOError, ssl.SSLWantReadError): continue
                 got = any(op == 1 for op, _ in frames_in(e))
         msg = b'{"event":"echo","data":{"pad":"' + b'x' * 28 + b'"}}'
     elif dialect == 'socketio':
@@ -57,8 +69,8 @@ def main():
                 got = False
                 while not got:
                     select.select([e[0]], [], [], 5)
-                    try: e[1] += e[0].recv(65536)
-                    except BlockingIOError: continue
+                    try: e[1] += receive(e[0])
+                    except (BlockingIOError, ssl.SSLWantReadError): continue
                     got = any(op == 1 and p.startswith(expected) for op, p in frames_in(e))
                 if reply: e[0].sendall(frame(reply))
         msg = b'42["echo",{"pad":"' + b'x' * 30 + b'"}]'
@@ -75,8 +87,8 @@ def main():
             assert r, 'timeout'
             for s in r:
                 e = fdmap[s.fileno()]
-                try: e[1] += s.recv(65536)
-                except BlockingIOError: continue
+                try: e[1] += receive(s)
+                except (BlockingIOError, ssl.SSLWantReadError): continue
                 for op, p in frames_in(e):
                     if dialect == 'socketio' and p == b'2':
                         s.sendall(frame(b'3'))   # Engine.IO ping: pong, not counted
@@ -90,6 +102,9 @@ def main():
         e[0].settimeout(5)
         try:
             while e[0].recv(65536): pass
+        except Exception: pass
+        try:
+            if tls: e[0].unwrap()
         except Exception: pass
         e[0].close()
     print(f'messages {total}')

@@ -22,6 +22,7 @@
 #define SSL_ERROR_ZERO_RETURN 6
 
 #define SSL_CTRL_MODE 33
+#define SSL_CTRL_CLEAR_MODE 78
 #define SSL_CTRL_SET_READ_AHEAD 41
 #define SSL_CTRL_SET_TLSEXT_HOSTNAME 55
 #define SSL_CTRL_CHAIN_CERT 89
@@ -88,6 +89,9 @@ struct api_table {
     const char *(*SSL_get_version)(const void *ssl);
     int (*SSL_pending)(const void *ssl);
     int (*SSL_has_pending)(const void *ssl);
+    // optional (NULL when the library lacks them)
+    int (*SSL_free_buffers)(void *ssl);
+    const char *(*SSL_rstate_string)(const void *ssl);
     // libcrypto
     unsigned long (*ERR_get_error)(void);
     unsigned long (*ERR_peek_error)(void);
@@ -114,10 +118,12 @@ struct symbol {
     const char *name;
     size_t offset; // in struct api_table
     int crypto;    // 0: libssl, 1: libcrypto
+    int optional;  // 1: a library without it still loads (the feature using it is off)
 };
 
-#define SSL_SYMBOL(name) { #name, offsetof(struct api_table, name), 0 }
-#define CRYPTO_SYMBOL(name) { #name, offsetof(struct api_table, name), 1 }
+#define SSL_SYMBOL(name) { #name, offsetof(struct api_table, name), 0, 0 }
+#define CRYPTO_SYMBOL(name) { #name, offsetof(struct api_table, name), 1, 0 }
+#define OPTIONAL_SSL_SYMBOL(name) { #name, offsetof(struct api_table, name), 0, 1 }
 
 static const struct symbol symbols[] = {
     SSL_SYMBOL(TLS_server_method), SSL_SYMBOL(TLS_client_method), SSL_SYMBOL(SSL_CTX_new),
@@ -134,6 +140,7 @@ static const struct symbol symbols[] = {
     SSL_SYMBOL(SSL_set1_host), SSL_SYMBOL(SSL_set_hostflags), SSL_SYMBOL(SSL_get0_param),
     SSL_SYMBOL(SSL_get_verify_result), SSL_SYMBOL(SSL_get0_alpn_selected),
     SSL_SYMBOL(SSL_get_version), SSL_SYMBOL(SSL_pending), SSL_SYMBOL(SSL_has_pending),
+    OPTIONAL_SSL_SYMBOL(SSL_free_buffers), OPTIONAL_SSL_SYMBOL(SSL_rstate_string),
     CRYPTO_SYMBOL(ERR_get_error), CRYPTO_SYMBOL(ERR_peek_error), CRYPTO_SYMBOL(ERR_clear_error),
     CRYPTO_SYMBOL(ERR_error_string_n), CRYPTO_SYMBOL(ERR_reason_error_string),
     CRYPTO_SYMBOL(X509_verify_cert_error_string), CRYPTO_SYMBOL(BIO_new_mem_buf),
@@ -142,6 +149,16 @@ static const struct symbol symbols[] = {
     CRYPTO_SYMBOL(X509_VERIFY_PARAM_set1_ip_asc), CRYPTO_SYMBOL(OpenSSL_version_num),
     CRYPTO_SYMBOL(OpenSSL_version),
 };
+
+/// SSL_get_error needs the thread's error queue empty before an I/O call. ERR_clear_error
+/// resets every slot of it (~800 instructions in OpenSSL 3, more than encrypting a small
+/// record) and even ERR_peek_error costs ~200, so each thread remembers whether its queue is
+/// known to be empty: true after a successful read or write that started with it empty; false
+/// after anything else this file calls (handshakes, failures, contexts), which may leave errors.
+static __thread int queue_known_empty = 0;
+
+/// Marks the thread's error queue as possibly holding errors (see queue_known_empty).
+#define ERRORS_POSSIBLE() (queue_known_empty = 0)
 
 // MARK: Loading
 
@@ -215,6 +232,10 @@ static int try_candidate(const char *ssl_name, const char *crypto_name, struct a
     }
     for (size_t i = 0; i < sizeof symbols / sizeof symbols[0]; i++) {
         void *address = dlsym(symbols[i].crypto ? crypto : ssl, symbols[i].name);
+        if (!address && symbols[i].optional) {
+            memset((char *)table + symbols[i].offset, 0, sizeof address);
+            continue;
+        }
         if (!address) {
             snprintf(line, sizeof line, "%s%s has no function %s (OpenSSL 1.1.1 or later is needed)",
                      message[0] ? "; " : "", symbols[i].crypto ? crypto_name : ssl_name, symbols[i].name);
@@ -264,6 +285,7 @@ const char *cpt_version_text(void) { return api.OpenSSL_version(0); }
 
 int cpt_error_drain(char *buffer, size_t length) {
     if (length > 0) buffer[0] = 0;
+    queue_known_empty = 1;
     int count = 0;
     unsigned long previous = 0;
     unsigned long error;
@@ -284,7 +306,10 @@ int cpt_error_drain(char *buffer, size_t length) {
     return count;
 }
 
-void cpt_error_clear(void) { api.ERR_clear_error(); }
+void cpt_error_clear(void) {
+    api.ERR_clear_error();
+    queue_known_empty = 1;
+}
 
 const char *cpt_verify_result_text(long result) { return api.X509_verify_cert_error_string(result); }
 
@@ -311,6 +336,7 @@ static int no_password(char *buffer, int size, int rwflag, void *user) {
 }
 
 cpt_context *cpt_context_new(int role, int min_version) {
+    ERRORS_POSSIBLE();
     const void *method = role == CPT_ROLE_SERVER ? api.TLS_server_method() : api.TLS_client_method();
     if (!method) return NULL;
     void *ctx = api.SSL_CTX_new(method);
@@ -328,7 +354,8 @@ cpt_context *cpt_context_new(int role, int min_version) {
     }
     // Partial writes: SSL_write reports each record written, so a non-blocking writer knows how
     // far it got. Moving buffer: a retried write may pass the same bytes at another address.
-    // Release buffers: an idle connection holds no read/write buffer.
+    // Release buffers: an idle connection holds no read/write buffer (a busy one keeps them:
+    // cpt_session_keep_buffers).
     api.SSL_CTX_ctrl(ctx, SSL_CTRL_MODE,
                      (long)(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS),
                      NULL);
@@ -357,6 +384,7 @@ static void *memory_bio(const uint8_t *pem, size_t length) {
 }
 
 int cpt_context_use_certificate_chain(cpt_context *context, const uint8_t *pem, size_t length) {
+    ERRORS_POSSIBLE();
     void *bio = memory_bio(pem, length);
     if (!bio) return 0;
     int ok = 0;
@@ -381,6 +409,7 @@ int cpt_context_use_certificate_chain(cpt_context *context, const uint8_t *pem, 
 }
 
 int cpt_context_use_private_key(cpt_context *context, const uint8_t *pem, size_t length) {
+    ERRORS_POSSIBLE();
     void *bio = memory_bio(pem, length);
     if (!bio) return 0;
     void *key = api.PEM_read_bio_PrivateKey(bio, NULL, no_password, NULL);
@@ -392,10 +421,12 @@ int cpt_context_use_private_key(cpt_context *context, const uint8_t *pem, size_t
 }
 
 int cpt_context_trust_system(cpt_context *context) {
+    ERRORS_POSSIBLE();
     return api.SSL_CTX_set_default_verify_paths(context->ctx) == 1;
 }
 
 int cpt_context_trust_certificates(cpt_context *context, const uint8_t *pem, size_t length) {
+    ERRORS_POSSIBLE();
     void *store = api.SSL_CTX_get_cert_store(context->ctx);
     void *bio = memory_bio(pem, length);
     if (!store || !bio) {
@@ -435,6 +466,7 @@ static int select_alpn(void *ssl, const unsigned char **out, unsigned char *out_
 }
 
 int cpt_context_set_alpn(cpt_context *context, const uint8_t *wire, size_t length) {
+    ERRORS_POSSIBLE();
     if (length == 0 || length > 65535) return 0;
     unsigned char *copy = malloc(length);
     if (!copy) return 0;
@@ -455,6 +487,7 @@ struct cpt_session {
 };
 
 cpt_session *cpt_session_new(cpt_context *context, int fd) {
+    ERRORS_POSSIBLE();
     void *ssl = api.SSL_new(context->ctx);
     if (!ssl) return NULL;
     if (api.SSL_set_fd(ssl, fd) != 1) {
@@ -482,6 +515,7 @@ void cpt_session_free(cpt_session *session) {
 }
 
 int cpt_session_set_host_name(cpt_session *session, const char *name) {
+    ERRORS_POSSIBLE();
     // SSL_set_tlsext_host_name
     if (api.SSL_ctrl(session->ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, (void *)name) != 1) {
         return 0;
@@ -491,6 +525,7 @@ int cpt_session_set_host_name(cpt_session *session, const char *name) {
 }
 
 int cpt_session_set_ip_address(cpt_session *session, const char *ip) {
+    ERRORS_POSSIBLE();
     void *param = api.SSL_get0_param(session->ssl);
     return param && api.X509_VERIFY_PARAM_set1_ip_asc(param, ip) == 1;
 }
@@ -521,35 +556,44 @@ static int outcome(cpt_session *session, int result, int saved_errno, int *error
     }
 }
 
+static inline void clear_stale_errors(void) {
+    if (queue_known_empty) return;
+    if (api.ERR_peek_error() != 0) api.ERR_clear_error();
+}
+
 int cpt_session_handshake(cpt_session *session, int *error_number) {
-    api.ERR_clear_error();
+    clear_stale_errors();
     errno = 0;
     int result = api.SSL_do_handshake(session->ssl);
     int saved = errno;
+    ERRORS_POSSIBLE();
     return result == 1 ? 0 : outcome(session, result, saved, error_number);
 }
 
 int cpt_session_read(cpt_session *session, void *buffer, int length, int *error_number) {
-    api.ERR_clear_error();
+    clear_stale_errors();
     errno = 0;
     int result = api.SSL_read(session->ssl, buffer, length);
     int saved = errno;
+    queue_known_empty = result > 0;
     return outcome(session, result, saved, error_number);
 }
 
 int cpt_session_write(cpt_session *session, const void *buffer, int length, int *error_number) {
-    api.ERR_clear_error();
+    clear_stale_errors();
     errno = 0;
     int result = api.SSL_write(session->ssl, buffer, length);
     int saved = errno;
+    queue_known_empty = result > 0;
     return outcome(session, result, saved, error_number);
 }
 
 int cpt_session_shutdown(cpt_session *session, int *error_number) {
-    api.ERR_clear_error();
+    clear_stale_errors();
     errno = 0;
     int result = api.SSL_shutdown(session->ssl);
     int saved = errno;
+    ERRORS_POSSIBLE();
     if (result == 1) return 1;
     if (result == 0) return 0;
     return outcome(session, result, saved, error_number);
@@ -569,3 +613,22 @@ const char *cpt_session_version(cpt_session *session) { return api.SSL_get_versi
 int cpt_session_pending(cpt_session *session) { return api.SSL_pending(session->ssl); }
 
 int cpt_session_has_pending(cpt_session *session) { return api.SSL_has_pending(session->ssl); }
+
+int cpt_session_keep_buffers(cpt_session *session, int keep) {
+    ERRORS_POSSIBLE();
+    if (keep) {
+        // Without SSL_free_buffers they could not be released once the connection idles.
+        if (!api.SSL_free_buffers || !api.SSL_rstate_string) return 0;
+        api.SSL_ctrl(session->ssl, SSL_CTRL_CLEAR_MODE, (long)SSL_MODE_RELEASE_BUFFERS, NULL);
+        return 1;
+    }
+    api.SSL_ctrl(session->ssl, SSL_CTRL_MODE, (long)SSL_MODE_RELEASE_BUFFERS, NULL);
+    if (!api.SSL_free_buffers || !api.SSL_rstate_string) return 0;
+    // Only between records, with nothing read ahead: SSL_free_buffers of OpenSSL before 3.0.14
+    // and 1.1.1y also freed a read buffer holding a record header whose body had not arrived
+    // (CVE-2024-4741). "RH": the record layer waits for a header. SSL_free_buffers itself
+    // refuses while records wait to be read or written.
+    const char *state = api.SSL_rstate_string(session->ssl);
+    if (!state || strcmp(state, "RH") != 0 || api.SSL_has_pending(session->ssl)) return 0;
+    return api.SSL_free_buffers(session->ssl) == 1;
+}

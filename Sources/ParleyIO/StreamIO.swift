@@ -81,9 +81,10 @@ public struct StreamIO {
     /// Whether a write is blocked, waiting for readiness (the owner queues instead of writing).
     @inlinable public var isWriteBlocked: Bool { !writeWaitsFor.isEmpty }
 
-    /// Reads what is available into `buffer`; see ``IOResult``. When a TLS read leaves records
-    /// inside the session (read ahead), the loop calls the owner to read again in this
-    /// iteration: the descriptor will not report them.
+    /// Reads what is available into `buffer`; see ``IOResult``. When a TLS read fills the buffer
+    /// and leaves records inside the session (read ahead), the loop calls the owner to read again
+    /// in this iteration: the descriptor will not report them. (A TLS write that completes the
+    /// handshake and reads the peer's first data ahead asks the loop the same.)
     @inlinable
     public mutating func read(into buffer: UnsafeMutableRawBufferPointer) -> IOResult {
         let result = transport.read(into: buffer)

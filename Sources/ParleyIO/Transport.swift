@@ -17,10 +17,12 @@ import CParleySystem
 ///   the words (the certificate, the alert);
 /// - ``write(vectors:count:)`` copies small buffers into one record (up to 16 KiB) before
 ///   encrypting: each `SSL_write` makes at least one record and one system call;
-/// - the session reads ahead (one `recv` for every record the socket holds);
-///   ``hasBufferedInput`` is true while records read ahead or decrypted bytes wait inside it,
-///   which the descriptor will not report as readable (``StreamIO/read(into:)`` then has the
-///   loop call the owner again);
+/// - the session reads ahead (one `recv` for every record the socket holds) and a read takes
+///   every complete record, up to the buffer's size; ``hasBufferedInput`` is true when records
+///   are left inside the session because the buffer was full (or the handshake read the peer's
+///   first data ahead), which the descriptor will not report as readable
+///   (``StreamIO/read(into:)``, or the session itself after a handshake, then has the loop call
+///   the owner again);
 /// - ``shutdownOutput()`` sends `close_notify` before the TCP half-close; ``close()`` sends it
 ///   too when the session is established and not shut down yet, then closes the descriptor.
 ///
@@ -100,7 +102,8 @@ public enum Transport {
     }
 
     /// Whether bytes are waiting inside the transport that the descriptor will not report as
-    /// readable (decrypted TLS records); a reader keeps reading while this holds. Never for plain.
+    /// readable (TLS records the last read had no room for); a reader keeps reading while this
+    /// holds. Never for plain.
     @inlinable
     public var hasBufferedInput: Bool {
         switch self {
@@ -126,6 +129,7 @@ public enum Transport {
         switch self {
         case .plain(let fd): closeDescriptor(fd)
         case .tls(let connection):
+            connection.stopIdleCheck()
             if connection.isEstablished { _ = connection.shutdown() }
             closeDescriptor(connection.fd)
         }

@@ -24,6 +24,9 @@ let usage = """
       --path P              WebSocket path (default /parley; / with --raw-echo)
       --origins a,b|*       allowed Origin values (default *)
       --max-clients N       most clients at once (default 10000)
+      --max-handshakes-per-address N
+                            most opening handshakes in progress from one address; more get 503
+                            (default 32; load generators on one host need more)
       --ping-interval MS    server ping interval (default 25000; 0 disables)
       --ping-timeout MS     ping answer deadline (default 20000)
       --token T             refuse clients without token=T in the query or, for Socket.IO
@@ -89,6 +92,7 @@ func parseArguments(_ arguments: [String]) -> Options {
         case "--origins":
             options.configuration.origins = value(argument).split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) }
         case "--max-clients": options.configuration.maxClients = number(argument, 1...10_000_000)
+        case "--max-handshakes-per-address": options.configuration.maxHandshakesPerAddress = number(argument, 1...10_000_000)
         case "--ping-interval":
             let milliseconds = number(argument, 0...86_400_000)
             options.configuration.pingInterval = milliseconds == 0 ? nil : .milliseconds(milliseconds)
@@ -217,6 +221,7 @@ do {
         raw.loopCount = configuration.loopCount
         raw.allowedOrigins = configuration.origins
         raw.maxClients = configuration.maxClients
+        raw.maxHandshakesPerAddress = configuration.maxHandshakesPerAddress
         raw.maxBufferedBytes = configuration.maxBufferedBytes
         raw.webSocket.maxFrameSize = configuration.maxPayload
         raw.webSocket.maxMessageSize = configuration.maxPayload

@@ -63,7 +63,8 @@ enum {
 };
 
 /// A new context with TLS `min_version` minimum, partial writes, moving write buffers and
-/// released idle buffers (SSL_MODE_RELEASE_BUFFERS), renegotiation off. NULL on failure.
+/// released idle buffers (SSL_MODE_RELEASE_BUFFERS; see cpt_session_keep_buffers), read ahead,
+/// renegotiation off. NULL on failure.
 cpt_context *cpt_context_new(int role, int min_version);
 void cpt_context_free(cpt_context *context);
 
@@ -125,5 +126,12 @@ int cpt_session_pending(cpt_session *session);
 /// 1 when the session holds bytes read from the socket and not yet returned: decrypted data, or
 /// records read ahead (possibly incomplete, so a read may still want more from the socket).
 int cpt_session_has_pending(cpt_session *session);
+
+/// The context releases a connection's read and write buffers (16-17 KiB each) whenever no
+/// record waits in them, so an idle connection holds none; a busy one pays a malloc and a free
+/// per record for it. `keep` 1: this session keeps its buffers from now on; returns 1, or 0
+/// when the library could not release them later (nothing changes then). `keep` 0: releases
+/// them again per record, and now if no record is under way; returns 1 when they were released.
+int cpt_session_keep_buffers(cpt_session *session, int keep);
 
 #endif

@@ -12,8 +12,9 @@ import Darwin
 /// "when it is writable", whichever call it was: a read can need a write (TLS 1.3 key update)
 /// and a write a read.
 ///
-/// - Reads: after a readable event, read until ``Outcome/wantRead``: OpenSSL may hold decrypted
-///   bytes that the socket will not signal again (see ``hasBufferedInput``).
+/// - Reads: one read takes every record ready, up to the buffer's size; when it filled the
+///   buffer, OpenSSL may hold more that the socket will not signal again: read again while
+///   ``hasBufferedInput`` holds.
 /// - Writes: ``Outcome/bytes(_:)`` may be fewer than given (one record per call at least). After
 ///   ``Outcome/wantWrite``, call `write` again with bytes that start with the same bytes (the
 ///   buffer may move). Coalesce small messages into one buffer before writing: each `write` call
@@ -21,9 +22,12 @@ import Darwin
 /// - Shutdown: ``shutdown()`` sends `close_notify`; the socket can be closed once it returns
 ///   ``Outcome/closed`` (waiting for the peer's `close_notify` is not required, RFC 8446 6.1).
 ///
-/// Not thread-safe: use it on one thread (the socket's event loop). It does not own the socket:
-/// close the descriptor yourself, when the connection is no longer used. Writing to a socket
-/// whose peer is gone raises `SIGPIPE`: the process must ignore it (`SystemSocket.ignoreSIGPIPE`).
+/// Not thread-safe: use it on one thread (the socket's event loop). Its state is therefore
+/// `@exclusivity(unchecked)`, as a connection's on its loop: each access is a single statement
+/// that calls nothing reaching the same property, so the runtime check is skipped. It does not
+/// own the socket: close the descriptor yourself, when the connection is no longer used.
+/// Writing to a socket whose peer is gone raises `SIGPIPE`: the process must ignore it
+/// (`SystemSocket.ignoreSIGPIPE`).
 ///
 /// ```swift
 /// let tls = try TLSConnection(context: clientContext, fd: fd, serverName: "chat.example.com")
@@ -76,9 +80,25 @@ import Darwin
     /// The name the peer's certificate is checked against (clients), as given.
     package let serverName: String?
     let session: OpaquePointer
-    var phase = Phase.handshaking
+    @exclusivity(unchecked) var phase = Phase.handshaking
     /// The peer ended the stream: reads return ``Outcome/closed`` from now on.
-    var peerClosed = false
+    @exclusivity(unchecked) var peerClosed = false
+    /// Complete records (or decrypted bytes) wait inside the session: the last read filled its
+    /// buffer before taking them all, or the handshake read them ahead.
+    @exclusivity(unchecked) @usableFromInline var unreadInput = false
+    // Buffer keeping (TLSConnection+Buffers.swift).
+    /// Reads and writes so far (wrapping).
+    @exclusivity(unchecked) var ioCalls: UInt32 = 0
+    /// The count at which the connection becomes busy.
+    @exclusivity(unchecked) var busyAt: UInt32 = TLSConnection.busyCalls
+    /// The count at the last idle check.
+    @exclusivity(unchecked) var callsAtCheck: UInt32 = 0
+    /// The idle check's timer while the connection keeps its buffers.
+    @exclusivity(unchecked) var idleCheck: TimerID?
+    /// The loop running the idle check (it outlives its connections).
+    @exclusivity(unchecked) unowned(unsafe) var checkLoop: EventLoop?
+    /// How often a connection keeping its buffers is checked for idleness.
+    @exclusivity(unchecked) package var idleCheckInterval = TLSConnection.defaultIdleCheckInterval
 
     /// Starts a connection in `context`'s role over `fd`. Nothing is sent until ``handshake()``.
     ///
@@ -159,8 +179,9 @@ import Darwin
         return String(cString: text)
     }
 
-    /// Whether bytes read from the socket wait inside OpenSSL (decrypted data, or records read
-    /// ahead): the socket will not report them as readable. A read may still return
-    /// ``Outcome/wantRead`` when what waits is an incomplete record.
-    @usableFromInline package var hasBufferedInput: Bool { cpt_session_has_pending(session) != 0 }
+    /// Whether bytes read from the socket wait inside OpenSSL that the socket will not report
+    /// as readable: the last ``read(into:)`` filled its buffer before taking every record read
+    /// ahead, or the handshake read the peer's first data ahead. Call ``read(into:)`` again then.
+    /// (Part of a record may also wait: the socket reports the rest when it arrives.)
+    @usableFromInline package var hasBufferedInput: Bool { unreadInput }
 }

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """A python-socketio (5.x) client that drives one scenario against a Parley server.
 
-usage: python sio_client.py URL SCENARIO [TRANSPORTS]
-  URL         http://127.0.0.1:PORT
+usage: python sio_client.py URL SCENARIO [TRANSPORTS [CA]]
+  URL         http://127.0.0.1:PORT, or https://127.0.0.1:PORT with CA
   SCENARIO    connect | refused | events | acks | binary | namespaces | room | kicked |
               restart (READY, then the test restarts the server: the client must reconnect) |
               upgrade-refused (the WebSocket upgrade carries an Origin the server refuses)
   TRANSPORTS  "default" (polling, then upgrade) or "websocket"
+  CA          a PEM file: polling over https and the WebSocket over wss trust it (and verify
+              the certificate's name)
 
 Prints "READY" when a scenario waits for the test, then one line "RESULT <json>" with what it
 observed, and exits 0 (1 on an exception). Every wait is bounded (10 s), so a broken server
@@ -20,6 +22,7 @@ import socketio
 
 URL, SCENARIO = sys.argv[1], sys.argv[2]
 TRANSPORTS = None if len(sys.argv) < 4 or sys.argv[3] == "default" else sys.argv[3].split(",")
+CA = sys.argv[4] if len(sys.argv) > 4 else None
 WAIT = 10
 
 
@@ -41,6 +44,12 @@ async def main():
     if SCENARIO == "upgrade-refused":
         # Only the upgrade's request carries it: polling requests have no Origin, as from a script.
         options["websocket_extra_options"] = {"headers": {"Origin": "http://elsewhere.example"}}
+    if CA:
+        # One HTTP session for the polling requests and the WebSocket upgrade, trusting CA only.
+        import aiohttp
+        import ssl
+        options["http_session"] = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=ssl.create_default_context(cafile=CA)))
     sio = socketio.AsyncClient(reconnection=SCENARIO == "restart", reconnection_delay=0.1, reconnection_delay_max=0.5,
                                **options)
     connects = asyncio.Queue()
@@ -140,6 +149,8 @@ async def main():
         report({"disconnects": disconnects, "connected": sio.connected})
         return
     await sio.disconnect()
+    if CA:
+        await options["http_session"].close()
 
 
 try:

@@ -197,4 +197,46 @@ final class ServerTLSTests: XCTestCase {
         XCTAssertEqual(String(decoding: echoes.suffix(5), as: UTF8.self), String(format: "m%04d", count - 1))
         _ = tls.shutdown()
     }
+
+    /// A TLS peer sending small records as fast as it can and never reading: the server reads
+    /// them all, its echoes fill the send queue up to its bound, and the peer is closed (1008),
+    /// as over plain TCP: nothing it sends makes the server hold more.
+    func test_server_boundsTheSendQueue_ofTLSPeerSendingWithoutReading() async throws {
+        let certificates = try TestCertificates.shared()
+        let maxBuffered = 64 * 1024
+        let highWater = Mutex(0)
+        let closes = Mailbox<CloseEvent>()
+        let server = try startServer { configuration in
+            configuration.tls = .server(certificateChain: .file(certificates.server.certificate), privateKey: .file(certificates.server.key))
+            configuration.webSocket.maxBufferedBytes = maxBuffered
+            configuration.webSocket.closeTimeout = .milliseconds(300)
+        } onConnection: { socket, _ in
+            socket.onMessage { socket, message in
+                socket.send(message)
+                let buffered = socket.bufferedAmount
+                highWater.withLock { $0 = max($0, buffered) }
+            }
+            socket.onClose { _, code, reason in closes.put(CloseEvent(code: code, reason: reason)) }
+        }
+        let raw = try RawClient(port: server.port, receiveBuffer: 4096)
+        defer { raw.close() }
+        let context = try TLSContext(configuration: TLSConfiguration(trust: .certificateAuthorities(.file(certificates.ca))), role: .client)
+        let tls = try TLSConnection(context: context, fd: raw.fd, serverName: "localhost")
+        XCTAssertEqual(tls.handshake(), .completed)
+        let request = Array(RawClient.upgradeRequest().utf8)
+        XCTAssertEqual(request.withUnsafeBytes { tls.write($0) }, .bytes(request.count))
+        var head = [UInt8](repeating: 0, count: 4096)
+        guard case .bytes(let n) = head.withUnsafeMutableBytes({ tls.read(into: $0) }) else { return XCTFail("no upgrade answer") }
+        XCTAssertTrue(String(decoding: head[..<n], as: UTF8.self).hasPrefix("HTTP/1.1 101"))
+        // One 512-byte message per record, until the server stops taking them (at most 50 MiB).
+        let frame = FrameEncoder.frame(opcode: .binary, fin: true, payload: [UInt8](repeating: 7, count: 512), maskKey: RawClient.maskKey)
+        var records = 0
+        while records < 100_000, case .bytes = frame.withUnsafeBytes({ tls.write($0) }) {
+            records += 1
+        }
+        let close = try await closes.expect("the server closing the peer that does not read", timeout: .seconds(10))
+        XCTAssertTrue([CloseCode.policyViolation, .abnormalClosure].contains(close.code), "\(close)")
+        XCTAssertLessThanOrEqual(highWater.withLock { $0 }, maxBuffered, "the send queue grew past its bound")
+        XCTAssertGreaterThan(records, 1_000, "the server read the peer's records until its queue was full")
+    }
 }
