@@ -27,7 +27,7 @@ import Synchronization
 /// exclusivity check is skipped for them. `parser` and `assembler` are mutated while their
 /// messages are handed to the application, but only ``process(_:)`` reaches them, and nothing a
 /// handler can call reads from the socket: no access overlaps either.
-public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
+public final class WebSocket: @unchecked Sendable, Selectable, Flushable, DeadlineTarget {
     /// Which end of the connection this is.
     public enum Role: Sendable { case server, client }
 
@@ -68,19 +68,23 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     }
 
     /// The loop this connection lives on.
-    public let loop: EventLoop
+    public var loop: EventLoop { io.loop }
     public let role: Role
     /// The subprotocol negotiated in the handshake, if any.
     public let subprotocol: String?
-    private let configuration: Configuration
-    /// The socket: every read, write and interest change goes through it.
+    /// Limits, timers, counters and budget, shared with the server's other connections on this
+    /// loop (an idle connection is mostly its own state: see BENCHMARKS.md, idle memory).
+    let settings: ConnectionSettings
+    private var configuration: Configuration { settings.configuration }
+    /// The socket: every read, write and interest change goes through it (it holds the loop).
     @exclusivity(unchecked) private var io: StreamIO
 
-    @exclusivity(unchecked) private var parser: FrameParser
+    /// Bytes of a frame not complete yet (see ``FrameParser``); empty, holding no memory, between frames.
+    @exclusivity(unchecked) private var carry: [UInt8] = []
     @exclusivity(unchecked) private var assembler: MessageAssembler
     @exclusivity(unchecked) private var closing: CloseHandshake
     @exclusivity(unchecked) private var keepAlive = KeepAlive()
-    @exclusivity(unchecked) private var queue: [ByteChunk] = []
+    @exclusivity(unchecked) private var queue = SendQueue()
     /// Bytes of `queue[0]` already written.
     @exclusivity(unchecked) private var queueHead = 0
     /// `queue.last` was allocated by this connection, so more frames may be appended to it.
@@ -94,8 +98,10 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     /// Reads are discarded while waiting for the peer's TCP close.
     @exclusivity(unchecked) private var draining = false
     @exclusivity(unchecked) private var isFinalized = false
-    @exclusivity(unchecked) private var timer: TimerID?
-    @exclusivity(unchecked) private var closeTimer: TimerID?
+    /// The next ping, or the ping's answer deadline (see ``KeepAlive``); on the loop's
+    /// deadline queues, not a timer each.
+    @exclusivity(unchecked) private var pingDeadline = Deadline.none
+    @exclusivity(unchecked) private var closeDeadline = Deadline.none
     /// Bytes queued and not yet handed to the kernel.
     @exclusivity(unchecked) private var queuedBytes = 0
 
@@ -103,29 +109,31 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     @exclusivity(unchecked) private var bytesHandler: (@Sendable (WebSocket, Opcode, UnsafeRawBufferPointer) -> Void)?
     @exclusivity(unchecked) private var closeHandler: (@Sendable (WebSocket, CloseCode, String) -> Void)?
     @exclusivity(unchecked) private var pingHandler: (@Sendable (WebSocket) -> Void)?
-    /// Called once when the connection is gone, after `closeHandler` (the server frees its slot).
-    var finalizeHook: (@Sendable () -> Void)?
-    /// The server loop's counters (nil for a client connection): bytes per read and per write
-    /// batch, messages, slow-consumer drops.
-    @exclusivity(unchecked) var counters: ConnectionCounters?
+    /// The server loop's counters (nil for a client connection).
+    private var counters: ConnectionCounters? { settings.counters }
     /// The server's account of buffered peer data (nil for a client connection); see
     /// ``BufferBudget``. `receiveHeld` is the parser's carry plus the fragments, as of the end
     /// of the last ``process(_:)``; `budgetCharge` what this connection has charged.
-    @exclusivity(unchecked) var budget: BufferBudget?
+    private var budget: BufferBudget? { settings.budget }
     @exclusivity(unchecked) private var receiveHeld = 0
     @exclusivity(unchecked) private var budgetCharge = 0
 
-    /// - Parameter io: the connected stream, registered on its loop (the caller hands its
-    ///   registration over with ``EventLoop/replaceHandler(_:with:)``).
-    init(io: StreamIO, role: Role, subprotocol: String?, configuration: Configuration) {
+    /// - Parameters:
+    ///   - io: the connected stream, registered on its loop (the caller hands its
+    ///     registration over with ``EventLoop/replaceHandler(_:with:)``).
+    ///   - settings: what the connection shares with the server's others on its loop.
+    init(io: StreamIO, role: Role, subprotocol: String?, settings: ConnectionSettings) {
         self.io = io
-        self.loop = io.loop
         self.role = role
         self.subprotocol = subprotocol
-        self.configuration = configuration
-        parser = FrameParser(expectMasked: role == .server, maxFrameSize: configuration.maxFrameSize)
-        assembler = MessageAssembler(maxMessageSize: configuration.maxMessageSize)
+        self.settings = settings
+        assembler = MessageAssembler(maxMessageSize: settings.configuration.maxMessageSize)
         closing = CloseHandshake(isServer: role == .server)
+    }
+
+    /// A connection with settings of its own (a client's).
+    convenience init(io: StreamIO, role: Role, subprotocol: String?, configuration: Configuration) {
+        self.init(io: io, role: role, subprotocol: subprotocol, settings: ConnectionSettings(configuration: configuration))
     }
 
     /// The peer's address as `ip:port` (`[ip]:port` for IPv6), or "" once closed.
@@ -303,7 +311,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         // Keep the head chunk: it may be partly written (cutting it would corrupt the stream)
         // or hold the 101. It holds whole frames only, so the close frame can follow it.
         if let head = queue.first {
-            queue.removeSubrange(1...)
+            queue.keepFirstOnly()
             queuedBytes = head.count - queueHead
         }
         lastChunkOwned = false
@@ -341,12 +349,14 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         didEnqueue(size)
     }
 
-    /// Queues raw bytes (the handshake response) ahead of any frame.
+    /// Queues raw bytes (the handshake response) ahead of any frame. A response that fits
+    /// goes into a chunk of the loop's pool, which the first frames then join.
     func enqueueRaw(_ bytes: [UInt8]) {
-        let chunk = ByteChunk(capacity: bytes.count)
+        let pooled = bytes.count <= ByteChunk.standardCapacity && queue.isEmpty
+        let chunk = pooled ? loop.takeChunk() : ByteChunk(capacity: bytes.count)
         bytes.withUnsafeBytes { chunk.append($0) }
         queue.append(chunk)
-        lastChunkOwned = false
+        lastChunkOwned = pooled
         didEnqueue(bytes.count)
     }
 
@@ -361,7 +371,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
 
     // MARK: Loop side
 
-    /// Starts the ping timer; the server and client call it once the connection is open.
+    /// Starts the ping deadline; the server and client call it once the connection is open.
     func start() {
         schedulePing()
     }
@@ -405,7 +415,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     func process(_ bytes: UnsafeMutableRawBufferPointer) {
         guard closing.isReading else { return }
         do {
-            try parser.parse(bytes) { frame in
+            try FrameParser.parse(bytes, carry: &carry, expectMasked: role == .server, maxFrameSize: configuration.maxFrameSize) { frame in
                 guard let event = try assembler.receive(frame, onMessage: deliver) else { return }
                 try handle(event)
             }
@@ -415,7 +425,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
             // StopReading: a close frame ended the stream of frames.
         }
         if budget != nil {
-            receiveHeld = parser.bufferedByteCount + assembler.bufferedByteCount
+            receiveHeld = carry.count + assembler.bufferedByteCount
             accountBuffers()
         }
     }
@@ -481,16 +491,31 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     }
 
     private func armCloseTimer() {
-        guard closeTimer == nil, !isFinalized else { return }
-        // Timers hold the connection strongly (a weak reference would move its reference count
-        // to a side table and slow every retain); finalize cancels them, ending the cycle.
-        closeTimer = loop.schedule(after: configuration.closeTimeout) { [self] in
-            self.closeTimer = nil
-            // The peer did not answer: 1006, with the reason of our own close kept for the record.
-            let code = self.closing.receivedClose ? (self.closing.code ?? .abnormalClosure) : .abnormalClosure
-            let reason = self.closing.receivedClose ? self.closing.reason
-                : (self.closing.reason.isEmpty ? "close timeout" : "close timeout (\(self.closing.reason))")
-            self.finalize(code: code, reason: reason)
+        guard closeDeadline == .none, !isFinalized else { return }
+        // The loop holds the connection strongly until the deadline (a weak reference would
+        // move its reference count to a side table and slow every retain); finalize cancels it.
+        closeDeadline = loop.setDeadline(after: configuration.closeTimeout, for: self)
+    }
+
+    private func closeTimerFired() {
+        // The peer did not answer: 1006, with the reason of our own close kept for the record.
+        let code = closing.receivedClose ? (closing.code ?? .abnormalClosure) : .abnormalClosure
+        let reason = closing.receivedClose ? closing.reason
+            : (closing.reason.isEmpty ? "close timeout" : "close timeout (\(closing.reason))")
+        finalize(code: code, reason: reason)
+    }
+
+    package func deadlineReached(_ deadline: Deadline) {
+        // A deadline cancelled by an earlier callback of the same sweep may still arrive.
+        if deadline == pingDeadline {
+            pingDeadline = .none
+            switch keepAlive.phase {
+            case .waitingToPing: pingTimerFired()
+            case .awaitingAnswer: pingDeadlineFired()
+            }
+        } else if deadline == closeDeadline {
+            closeDeadline = .none
+            closeTimerFired()
         }
     }
 
@@ -506,15 +531,21 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     package func flush() {
         flushScheduled = false
         guard !isFinalized, !awaitingWritable else { return }
-        while !queue.isEmpty {
-            let result: IOResult = withUnsafeTemporaryAllocation(of: iovec.self, capacity: 64) { vectors in
-                var count = 0
-                for chunk in queue.prefix(64) {
-                    let offset = count == 0 ? queueHead : 0
-                    vectors[count] = iovec(iov_base: chunk.base + offset, iov_len: chunk.count - offset)
-                    count += 1
+        while let first = queue.first {
+            let result: IOResult
+            if queue.count == 1 {
+                // One chunk (the usual case): one plain write.
+                result = io.write(UnsafeRawBufferPointer(start: first.base + queueHead, count: first.count - queueHead))
+            } else {
+                result = withUnsafeTemporaryAllocation(of: iovec.self, capacity: 64) { vectors in
+                    var count = 0
+                    queue.forEach(limit: 64) { chunk in
+                        let offset = count == 0 ? queueHead : 0
+                        vectors[count] = iovec(iov_base: chunk.base + offset, iov_len: chunk.count - offset)
+                        count += 1
+                    }
+                    return io.write(vectors: UnsafePointer(vectors.baseAddress!), count: count)
                 }
-                return io.write(vectors: UnsafePointer(vectors.baseAddress!), count: count)
             }
             switch result {
             case .bytes(let written):
@@ -541,10 +572,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     private func consume(_ count: Int) {
         if count == queuedBytes {
             // All written (the usual case): every chunk goes, with no walk over partial ones.
-            for index in queue.indices where queue[index].capacity == ByteChunk.standardCapacity {
-                if isKnownUniquelyReferenced(&queue[index]) { loop.recycle(queue[index]) }
-            }
-            while !queue.isEmpty { queue.removeLast() }  // keeps the capacity, unlike a replacement
+            queue.removeFirst(queue.count, recycle)
             queueHead = 0
             queuedBytes = 0
             lastChunkOwned = false
@@ -553,11 +581,14 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         queuedBytes -= count
         var remaining = count
         var drop = 0
-        for chunk in queue {
+        var stop = false
+        queue.forEach(limit: .max) { chunk in
+            guard !stop else { return }
             let available = chunk.count - (drop == 0 ? queueHead : 0)
             guard remaining >= available else {
                 queueHead = (drop == 0 ? queueHead : 0) + remaining
-                break
+                stop = true
+                return
             }
             remaining -= available
             drop += 1
@@ -565,16 +596,14 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         }
         guard drop > 0 else { return }
         if drop == queue.count { lastChunkOwned = false }
-        for index in 0..<drop where queue[index].capacity == ByteChunk.standardCapacity {
-            // Only chunks from the pool have this capacity; a shared frame never does
-            // (`EncodedFrame` sizes its chunk to the frame), but check the reference anyway.
-            if isKnownUniquelyReferenced(&queue[index]) { loop.recycle(queue[index]) }
-        }
-        if drop == queue.count {
-            while !queue.isEmpty { queue.removeLast() }
-        } else {
-            queue.removeFirst(drop)
-        }
+        queue.removeFirst(drop, recycle)
+    }
+
+    /// Gives a written chunk back to the loop's pool if it came from there and no one else holds
+    /// it. Only pool chunks have the standard capacity; a shared frame never does
+    /// (`EncodedFrame` sizes its chunk to the frame), but the reference is checked anyway.
+    private func recycle(_ chunk: inout ByteChunk) {
+        if chunk.capacity == ByteChunk.standardCapacity && isKnownUniquelyReferenced(&chunk) { loop.recycle(chunk) }
     }
 
     /// After the last frame: half-close if asked, then wait for the peer's TCP close.
@@ -588,10 +617,10 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     func finalize(code: CloseCode, reason: String) {
         guard !isFinalized else { return }
         isFinalized = true
-        if let timer { loop.cancel(timer) }
-        if let closeTimer { loop.cancel(closeTimer) }
-        timer = nil
-        closeTimer = nil
+        loop.cancel(pingDeadline)
+        loop.cancel(closeDeadline)
+        pingDeadline = .none
+        closeDeadline = .none
         io.close()
         queue.removeAll()
         queuedBytes = 0
@@ -605,8 +634,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         closeHandler = nil
         pingHandler = nil
         // Free the server slot first, so `connectionCount` is already current inside onClose.
-        finalizeHook?()
-        finalizeHook = nil
+        settings.onFinalize?()
         handler?(self, code, reason)
     }
 
@@ -614,14 +642,14 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
 
     private func schedulePing(after delay: Duration? = nil) {
         guard let interval = configuration.pingInterval, !isFinalized else { return }
-        timer = loop.schedule(after: delay ?? interval) { [self] in pingTimerFired() }
+        pingDeadline = loop.setDeadline(after: delay ?? interval, for: self)
     }
 
     private func pingTimerFired() {
         guard closing.canSend, !isFinalized else { return }
         _ = keepAlive.pingDue()
         enqueueControl(.ping, UnsafeRawBufferPointer(start: nil, count: 0))
-        timer = loop.schedule(after: configuration.pingTimeout) { [self] in pingDeadlineFired() }
+        pingDeadline = loop.setDeadline(after: configuration.pingTimeout, for: self)
     }
 
     private func pingDeadlineFired() {
@@ -655,11 +683,11 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     /// with 1013 "Try Again Later" (the server is overloaded, the client may come back).
     func shedBuffers() {
         guard !isFinalized else { return }
-        parser = FrameParser(expectMasked: role == .server, maxFrameSize: configuration.maxFrameSize)
+        carry = []
         assembler = MessageAssembler(maxMessageSize: configuration.maxMessageSize)
         receiveHeld = 0
         if let head = queue.first {
-            queue.removeSubrange(1...)
+            queue.keepFirstOnly()
             queuedBytes = head.count - queueHead
         }
         lastChunkOwned = false
