@@ -43,6 +43,32 @@ public final class Socket: Sendable, Hashable {
     }
 
     typealias Handler = @Sendable (EventArguments, Ack) throws -> Void
+
+    /// An `on` handler as it was given, called with the event's arguments: the closure the
+    /// application wrote is stored itself (no wrapping closure, an allocation per handler and
+    /// socket), and a typed one in a wrapper that captures nothing but it.
+    enum Callback: Sendable {
+        /// Decodes the data and calls the handler; gets the socket and the event name to refuse
+        /// data that does not decode.
+        case decoding(@Sendable (EventArguments, Ack, Socket, String) throws -> Void)
+        case raw(@Sendable (RawJSON) throws -> Void)
+        case rawAck(@Sendable (RawJSON, Ack) throws -> Void)
+        case plain(@Sendable () throws -> Void)
+        case plainAck(@Sendable (Ack) throws -> Void)
+        /// Internal handlers (Socket.IO glue) taking the arguments as they are.
+        case arguments(Handler)
+
+        func call(_ arguments: EventArguments, _ ack: Ack, socket: Socket, event: String) throws {
+            switch self {
+            case .decoding(let handler): try handler(arguments, ack, socket, event)
+            case .raw(let handler): try handler(arguments.data ?? .null)
+            case .rawAck(let handler): try handler(arguments.data ?? .null, ack)
+            case .plain(let handler): try handler()
+            case .plainAck(let handler): try handler(ack)
+            case .arguments(let handler): try handler(arguments, ack)
+            }
+        }
+    }
     typealias LifecycleHandler = @Sendable (DisconnectReason) throws -> Void
 
     /// What a client sent before middleware accepted it.
@@ -82,16 +108,16 @@ public final class Socket: Sendable, Hashable {
     /// called, so taking it out of the array makes no reabstraction thunk (an allocation).
     private struct EventHandler {
         var event: String
+        var handler: Callback
         var id: Int
         var once: Bool
-        var handler: Handler
     }
 
     /// The handlers an event matched, taken under the lock: usually one, kept without an array.
     private enum MatchedHandlers {
         case none
-        case one(Handler)
-        case several([Handler])
+        case one(Callback)
+        case several([Callback])
     }
 
     /// The stream of ``events`` with its continuation, in a class: `State` then has a fixed
@@ -199,43 +225,43 @@ public final class Socket: Sendable, Hashable {
     /// - Returns: an id for ``off(_:_:)``.
     @discardableResult
     public func on<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T) throws -> Void) -> Int {
-        register(event, .data(T.self, ack: false), once: false, typed(event) { value, _ in try handler(value) })
+        register(event, .data(T.self, ack: false), once: false, Self.typed(handler))
     }
 
     /// Handles `event` and answers its acknowledgement.
     @discardableResult
     public func on<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T, Ack) throws -> Void) -> Int {
-        register(event, .data(T.self, ack: true), once: false, typed(event, handler))
+        register(event, .data(T.self, ack: true), once: false, Self.typed(handler))
     }
 
     /// Handles `event` with its data as raw JSON (absent data is `null`), undecoded.
     @discardableResult
     public func on(_ event: String, _ handler: @escaping @Sendable (RawJSON) throws -> Void) -> Int {
-        register(event, .data(RawJSON.self, ack: false), once: false) { arguments, _ in try handler(arguments.data ?? .null) }
+        register(event, .data(RawJSON.self, ack: false), once: false, .raw(handler))
     }
 
     /// Handles `event` with its data as raw JSON, answering its acknowledgement.
     @discardableResult
     public func on(_ event: String, _ handler: @escaping @Sendable (RawJSON, Ack) throws -> Void) -> Int {
-        register(event, .data(RawJSON.self, ack: true), once: false) { arguments, ack in try handler(arguments.data ?? .null, ack) }
+        register(event, .data(RawJSON.self, ack: true), once: false, .rawAck(handler))
     }
 
     /// Handles `event` without looking at its data.
     @discardableResult
     public func on(_ event: String, _ handler: @escaping @Sendable () throws -> Void) -> Int {
-        register(event, .noData(ack: false), once: false) { _, _ in try handler() }
+        register(event, .noData(ack: false), once: false, .plain(handler))
     }
 
     /// Handles `event` without looking at its data, answering its acknowledgement.
     @discardableResult
     public func on(_ event: String, _ handler: @escaping @Sendable (Ack) throws -> Void) -> Int {
-        register(event, .noData(ack: true), once: false) { _, ack in try handler(ack) }
+        register(event, .noData(ack: true), once: false, .plainAck(handler))
     }
 
     /// Like ``on(_:_:)-(String,(T)->Void)``, removed after the first event.
     @discardableResult
     public func once<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T) throws -> Void) -> Int {
-        register(event, .data(T.self, ack: false), once: true, typed(event) { value, _ in try handler(value) })
+        register(event, .data(T.self, ack: false), once: true, Self.typed(handler))
     }
 
     /// Removes one handler (by the id `on` returned), or every handler of `event`.
@@ -297,23 +323,49 @@ public final class Socket: Sendable, Hashable {
         }
     }
 
-    func addHandler(_ event: String, once: Bool, _ handler: @escaping Handler) -> Int {
+    func addHandler(_ event: String, once: Bool, _ handler: Callback) -> Int {
         state.withLock { state in
             state.nextHandlerID += 1
-            state.handlers.append(EventHandler(event: event, id: state.nextHandlerID, once: once, handler: handler))
+            state.handlers.append(EventHandler(event: event, handler: handler, id: state.nextHandlerID, once: once))
             return state.nextHandlerID
         }
     }
 
-    private func typed<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T, Ack) throws -> Void) -> Handler {
-        { [unowned self] arguments, ack in
+    /// A typed handler: decodes the data as `T` first (refused data never reaches it).
+    private static func typed<T: Decodable & Sendable>(_ handler: @escaping @Sendable (T, Ack) throws -> Void) -> Callback {
+        .decoding { arguments, ack, socket, event in
             let value: T
             do {
                 value = try (arguments.data ?? .null).decode(T.self)
             } catch {
-                return refuseData(event, error, ack)
+                return socket.refuseData(event, error, ack)
             }
             try handler(value, ack)
+        }
+    }
+
+    /// A typed handler without an acknowledgement.
+    private static func typed<T: Decodable & Sendable>(_ handler: @escaping @Sendable (T) throws -> Void) -> Callback {
+        .decoding { arguments, ack, socket, event in
+            let value: T
+            do {
+                value = try (arguments.data ?? .null).decode(T.self)
+            } catch {
+                return socket.refuseData(event, error, ack)
+            }
+            try handler(value)
+        }
+    }
+
+    /// Gives back the spare capacity of the handler list once the connection handlers have
+    /// registered theirs: sockets of a namespace usually keep the same handlers for life.
+    private func compactHandlers() {
+        state.withLock { state in
+            guard state.handlers.capacity > state.handlers.count else { return }
+            var compact: [EventHandler] = []
+            compact.reserveCapacity(state.handlers.count)
+            compact.append(contentsOf: state.handlers)
+            state.handlers = compact
         }
     }
 
@@ -634,10 +686,10 @@ public final class Socket: Sendable, Hashable {
         case .none:
             consumed = false
         case .one(let handler):
-            do { try handler(arguments, ack) } catch { report(error, from: name, ack: ack) }
+            do { try handler.call(arguments, ack, socket: self, event: name) } catch { report(error, from: name, ack: ack) }
         case .several(let handlers):
             for handler in handlers {
-                do { try handler(arguments, ack) } catch { report(error, from: name, ack: ack) }
+                do { try handler.call(arguments, ack, socket: self, event: name) } catch { report(error, from: name, ack: ack) }
             }
         }
         if let continuation = sink?.continuation {
@@ -686,6 +738,7 @@ public final class Socket: Sendable, Hashable {
         }
         namespace.log("parley: connect \(id) namespace \(namespace.name) from \(handshake.address)")
         namespace.runConnectionHandlers(self)
+        compactHandlers()
         let early = state.withLock { state in
             defer { state.early = [] }
             return state.early

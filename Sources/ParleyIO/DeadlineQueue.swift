@@ -16,7 +16,7 @@ package struct Deadline: Hashable, Sendable {
 }
 
 /// The deadlines of one fixed delay, in the order they were set, hence in deadline order: a
-/// ring of (target, deadline) entries, 24 bytes per live deadline and no allocation per
+/// ring of (target, deadline) entries, 16 bytes per live deadline and no allocation per
 /// deadline. Setting one is an append, the earliest is at the head, and cancelling clears its
 /// entry in place (the target is released at once; the empty slot leaves when it reaches the
 /// head, at most `delay` later).
@@ -25,8 +25,10 @@ package struct Deadline: Hashable, Sendable {
 /// timeout, handshake timeout), so one queue per delay replaces a timer, a closure and a
 /// heap entry per connection. Pure: the loop passes `now`, so tests drive it with any clock.
 struct DeadlineQueue {
+    /// The target is kept as a plain reference (8 bytes, not a 16-byte existential) and its
+    /// conformance looked up again when the deadline fires: rare next to the bytes it saves.
     private struct Entry {
-        var target: (any DeadlineTarget)?
+        var target: AnyObject?
         var deadline: UInt64
     }
 
@@ -39,7 +41,7 @@ struct DeadlineQueue {
     /// Sequence number of the entry at `head`; entries are numbered in the order they were set.
     private var headSequence: UInt64 = 0
 
-    /// Ring size kept however few deadlines are set: 64 entries, 1.5 KiB.
+    /// Ring size kept however few deadlines are set: 64 entries, 1 KiB.
     static let minimumRingSize = 64
 
     init(delay: UInt64) {
@@ -74,7 +76,7 @@ struct DeadlineQueue {
     /// its sequence number ORed with `tag`.
     mutating func popDue(now: UInt64, tag: UInt64, into due: inout [(target: any DeadlineTarget, raw: UInt64)]) {
         while count > 0, ring[head].deadline <= now {
-            if let target = ring[head].target { due.append((target, tag | headSequence)) }
+            if let target = ring[head].target as? any DeadlineTarget { due.append((target, tag | headSequence)) }
             removeHead()
         }
         dropCancelledHead()

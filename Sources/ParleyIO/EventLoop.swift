@@ -264,9 +264,7 @@ public final class EventLoop: @unchecked Sendable {
     /// - Returns: false when the poller refused (errno says why).
     package func register(_ fd: Int32, interest: IOEvents, exclusive: Bool = false, handler: Selectable) -> Bool {
         let index = Int(fd)
-        if index >= registrations.count {
-            registrations.append(contentsOf: repeatElement(nil, count: max(index + 1 - registrations.count, registrations.count)))
-        }
+        if index >= registrations.count { growRegistrations(toInclude: index) }
         let generation = nextGeneration
         nextGeneration = nextGeneration == .max ? 1 : nextGeneration + 1
         registrations[index] = Registration(handler: handler, generation: generation)
@@ -276,6 +274,16 @@ public final class EventLoop: @unchecked Sendable {
             errno = status
         }
         return status == 0
+    }
+
+    /// Makes room for descriptor `index` and a quarter more (not double: a slot is 24 bytes,
+    /// and at 10,000 connections doubling would leave up to 240 KB unused per loop).
+    private func growRegistrations(toInclude index: Int) {
+        var grown: [Registration?] = []
+        grown.reserveCapacity(max(index + 1, registrations.count + registrations.count / 4, 64))
+        grown.append(contentsOf: registrations)
+        grown.append(contentsOf: repeatElement(nil, count: grown.capacity - grown.count))
+        registrations = grown
     }
 
     /// Whether several loops can watch one listening socket and be woken one per connection

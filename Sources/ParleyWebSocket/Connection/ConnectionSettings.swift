@@ -12,12 +12,22 @@ final class ConnectionSettings: Sendable {
     /// Called once per connection when it is gone, after its close handler is taken and
     /// before it runs (the server frees the client's slot).
     let onFinalize: (@Sendable () -> Void)?
+    /// The subprotocols a connection may have negotiated: the server's, or a client's own one;
+    /// a connection keeps the index of its own.
+    let subprotocols: [String]
 
     init(configuration: WebSocket.Configuration, counters: ConnectionCounters? = nil, budget: BufferBudget? = nil,
-         onFinalize: (@Sendable () -> Void)? = nil) {
+         subprotocols: [String] = [], onFinalize: (@Sendable () -> Void)? = nil) {
         self.configuration = configuration
         self.counters = counters
         self.budget = budget
+        self.subprotocols = subprotocols
         self.onFinalize = onFinalize
+    }
+
+    /// These settings for a connection whose subprotocol is not among ``subprotocols``.
+    func naming(subprotocol: String) -> ConnectionSettings {
+        ConnectionSettings(configuration: configuration, counters: counters, budget: budget,
+                           subprotocols: [subprotocol], onFinalize: onFinalize)
     }
 }

@@ -24,7 +24,7 @@ import Synchronization
 ///
 /// `@exclusivity(unchecked)`, as in ``EventLoop``: those loop-confined `var`s are accessed in
 /// single statements, never across a call that could reach them again, so the runtime
-/// exclusivity check is skipped for them. `parser` and `assembler` are mutated while their
+/// exclusivity check is skipped for them. `carry` and `fragments` are mutated while their
 /// messages are handed to the application, but only ``process(_:)`` reaches them, and nothing a
 /// handler can call reads from the socket: no access overlaps either.
 public final class WebSocket: @unchecked Sendable, Selectable, Flushable, DeadlineTarget {
@@ -69,24 +69,53 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
 
     /// The loop this connection lives on.
     public var loop: EventLoop { io.loop }
-    public let role: Role
     /// The subprotocol negotiated in the handshake, if any.
-    public let subprotocol: String?
+    public var subprotocol: String? {
+        subprotocolIndex == Self.noSubprotocol ? nil : settings.subprotocols[Int(subprotocolIndex)]
+    }
     /// Limits, timers, counters and budget, shared with the server's other connections on this
-    /// loop (an idle connection is mostly its own state: see BENCHMARKS.md, idle memory).
+    /// loop: an idle connection is only its own state (the stored properties below, laid out
+    /// widest first so that no padding is wasted), about 240 bytes.
     let settings: ConnectionSettings
     private var configuration: Configuration { settings.configuration }
+    /// The server loop's counters (nil for a client connection).
+    private var counters: ConnectionCounters? { settings.counters }
+    /// The server's account of buffered peer data (nil for a client connection); see
+    /// ``BufferBudget``. `receiveHeld` is the parser's carry plus the fragments, as of the end
+    /// of the last ``process(_:)``; `budgetCharge` what this connection has charged.
+    private var budget: BufferBudget? { settings.budget }
     /// The socket: every read, write and interest change goes through it (it holds the loop).
     @exclusivity(unchecked) private var io: StreamIO
 
     /// Bytes of a frame not complete yet (see ``FrameParser``); empty, holding no memory, between frames.
     @exclusivity(unchecked) private var carry: [UInt8] = []
-    @exclusivity(unchecked) private var assembler: MessageAssembler
+    /// The fragmented message in progress (see ``MessageAssembler``).
+    @exclusivity(unchecked) private var fragments = MessageAssembler.Fragments()
     @exclusivity(unchecked) private var closing: CloseHandshake
-    @exclusivity(unchecked) private var keepAlive = KeepAlive()
     @exclusivity(unchecked) private var queue = SendQueue()
     /// Bytes of `queue[0]` already written.
     @exclusivity(unchecked) private var queueHead = 0
+    /// Bytes queued and not yet handed to the kernel.
+    @exclusivity(unchecked) private var queuedBytes = 0
+    /// The next ping, or the ping's answer deadline (see ``KeepAlive``); on the loop's
+    /// deadline queues, not a timer each.
+    @exclusivity(unchecked) private var pingDeadline = Deadline.none
+    @exclusivity(unchecked) private var closeDeadline = Deadline.none
+
+    @exclusivity(unchecked) private var bytesHandler: (@Sendable (WebSocket, Opcode, UnsafeRawBufferPointer) -> Void)?
+    @exclusivity(unchecked) private var closeHandler: (@Sendable (WebSocket, CloseCode, String) -> Void)?
+    /// ``onMessage(_:)`` and ``onPing(_:)``, allocated when one is set: a server that reads
+    /// bytes (``onMessageBytes(_:)``) keeps 16 bytes instead of 32 per connection.
+    @exclusivity(unchecked) private var moreHandlers: MoreHandlers?
+
+    @exclusivity(unchecked) private var receiveHeld: Int32 = 0
+    @exclusivity(unchecked) private var budgetCharge: Int32 = 0
+
+    public let role: Role
+    /// Index of ``subprotocol`` in `settings.subprotocols`, or ``noSubprotocol``.
+    private let subprotocolIndex: UInt8
+    private static let noSubprotocol = UInt8.max
+    @exclusivity(unchecked) private var keepAlive = KeepAlive()
     /// `queue.last` was allocated by this connection, so more frames may be appended to it.
     @exclusivity(unchecked) private var lastChunkOwned = false
     @exclusivity(unchecked) private var flushScheduled = false
@@ -98,42 +127,41 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
     /// Reads are discarded while waiting for the peer's TCP close.
     @exclusivity(unchecked) private var draining = false
     @exclusivity(unchecked) private var isFinalized = false
-    /// The next ping, or the ping's answer deadline (see ``KeepAlive``); on the loop's
-    /// deadline queues, not a timer each.
-    @exclusivity(unchecked) private var pingDeadline = Deadline.none
-    @exclusivity(unchecked) private var closeDeadline = Deadline.none
-    /// Bytes queued and not yet handed to the kernel.
-    @exclusivity(unchecked) private var queuedBytes = 0
 
-    @exclusivity(unchecked) private var messageHandler: (@Sendable (WebSocket, WebSocketMessage) -> Void)?
-    @exclusivity(unchecked) private var bytesHandler: (@Sendable (WebSocket, Opcode, UnsafeRawBufferPointer) -> Void)?
-    @exclusivity(unchecked) private var closeHandler: (@Sendable (WebSocket, CloseCode, String) -> Void)?
-    @exclusivity(unchecked) private var pingHandler: (@Sendable (WebSocket) -> Void)?
-    /// The server loop's counters (nil for a client connection).
-    private var counters: ConnectionCounters? { settings.counters }
-    /// The server's account of buffered peer data (nil for a client connection); see
-    /// ``BufferBudget``. `receiveHeld` is the parser's carry plus the fragments, as of the end
-    /// of the last ``process(_:)``; `budgetCharge` what this connection has charged.
-    private var budget: BufferBudget? { settings.budget }
-    @exclusivity(unchecked) private var receiveHeld = 0
-    @exclusivity(unchecked) private var budgetCharge = 0
+    /// The handlers most servers do not set.
+    private final class MoreHandlers {
+        var message: (@Sendable (WebSocket, WebSocketMessage) -> Void)?
+        var ping: (@Sendable (WebSocket) -> Void)?
+    }
 
     /// - Parameters:
     ///   - io: the connected stream, registered on its loop (the caller hands its
     ///     registration over with ``EventLoop/replaceHandler(_:with:)``).
     ///   - settings: what the connection shares with the server's others on its loop.
+    ///   - subprotocol: the negotiated subprotocol: one of `settings.subprotocols` (else the
+    ///     connection gets settings of its own that name it).
     init(io: StreamIO, role: Role, subprotocol: String?, settings: ConnectionSettings) {
         self.io = io
         self.role = role
-        self.subprotocol = subprotocol
-        self.settings = settings
-        assembler = MessageAssembler(maxMessageSize: settings.configuration.maxMessageSize)
+        if let subprotocol {
+            if let index = settings.subprotocols.firstIndex(of: subprotocol), index < Int(Self.noSubprotocol) {
+                self.settings = settings
+                subprotocolIndex = UInt8(index)
+            } else {
+                self.settings = settings.naming(subprotocol: subprotocol)
+                subprotocolIndex = 0
+            }
+        } else {
+            self.settings = settings
+            subprotocolIndex = Self.noSubprotocol
+        }
         closing = CloseHandshake(isServer: role == .server)
     }
 
     /// A connection with settings of its own (a client's).
     convenience init(io: StreamIO, role: Role, subprotocol: String?, configuration: Configuration) {
-        self.init(io: io, role: role, subprotocol: subprotocol, settings: ConnectionSettings(configuration: configuration))
+        self.init(io: io, role: role, subprotocol: subprotocol,
+                  settings: ConnectionSettings(configuration: configuration, subprotocols: subprotocol.map { [$0] } ?? []))
     }
 
     /// The peer's address as `ip:port` (`[ip]:port` for IPv6), or "" once closed.
@@ -148,7 +176,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
 
     /// Sets the handler of incoming messages, called on the loop in arrival order.
     public func onMessage(_ handler: @escaping @Sendable (WebSocket, WebSocketMessage) -> Void) {
-        onLoop { $0.messageHandler = handler }
+        onLoop { $0.handlers().message = handler }
     }
 
     /// Sets the handler of incoming messages as bytes borrowed for the call, on the loop in
@@ -176,7 +204,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
     /// Sets the handler called on the loop when a ping frame arrives, after its pong is queued:
     /// a client watches a server's liveness with it, since a server that only pings sends no message.
     public func onPing(_ handler: @escaping @Sendable (WebSocket) -> Void) {
-        onLoop { $0.pingHandler = handler }
+        onLoop { $0.handlers().ping = handler }
     }
 
     // MARK: Sending
@@ -301,6 +329,14 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
         onLoop { $0.finalize(code: .abnormalClosure, reason: reason) }
     }
 
+    /// ``moreHandlers``, made on first use.
+    private func handlers() -> MoreHandlers {
+        if let moreHandlers { return moreHandlers }
+        let made = MoreHandlers()
+        moreHandlers = made
+        return made
+    }
+
     private func onLoop(_ body: @escaping @Sendable (WebSocket) -> Void) {
         if loop.inEventLoop { body(self) } else { loop.execute { [self] in body(self) } }
     }
@@ -416,7 +452,8 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
         guard closing.isReading else { return }
         do {
             try FrameParser.parse(bytes, carry: &carry, expectMasked: role == .server, maxFrameSize: configuration.maxFrameSize) { frame in
-                guard let event = try assembler.receive(frame, onMessage: deliver) else { return }
+                guard let event = try MessageAssembler.receive(frame, into: &fragments, maxMessageSize: configuration.maxMessageSize,
+                                                               onMessage: deliver) else { return }
                 try handle(event)
             }
         } catch let error as WebSocketError {
@@ -425,7 +462,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
             // StopReading: a close frame ended the stream of frames.
         }
         if budget != nil {
-            receiveHeld = carry.count + assembler.bufferedByteCount
+            receiveHeld = Int32(clamping: carry.count + fragments.bytes.count)
             accountBuffers()
         }
     }
@@ -441,7 +478,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
         if closing.canSend {
             counters?.receivedMessage()
             bytesHandler?(self, opcode, payload)
-            if let messageHandler {
+            if let messageHandler = moreHandlers?.message {
                 messageHandler(self, opcode == .text ? .text(String(decoding: payload, as: UTF8.self)) : .binary(Array(payload)))
             }
         }
@@ -456,14 +493,14 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
             // Not produced by `receive(_:onMessage:)`, which hands messages to `deliver`.
             guard closing.canSend else { break }
             counters?.receivedMessage()
-            messageHandler?(self, message)
+            moreHandlers?.message?(self, message)
         case .ping(let payload):
             // RFC 6455 5.5.2: answer a ping with a pong carrying the same payload. Pongs count
             // against the queue bound, so a peer that pings without reading cannot grow it.
             if closing.canSend, admit(FrameEncoder.headerSize(payloadCount: payload.count, masked: role == .client) + payload.count) {
                 payload.withUnsafeBytes { enqueueControl(.pong, $0) }
             }
-            pingHandler?(self)
+            moreHandlers?.ping?(self)
         case .pong:
             break
         case .close(let code, let reason):
@@ -625,14 +662,13 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
         queue.removeAll()
         queuedBytes = 0
         if budgetCharge > 0 {
-            budget?.recharge(self, from: budgetCharge, to: 0)
+            budget?.recharge(self, from: Int(budgetCharge), to: 0)
             budgetCharge = 0
         }
         let handler = closeHandler
-        messageHandler = nil
+        moreHandlers = nil
         bytesHandler = nil
         closeHandler = nil
-        pingHandler = nil
         // Free the server slot first, so `connectionCount` is already current inside onClose.
         settings.onFinalize?()
         handler?(self, code, reason)
@@ -669,13 +705,14 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
     /// crossed a granule; a comparison when it holds less than the allowance.
     @inline(__always)
     private func accountBuffers() {
-        let held = receiveHeld + queuedBytes
+        let held = Int(receiveHeld) + queuedBytes
         guard held > BufferBudget.allowance || budgetCharge > 0, !isFinalized, let budget else { return }
-        let charge = BufferBudget.charge(forHeld: held)
+        // Charged in 32 bits (a connection holds far less than 2 GiB: its queue bound is 4 MiB).
+        let charge = Int32(clamping: BufferBudget.charge(forHeld: held))
         guard charge != budgetCharge else { return }
         let old = budgetCharge
         budgetCharge = charge
-        budget.recharge(self, from: old, to: charge)
+        budget.recharge(self, from: Int(old), to: Int(charge))
     }
 
     /// The server's buffer budget is spent and this connection holds among the most: frees its
@@ -684,7 +721,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
     func shedBuffers() {
         guard !isFinalized else { return }
         carry = []
-        assembler = MessageAssembler(maxMessageSize: configuration.maxMessageSize)
+        fragments = MessageAssembler.Fragments()
         receiveHeld = 0
         if let head = queue.first {
             queue.keepFirstOnly()

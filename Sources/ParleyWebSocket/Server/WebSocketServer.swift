@@ -168,7 +168,7 @@ public final class WebSocketServer: Sendable {
             let budget = self.budget
             settings = counters.map { loopCounters in
                 ConnectionSettings(configuration: configuration.webSocket, counters: loopCounters, budget: budget,
-                                   onFinalize: { slots.context?.releaseSlot() })
+                                   subprotocols: configuration.subprotocols, onFinalize: { slots.context?.releaseSlot() })
             }
             slots.context = self
         }
