@@ -13,9 +13,6 @@ public final class Handshake: Sendable {
     /// The client's address, `ip:port`; behind a trusted proxy (``Server/Configuration/trustedProxies``),
     /// the client's IP from `X-Forwarded-For` (no port).
     public let address: String
-    /// Whether the client connected over TLS (`wss://`, `https://`): to this server, or, behind
-    /// a trusted proxy, to the proxy (`X-Forwarded-Proto: https`).
-    public let secure: Bool
     /// The namespace asked for (query parameter `nsp`, default `/`; for a Socket.IO client,
     /// the namespace of its `CONNECT`).
     public let namespace: String
@@ -27,17 +24,37 @@ public final class Handshake: Sendable {
     /// Data middleware attaches for the socket (e.g. the authenticated user); the same
     /// storage is `socket.data`.
     public let data = SocketData()
-    /// Connection state recovery parameters (Protocol.md 5.5, 5.6), not part of ``query``.
-    let recoveryToken: String?
-    let recoveryOffset: String?
-    let dedupeKey: String?
+    /// Connection state recovery parameters (Protocol.md 5.5, 5.6), not part of ``query``;
+    /// nil when the client sent none (most do: 8 bytes per socket rather than 48).
+    private let recovery: RecoveryParameters?
+    /// Whether the client connected over TLS (`wss://`, `https://`): to this server, or, behind
+    /// a trusted proxy, to the proxy (`X-Forwarded-Proto: https`).
+    public let secure: Bool
+
+    private final class RecoveryParameters: Sendable {
+        let token: String?
+        let offset: String?
+        let dedupeKey: String?
+
+        init(token: String?, offset: String?, dedupeKey: String?) {
+            self.token = token
+            self.offset = offset
+            self.dedupeKey = dedupeKey
+        }
+    }
+
+    var recoveryToken: String? { recovery?.token }
+    var recoveryOffset: String? { recovery?.offset }
+    var dedupeKey: String? { recovery?.dedupeKey }
 
     init(request: HTTPRequestHead, address: String, secure: Bool = false) {
         var query = request.query
         namespace = query.removeValue(forKey: "nsp") ?? "/"
-        recoveryToken = query.removeValue(forKey: "recoveryToken")
-        recoveryOffset = query.removeValue(forKey: "recoveryOffset")
-        dedupeKey = query.removeValue(forKey: "dedupeKey")
+        let token = query.removeValue(forKey: "recoveryToken")
+        let offset = query.removeValue(forKey: "recoveryOffset")
+        let dedupeKey = query.removeValue(forKey: "dedupeKey")
+        recovery = token == nil && offset == nil && dedupeKey == nil
+            ? nil : RecoveryParameters(token: token, offset: offset, dedupeKey: dedupeKey)
         self.query = query
         headers = Self.applicationHeaders(request)
         self.address = address
@@ -58,9 +75,7 @@ public final class Handshake: Sendable {
         self.namespace = namespace
         self.auth = auth
         // Recovery is offered to envelope clients only (Protocol.md 12).
-        recoveryToken = nil
-        recoveryOffset = nil
-        dedupeKey = nil
+        recovery = nil
         issued = .now
     }
 

@@ -84,8 +84,8 @@ public final class Socket: Sendable, Hashable {
         case disconnected
     }
 
+    /// The one-byte fields last: no padding between the others.
     private struct State {
-        var phase = Phase.pending
         var early: [Inbound] = []
         /// A flat list: a socket has a handful of handlers, so a linear scan of string compares
         /// beats hashing, and one array costs less memory than a dictionary of arrays.
@@ -97,20 +97,34 @@ public final class Socket: Sendable, Hashable {
         var nextAckID: UInt64 = 0
         /// Acknowledgements awaited, with their timeout (cancelled when the answer comes).
         var pendingAcks: [UInt64: (event: String, continuation: CheckedContinuation<RawJSON?, any Error>, timer: Scheduled?)] = [:]
-        var reason: DisconnectReason?
         /// The stream ``events`` returns, made on first use.
         var events: EventStream?
         /// Where events go: `events` until its consumer stops or the socket ends.
         var eventsSink: EventStream?
+        var phase = Phase.pending
+        var reason: DisconnectReason?
     }
 
     /// One `on` registration. A struct rather than a tuple: the closure is stored as it is
     /// called, so taking it out of the array makes no reabstraction thunk (an allocation).
+    /// Laid out to fill 40 bytes: the id kept in 32 bits (the low bits of the `Int` returned,
+    /// compared as such; a socket never registers 2^32 handlers).
     private struct EventHandler {
         var event: String
         var handler: Callback
-        var id: Int
         var once: Bool
+        var id: Int32
+
+        init(event: String, handler: Callback, id: Int, once: Bool) {
+            self.event = event
+            self.handler = handler
+            self.once = once
+            self.id = Int32(truncatingIfNeeded: id)
+        }
+
+        func matches(_ handlerID: Int?) -> Bool {
+            handlerID.map { id == Int32(truncatingIfNeeded: $0) } ?? true
+        }
     }
 
     /// The handlers an event matched, taken under the lock: usually one, kept without an array.
@@ -270,7 +284,7 @@ public final class Socket: Sendable, Hashable {
             switch event {
             case "disconnecting": state.disconnectingHandlers.removeAll { handlerID == nil || $0.id == handlerID }
             case "disconnect": state.disconnectHandlers.removeAll { handlerID == nil || $0.id == handlerID }
-            default: state.handlers.removeAll { $0.event == event && (handlerID == nil || $0.id == handlerID) }
+            default: state.handlers.removeAll { $0.event == event && $0.matches(handlerID) }
             }
         }
     }
