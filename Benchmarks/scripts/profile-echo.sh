@@ -4,13 +4,14 @@
 # (Benchmarks/scripts/echo-fixed.py, a fixed count, so the figure repeats), and prints
 # (total - handshakes only) / messages.
 # usage: Benchmarks/scripts/profile-echo.sh raw|envelope [CONNS] [ROUNDS] [WINDOW]
+# PARLEY_SERVER=path profiles another build (default .build/release/parley-server).
 # Needs: swift build -c release --product parley-server; valgrind; python3.
 set -e
 MODE=${1:-raw}; CONNS=${2:-100}; ROUNDS=${3:-200}; WINDOW=${4:-1}
 cd "$(dirname "$0")/../.."
 OUT=$(mktemp -d)
 # valgrind 3.19 cannot read Swift's DWARF 5: profile a copy without debug sections (symbols stay).
-strip --strip-debug -o "$OUT/parley-server" .build/release/parley-server
+strip --strip-debug -o "$OUT/parley-server" "${PARLEY_SERVER:-.build/release/parley-server}"
 total() {
   PORT=$((20000 + RANDOM % 20000))
   ARGS="--loops 1 --port $PORT"; [ "$MODE" = raw ] && ARGS="$ARGS --raw-echo" || ARGS="$ARGS --path /"

@@ -568,23 +568,8 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
     package func flush() {
         flushScheduled = false
         guard !isFinalized, !awaitingWritable else { return }
-        while let first = queue.first {
-            let result: IOResult
-            if queue.count == 1 {
-                // One chunk (the usual case): one plain write.
-                result = io.write(UnsafeRawBufferPointer(start: first.base + queueHead, count: first.count - queueHead))
-            } else {
-                result = withUnsafeTemporaryAllocation(of: iovec.self, capacity: 64) { vectors in
-                    var count = 0
-                    queue.forEach(limit: 64) { chunk in
-                        let offset = count == 0 ? queueHead : 0
-                        vectors[count] = iovec(iov_base: chunk.base + offset, iov_len: chunk.count - offset)
-                        count += 1
-                    }
-                    return io.write(vectors: UnsafePointer(vectors.baseAddress!), count: count)
-                }
-            }
-            switch result {
+        while !queue.isEmpty {
+            switch writeQueue() {
             case .bytes(let written):
                 consume(written)
                 accountBuffers()
@@ -602,6 +587,25 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
             }
         }
         if awaitingWritable == false, finishAfterFlush { finishWriting() }
+    }
+
+    /// Writes the head of the queue: one plain write for one chunk (the usual case), else one
+    /// gathered write of up to 64. No chunk reference outlives the call, so that ``consume(_:)``
+    /// finds written chunks unshared and gives them back to the pool.
+    private func writeQueue() -> IOResult {
+        guard queue.count > 1 else {
+            guard let first = queue.first else { return .bytes(0) }
+            return io.write(UnsafeRawBufferPointer(start: first.base + queueHead, count: first.count - queueHead))
+        }
+        return withUnsafeTemporaryAllocation(of: iovec.self, capacity: 64) { vectors in
+            var count = 0
+            queue.forEach(limit: 64) { chunk in
+                let offset = count == 0 ? queueHead : 0
+                vectors[count] = iovec(iov_base: chunk.base + offset, iov_len: chunk.count - offset)
+                count += 1
+            }
+            return io.write(vectors: UnsafePointer(vectors.baseAddress!), count: count)
+        }
     }
 
     /// Drops `count` written bytes from the front of the queue, recycling chunks this
