@@ -88,8 +88,8 @@ public final class Socket: Sendable, Hashable {
     private struct State {
         var early: [Inbound] = []
         /// A flat list: a socket has a handful of handlers, so a linear scan of string compares
-        /// beats hashing, and one array costs less memory than a dictionary of arrays.
-        var handlers: [EventHandler] = []
+        /// beats hashing; the names are shared with the namespace's other sockets.
+        var handlers: SocketHandlers
         var anyHandlers: [(id: Int, handler: @Sendable (String, RawJSON?) -> Void)] = []
         var disconnectingHandlers: [(id: Int, handler: LifecycleHandler)] = []
         var disconnectHandlers: [(id: Int, handler: LifecycleHandler)] = []
@@ -107,26 +107,6 @@ public final class Socket: Sendable, Hashable {
 
     /// One `on` registration. A struct rather than a tuple: the closure is stored as it is
     /// called, so taking it out of the array makes no reabstraction thunk (an allocation).
-    /// Laid out to fill 40 bytes: the id kept in 32 bits (the low bits of the `Int` returned,
-    /// compared as such; a socket never registers 2^32 handlers).
-    private struct EventHandler {
-        var event: String
-        var handler: Callback
-        var once: Bool
-        var id: Int32
-
-        init(event: String, handler: Callback, id: Int, once: Bool) {
-            self.event = event
-            self.handler = handler
-            self.once = once
-            self.id = Int32(truncatingIfNeeded: id)
-        }
-
-        func matches(_ handlerID: Int?) -> Bool {
-            handlerID.map { id == Int32(truncatingIfNeeded: $0) } ?? true
-        }
-    }
-
     /// The handlers an event matched, taken under the lock: usually one, kept without an array.
     private enum MatchedHandlers {
         case none
@@ -146,7 +126,7 @@ public final class Socket: Sendable, Hashable {
         }
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     /// `state.phase == .connected`, written under the lock with it and read without: a
     /// connected socket's events are handed on without taking the lock for their admission.
     private let isConnected = Atomic<Bool>(false)
@@ -176,6 +156,7 @@ public final class Socket: Sendable, Hashable {
         self.roomLimits = roomLimits
         self.recovery = recovery
         id = recovery?.restoredID ?? Self.randomID()
+        state = Mutex(State(handlers: SocketHandlers(root: namespace.handlerLayouts)))
     }
 
     /// 128 random bits as 22 characters of unpadded base64url (RFC 4648 section 5).
@@ -284,7 +265,9 @@ public final class Socket: Sendable, Hashable {
             switch event {
             case "disconnecting": state.disconnectingHandlers.removeAll { handlerID == nil || $0.id == handlerID }
             case "disconnect": state.disconnectHandlers.removeAll { handlerID == nil || $0.id == handlerID }
-            default: state.handlers.removeAll { $0.event == event && $0.matches(handlerID) }
+            default:
+                let id = handlerID.map { Int32(truncatingIfNeeded: $0) }
+                state.handlers.removeAll { $0.event == event && (id == nil || $0.id == id) }
             }
         }
     }
@@ -340,7 +323,7 @@ public final class Socket: Sendable, Hashable {
     func addHandler(_ event: String, once: Bool, _ handler: Callback) -> Int {
         state.withLock { state in
             state.nextHandlerID += 1
-            state.handlers.append(EventHandler(event: event, handler: handler, id: state.nextHandlerID, once: once))
+            state.handlers.append(HandlerLayout.Entry(event: event, id: Int32(truncatingIfNeeded: state.nextHandlerID), once: once), handler)
             return state.nextHandlerID
         }
     }
@@ -375,11 +358,7 @@ public final class Socket: Sendable, Hashable {
     /// registered theirs: sockets of a namespace usually keep the same handlers for life.
     private func compactHandlers() {
         state.withLock { state in
-            guard state.handlers.capacity > state.handlers.count else { return }
-            var compact: [EventHandler] = []
-            compact.reserveCapacity(state.handlers.count)
-            compact.append(contentsOf: state.handlers)
-            state.handlers = compact
+            state.handlers.compact()
         }
     }
 
@@ -683,11 +662,13 @@ public final class Socket: Sendable, Hashable {
         let (matched, anyHandlers, sink) = state.withLock { state in
             var matched = MatchedHandlers.none
             var hasOnce = false
-            for entry in state.handlers where entry.event == name {
+            let callbacks = state.handlers.callbacks
+            for (index, entry) in state.handlers.entries.enumerated() where entry.event == name {
+                let handler = callbacks[index]
                 switch matched {
-                case .none: matched = .one(entry.handler)
-                case .one(let first): matched = .several([first, entry.handler])
-                case .several(let list): matched = .several(list + [entry.handler])
+                case .none: matched = .one(handler)
+                case .one(let first): matched = .several([first, handler])
+                case .several(let list): matched = .several(list + [handler])
                 }
                 hasOnce = hasOnce || entry.once
             }
@@ -803,7 +784,7 @@ public final class Socket: Sendable, Hashable {
             state.reason = reason
             defer {
                 state.pendingAcks = [:]
-                state.handlers = []
+                state.handlers.removeAll()
                 state.anyHandlers = []
                 state.disconnectingHandlers = []
                 state.disconnectHandlers = []

@@ -67,8 +67,9 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
         public init() {}
     }
 
-    /// The loop this connection lives on.
-    public var loop: EventLoop { io.loop }
+    /// The loop this connection lives on. Stored, although `io` holds it too: a stored
+    /// reference is used without a retain, the stream's unowned one is retained per use.
+    public let loop: EventLoop
     /// The subprotocol negotiated in the handshake, if any.
     public var subprotocol: String? {
         subprotocolIndex == Self.noSubprotocol ? nil : settings.subprotocols[Int(subprotocolIndex)]
@@ -142,6 +143,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
     ///     connection gets settings of its own that name it).
     init(io: StreamIO, role: Role, subprotocol: String?, settings: ConnectionSettings) {
         self.io = io
+        self.loop = io.loop
         self.role = role
         if let subprotocol {
             if let index = settings.subprotocols.firstIndex(of: subprotocol), index < Int(Self.noSubprotocol) {
