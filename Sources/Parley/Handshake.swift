@@ -22,8 +22,17 @@ public final class Handshake: Sendable {
     /// When the connection was accepted.
     public let issued: ContinuousClock.Instant
     /// Data middleware attaches for the socket (e.g. the authenticated user); the same
-    /// storage is `socket.data`.
-    public let data = SocketData()
+    /// storage is `socket.data`. Made on first use: most sockets of a busy server never
+    /// touch it, and keep 40 bytes less.
+    public var data: SocketData {
+        dataStorage.withLock { storage in
+            if let data = storage { return data }
+            let data = SocketData()
+            storage = data
+            return data
+        }
+    }
+    private let dataStorage = Mutex<SocketData?>(nil)
     /// Connection state recovery parameters (Protocol.md 5.5, 5.6), not part of ``query``;
     /// nil when the client sent none (most do: 8 bytes per socket rather than 48).
     private let recovery: RecoveryParameters?

@@ -139,12 +139,29 @@ public final class Socket: Sendable, Hashable {
     /// Acknowledgements this server may wait for on one socket at once.
     static let maxPendingAcks = 1024
 
-    /// Bounds on the rooms this socket joins.
+    /// Bounds on the rooms this socket joins, kept in 32 bits each (8 bytes per socket;
+    /// larger configured values are clamped, far beyond any useful bound).
     struct RoomLimits: Sendable {
+        private var nameBytes: Int32 = 256
+        private var rooms: Int32 = 1_000
+
         /// ``Server/Configuration/maxRoomNameBytes``.
-        var maxNameBytes = 256
+        var maxNameBytes: Int {
+            get { Int(nameBytes) }
+            set { nameBytes = Int32(clamping: newValue) }
+        }
         /// ``Server/Configuration/maxRoomsPerSocket``.
-        var maxRooms = 1_000
+        var maxRooms: Int {
+            get { Int(rooms) }
+            set { rooms = Int32(clamping: newValue) }
+        }
+
+        init() {}
+
+        init(maxNameBytes: Int, maxRooms: Int) {
+            self.maxNameBytes = maxNameBytes
+            self.maxRooms = maxRooms
+        }
     }
 
     let roomLimits: RoomLimits

@@ -76,7 +76,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
     }
     /// Limits, timers, counters and budget, shared with the server's other connections on this
     /// loop: an idle connection is only its own state (the stored properties below, laid out
-    /// widest first so that no padding is wasted), about 240 bytes.
+    /// widest first so that no padding is wasted), about 210 bytes.
     let settings: ConnectionSettings
     private var configuration: Configuration { settings.configuration }
     /// The server loop's counters (nil for a client connection).
@@ -117,17 +117,57 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
     private let subprotocolIndex: UInt8
     private static let noSubprotocol = UInt8.max
     @exclusivity(unchecked) private var keepAlive = KeepAlive()
+    /// The connection's yes/no state, one bit each (see the properties below).
+    @exclusivity(unchecked) private var flags: Flags = []
+
+    private struct Flags: OptionSet {
+        let rawValue: UInt8
+        static let lastChunkOwned = Flags(rawValue: 1 << 0)
+        static let flushScheduled = Flags(rawValue: 1 << 1)
+        static let awaitingWritable = Flags(rawValue: 1 << 2)
+        static let finishAfterFlush = Flags(rawValue: 1 << 3)
+        static let shutdownAfterFlush = Flags(rawValue: 1 << 4)
+        static let draining = Flags(rawValue: 1 << 5)
+        static let isFinalized = Flags(rawValue: 1 << 6)
+    }
+
+    @inline(__always) private func flag(_ flag: Flags) -> Bool { flags.contains(flag) }
+    @inline(__always) private func set(_ flag: Flags, _ value: Bool) {
+        if value { flags.insert(flag) } else { flags.remove(flag) }
+    }
+
     /// `queue.last` was allocated by this connection, so more frames may be appended to it.
-    @exclusivity(unchecked) private var lastChunkOwned = false
-    @exclusivity(unchecked) private var flushScheduled = false
+    private var lastChunkOwned: Bool {
+        get { flag(.lastChunkOwned) }
+        set { set(.lastChunkOwned, newValue) }
+    }
+    private var flushScheduled: Bool {
+        get { flag(.flushScheduled) }
+        set { set(.flushScheduled, newValue) }
+    }
     /// The kernel send buffer is full; the stream watches for writability.
-    @exclusivity(unchecked) private var awaitingWritable = false
+    private var awaitingWritable: Bool {
+        get { flag(.awaitingWritable) }
+        set { set(.awaitingWritable, newValue) }
+    }
     /// Once the queue is empty: stop writing (and half-close when `shutdownAfterFlush`).
-    @exclusivity(unchecked) private var finishAfterFlush = false
-    @exclusivity(unchecked) private var shutdownAfterFlush = false
+    private var finishAfterFlush: Bool {
+        get { flag(.finishAfterFlush) }
+        set { set(.finishAfterFlush, newValue) }
+    }
+    private var shutdownAfterFlush: Bool {
+        get { flag(.shutdownAfterFlush) }
+        set { set(.shutdownAfterFlush, newValue) }
+    }
     /// Reads are discarded while waiting for the peer's TCP close.
-    @exclusivity(unchecked) private var draining = false
-    @exclusivity(unchecked) private var isFinalized = false
+    private var draining: Bool {
+        get { flag(.draining) }
+        set { set(.draining, newValue) }
+    }
+    private var isFinalized: Bool {
+        get { flag(.isFinalized) }
+        set { set(.isFinalized, newValue) }
+    }
 
     /// The handlers most servers do not set.
     private final class MoreHandlers {
