@@ -91,18 +91,44 @@ public final class Socket: Sendable, Hashable {
         /// beats hashing; the names are shared with the namespace's other sockets.
         var handlers: SocketHandlers
         var anyHandlers: [(id: Int, handler: @Sendable (String, RawJSON?) -> Void)] = []
-        var disconnectingHandlers: [(id: Int, handler: LifecycleHandler)] = []
-        var disconnectHandlers: [(id: Int, handler: LifecycleHandler)] = []
-        var nextHandlerID = 0
+        /// `onDisconnecting` and `onDisconnect` handlers in one list (`disconnect` tells which).
+        var lifecycleHandlers: [(id: Int, disconnect: Bool, handler: LifecycleHandler)] = []
         var nextAckID: UInt64 = 0
         /// Acknowledgements awaited, with their timeout (cancelled when the answer comes).
         var pendingAcks: [UInt64: (event: String, continuation: CheckedContinuation<RawJSON?, any Error>, timer: Scheduled?)] = [:]
         /// The stream ``events`` returns, made on first use.
         var events: EventStream?
-        /// Where events go: `events` until its consumer stops or the socket ends.
-        var eventsSink: EventStream?
         var phase = Phase.pending
         var reason: DisconnectReason?
+        /// Whether events go to `events` (until its consumer stops or the socket ends).
+        var sinkOpen = false
+        /// The last handler id given, in 32 bits (with the one-byte fields: no padding).
+        var lastHandlerID: Int32 = 0
+
+        var nextHandlerID: Int {
+            get { Int(lastHandlerID) }
+            set { lastHandlerID = Int32(truncatingIfNeeded: newValue) }
+        }
+
+        var disconnectingHandlers: [(id: Int, handler: LifecycleHandler)] {
+            get { lifecycleHandlers.filter { !$0.disconnect }.map { ($0.id, $0.handler) } }
+            set { lifecycleHandlers = lifecycleHandlers.filter(\.disconnect) + newValue.map { ($0.id, false, $0.handler) } }
+        }
+
+        var disconnectHandlers: [(id: Int, handler: LifecycleHandler)] {
+            get { lifecycleHandlers.filter(\.disconnect).map { ($0.id, $0.handler) } }
+            set { lifecycleHandlers = lifecycleHandlers.filter { !$0.disconnect } + newValue.map { ($0.id, true, $0.handler) } }
+        }
+
+        /// Where events go: `events` until its consumer stops or the socket ends (a flag
+        /// rather than a second reference: 8 bytes less per socket).
+        var eventsSink: EventStream? {
+            get { sinkOpen ? events : nil }
+            set {
+                sinkOpen = newValue != nil
+                if let newValue { events = newValue }
+            }
+        }
     }
 
     /// One `on` registration. A struct rather than a tuple: the closure is stored as it is

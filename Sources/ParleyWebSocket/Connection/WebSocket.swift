@@ -92,7 +92,9 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
     @exclusivity(unchecked) private var carry: [UInt8] = []
     /// The fragmented message in progress (see ``MessageAssembler``).
     @exclusivity(unchecked) private var fragments = MessageAssembler.Fragments()
-    @exclusivity(unchecked) private var closing: CloseHandshake
+    /// The closing handshake once it has begun; nil before (most of a connection's life), so
+    /// that an open connection keeps 8 bytes for it rather than 24.
+    @exclusivity(unchecked) private var closeState: CloseState?
     @exclusivity(unchecked) private var queue = SendQueue()
     /// Bytes of `queue[0]` already written.
     @exclusivity(unchecked) private var queueHead = 0
@@ -169,6 +171,21 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
         set { set(.isFinalized, newValue) }
     }
 
+    /// The closing handshake's state (see ``closing``).
+    private final class CloseState {
+        var handshake: CloseHandshake
+        init(_ handshake: CloseHandshake) { self.handshake = handshake }
+    }
+
+    /// The closing handshake: read as the initial state until it begins (no allocation on the
+    /// message path), kept in ``closeState`` from its first change.
+    private var closing: CloseHandshake {
+        get { closeState?.handshake ?? CloseHandshake(isServer: role == .server) }
+        set {
+            if let closeState { closeState.handshake = newValue } else { closeState = CloseState(newValue) }
+        }
+    }
+
     /// The handlers most servers do not set.
     private final class MoreHandlers {
         var message: (@Sendable (WebSocket, WebSocketMessage) -> Void)?
@@ -197,7 +214,6 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
             self.settings = settings
             subprotocolIndex = Self.noSubprotocol
         }
-        closing = CloseHandshake(isServer: role == .server)
     }
 
     /// A connection with settings of its own (a client's).
