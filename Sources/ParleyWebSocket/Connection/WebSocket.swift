@@ -76,7 +76,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
     }
     /// Limits, timers, counters and budget, shared with the server's other connections on this
     /// loop: an idle connection is only its own state (the stored properties below, laid out
-    /// widest first so that no padding is wasted), about 210 bytes.
+    /// widest first so that no padding is wasted), about 200 bytes.
     let settings: ConnectionSettings
     private var configuration: Configuration { settings.configuration }
     /// The server loop's counters (nil for a client connection).
