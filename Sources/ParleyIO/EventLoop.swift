@@ -164,7 +164,7 @@ public final class EventLoop: @unchecked Sendable {
     /// cancelled first. Call on the loop thread.
     ///
     /// For deadlines that many objects of a loop set with the same few delays (a connection's
-    /// ping and close deadlines): they wait in one first-in-first-out queue per delay, 24 bytes
+    /// ping and close deadlines): they wait in one first-in-first-out queue per delay, 16 bytes
     /// each, instead of a timer, a closure and a heap entry each; the loop sweeps the due ones
     /// once per iteration. A deadline fires at its time, to the millisecond the loop waits in.
     /// The loop holds `target` until the deadline fires or is cancelled.
