@@ -7,7 +7,8 @@
 # (socketio: the same relay's /socket.io/ endpoint, Engine.IO over the WebSocket transport)
 # With TLS_CERT, TLS_KEY and TLS_CA set (PEM files), the server speaks wss:// and the load
 # verifies it against TLS_CA (Benchmarks/scripts/profile-tls-echo.sh sets them).
-# Needs: swift build -c release --product parley-server (or PARLEY_SERVER=path); valgrind; python3.
+# PARLEY_SERVER=path profiles another build (default .build/release/parley-server).
+# Needs: swift build -c release --product parley-server; valgrind; python3.
 set -e
 MODE=${1:-raw}; CONNS=${2:-100}; ROUNDS=${3:-200}; WINDOW=${4:-1}
 cd "$(dirname "$0")/../.."

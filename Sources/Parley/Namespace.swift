@@ -20,6 +20,8 @@ public final class Namespace: Sendable {
     public let name: String
     /// This node's rooms of the namespace.
     let roomStore = RoomStore()
+    /// The root of the handler layouts its sockets share (see ``HandlerLayout``).
+    let handlerLayouts = HandlerLayout()
     private let handlers = Mutex<(middleware: [Middleware], connection: [@Sendable (Socket) throws -> Void])>(([], []))
     /// The server's logger (``Server/Configuration/logger``).
     let logger: ParleyLogger

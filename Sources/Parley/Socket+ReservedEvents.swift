@@ -65,15 +65,24 @@ extension Socket {
     /// A reason as handlers of `on("disconnect")` receive it, to check a handler's type with.
     static let sampleReason = RawJSON.string(DisconnectReason.transportClose.rawValue)
 
-    /// Adds a handler registered with `on(event)` where ``route(_:_:)`` sends it.
+    /// Registers a handler of the arguments as they are (see the ``Callback`` form).
     func register(_ event: String, _ signature: HandlerSignature, once: Bool, _ handler: @escaping Handler) -> Int {
+        register(event, signature, once: once, .arguments(handler))
+    }
+
+    /// Adds a handler registered with `on(event)` where ``route(_:_:)`` sends it.
+    func register(_ event: String, _ signature: HandlerSignature, once: Bool, _ handler: Callback) -> Int {
         switch Self.route(event, signature) {
         case .event:
             return addHandler(event, once: once, handler)
         case .disconnecting:
-            return onDisconnecting { [unowned self] reason in try handler(EventArguments(data: .string(reason.rawValue)), Ack(socket: self, id: nil)) }
+            return onDisconnecting { [unowned self] reason in
+                try handler.call(EventArguments(data: .string(reason.rawValue)), Ack(socket: self, id: nil), socket: self, event: event)
+            }
         case .disconnect:
-            return onDisconnect { [unowned self] reason in try handler(EventArguments(data: .string(reason.rawValue)), Ack(socket: self, id: nil)) }
+            return onDisconnect { [unowned self] reason in
+                try handler.call(EventArguments(data: .string(reason.rawValue)), Ack(socket: self, id: nil), socket: self, event: event)
+            }
         case .refused(let message):
             // A programming error in the registration itself, the same on every run: stopping
             // here names the fix, where accepting would leave a handler that never runs.

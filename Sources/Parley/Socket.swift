@@ -43,6 +43,32 @@ public final class Socket: Sendable, Hashable {
     }
 
     typealias Handler = @Sendable (EventArguments, Ack) throws -> Void
+
+    /// An `on` handler as it was given, called with the event's arguments: the closure the
+    /// application wrote is stored itself (no wrapping closure, an allocation per handler and
+    /// socket), and a typed one in a wrapper that captures nothing but it.
+    enum Callback: Sendable {
+        /// Decodes the data and calls the handler; gets the socket and the event name to refuse
+        /// data that does not decode.
+        case decoding(@Sendable (EventArguments, Ack, Socket, String) throws -> Void)
+        case raw(@Sendable (RawJSON) throws -> Void)
+        case rawAck(@Sendable (RawJSON, Ack) throws -> Void)
+        case plain(@Sendable () throws -> Void)
+        case plainAck(@Sendable (Ack) throws -> Void)
+        /// Internal handlers (Socket.IO glue) taking the arguments as they are.
+        case arguments(Handler)
+
+        func call(_ arguments: EventArguments, _ ack: Ack, socket: Socket, event: String) throws {
+            switch self {
+            case .decoding(let handler): try handler(arguments, ack, socket, event)
+            case .raw(let handler): try handler(arguments.data ?? .null)
+            case .rawAck(let handler): try handler(arguments.data ?? .null, ack)
+            case .plain(let handler): try handler()
+            case .plainAck(let handler): try handler(ack)
+            case .arguments(let handler): try handler(arguments, ack)
+            }
+        }
+    }
     typealias LifecycleHandler = @Sendable (DisconnectReason) throws -> Void
 
     /// What a client sent before middleware accepted it.
@@ -58,40 +84,60 @@ public final class Socket: Sendable, Hashable {
         case disconnected
     }
 
+    /// The one-byte fields last: no padding between the others.
     private struct State {
-        var phase = Phase.pending
         var early: [Inbound] = []
         /// A flat list: a socket has a handful of handlers, so a linear scan of string compares
-        /// beats hashing, and one array costs less memory than a dictionary of arrays.
-        var handlers: [EventHandler] = []
+        /// beats hashing; the names are shared with the namespace's other sockets.
+        var handlers: SocketHandlers
         var anyHandlers: [(id: Int, handler: @Sendable (String, RawJSON?) -> Void)] = []
-        var disconnectingHandlers: [(id: Int, handler: LifecycleHandler)] = []
-        var disconnectHandlers: [(id: Int, handler: LifecycleHandler)] = []
-        var nextHandlerID = 0
+        /// `onDisconnecting` and `onDisconnect` handlers in one list (`disconnect` tells which).
+        var lifecycleHandlers: [(id: Int, disconnect: Bool, handler: LifecycleHandler)] = []
         var nextAckID: UInt64 = 0
         /// Acknowledgements awaited, with their timeout (cancelled when the answer comes).
         var pendingAcks: [UInt64: (event: String, continuation: CheckedContinuation<RawJSON?, any Error>, timer: Scheduled?)] = [:]
-        var reason: DisconnectReason?
         /// The stream ``events`` returns, made on first use.
         var events: EventStream?
-        /// Where events go: `events` until its consumer stops or the socket ends.
-        var eventsSink: EventStream?
+        var phase = Phase.pending
+        var reason: DisconnectReason?
+        /// Whether events go to `events` (until its consumer stops or the socket ends).
+        var sinkOpen = false
+        /// The last handler id given, in 32 bits (with the one-byte fields: no padding).
+        var lastHandlerID: Int32 = 0
+
+        var nextHandlerID: Int {
+            get { Int(lastHandlerID) }
+            set { lastHandlerID = Int32(truncatingIfNeeded: newValue) }
+        }
+
+        var disconnectingHandlers: [(id: Int, handler: LifecycleHandler)] {
+            get { lifecycleHandlers.filter { !$0.disconnect }.map { ($0.id, $0.handler) } }
+            set { lifecycleHandlers = lifecycleHandlers.filter(\.disconnect) + newValue.map { ($0.id, false, $0.handler) } }
+        }
+
+        var disconnectHandlers: [(id: Int, handler: LifecycleHandler)] {
+            get { lifecycleHandlers.filter(\.disconnect).map { ($0.id, $0.handler) } }
+            set { lifecycleHandlers = lifecycleHandlers.filter { !$0.disconnect } + newValue.map { ($0.id, true, $0.handler) } }
+        }
+
+        /// Where events go: `events` until its consumer stops or the socket ends (a flag
+        /// rather than a second reference: 8 bytes less per socket).
+        var eventsSink: EventStream? {
+            get { sinkOpen ? events : nil }
+            set {
+                sinkOpen = newValue != nil
+                if let newValue { events = newValue }
+            }
+        }
     }
 
     /// One `on` registration. A struct rather than a tuple: the closure is stored as it is
     /// called, so taking it out of the array makes no reabstraction thunk (an allocation).
-    private struct EventHandler {
-        var event: String
-        var id: Int
-        var once: Bool
-        var handler: Handler
-    }
-
     /// The handlers an event matched, taken under the lock: usually one, kept without an array.
     private enum MatchedHandlers {
         case none
-        case one(Handler)
-        case several([Handler])
+        case one(Callback)
+        case several([Callback])
     }
 
     /// The stream of ``events`` with its continuation, in a class: `State` then has a fixed
@@ -106,7 +152,7 @@ public final class Socket: Sendable, Hashable {
         }
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     /// `state.phase == .connected`, written under the lock with it and read without: a
     /// connected socket's events are handed on without taking the lock for their admission.
     private let isConnected = Atomic<Bool>(false)
@@ -119,12 +165,29 @@ public final class Socket: Sendable, Hashable {
     /// Acknowledgements this server may wait for on one socket at once.
     static let maxPendingAcks = 1024
 
-    /// Bounds on the rooms this socket joins.
+    /// Bounds on the rooms this socket joins, kept in 32 bits each (8 bytes per socket;
+    /// larger configured values are clamped, far beyond any useful bound).
     struct RoomLimits: Sendable {
+        private var nameBytes: Int32 = 256
+        private var rooms: Int32 = 1_000
+
         /// ``Server/Configuration/maxRoomNameBytes``.
-        var maxNameBytes = 256
+        var maxNameBytes: Int {
+            get { Int(nameBytes) }
+            set { nameBytes = Int32(clamping: newValue) }
+        }
         /// ``Server/Configuration/maxRoomsPerSocket``.
-        var maxRooms = 1_000
+        var maxRooms: Int {
+            get { Int(rooms) }
+            set { rooms = Int32(clamping: newValue) }
+        }
+
+        init() {}
+
+        init(maxNameBytes: Int, maxRooms: Int) {
+            self.maxNameBytes = maxNameBytes
+            self.maxRooms = maxRooms
+        }
     }
 
     let roomLimits: RoomLimits
@@ -136,6 +199,7 @@ public final class Socket: Sendable, Hashable {
         self.roomLimits = roomLimits
         self.recovery = recovery
         id = recovery?.restoredID ?? Self.randomID()
+        state = Mutex(State(handlers: SocketHandlers(root: namespace.handlerLayouts)))
     }
 
     /// 128 random bits as 22 characters of unpadded base64url (RFC 4648 section 5).
@@ -199,43 +263,43 @@ public final class Socket: Sendable, Hashable {
     /// - Returns: an id for ``off(_:_:)``.
     @discardableResult
     public func on<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T) throws -> Void) -> Int {
-        register(event, .data(T.self, ack: false), once: false, typed(event) { value, _ in try handler(value) })
+        register(event, .data(T.self, ack: false), once: false, Self.typed(handler))
     }
 
     /// Handles `event` and answers its acknowledgement.
     @discardableResult
     public func on<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T, Ack) throws -> Void) -> Int {
-        register(event, .data(T.self, ack: true), once: false, typed(event, handler))
+        register(event, .data(T.self, ack: true), once: false, Self.typed(handler))
     }
 
     /// Handles `event` with its data as raw JSON (absent data is `null`), undecoded.
     @discardableResult
     public func on(_ event: String, _ handler: @escaping @Sendable (RawJSON) throws -> Void) -> Int {
-        register(event, .data(RawJSON.self, ack: false), once: false) { arguments, _ in try handler(arguments.data ?? .null) }
+        register(event, .data(RawJSON.self, ack: false), once: false, .raw(handler))
     }
 
     /// Handles `event` with its data as raw JSON, answering its acknowledgement.
     @discardableResult
     public func on(_ event: String, _ handler: @escaping @Sendable (RawJSON, Ack) throws -> Void) -> Int {
-        register(event, .data(RawJSON.self, ack: true), once: false) { arguments, ack in try handler(arguments.data ?? .null, ack) }
+        register(event, .data(RawJSON.self, ack: true), once: false, .rawAck(handler))
     }
 
     /// Handles `event` without looking at its data.
     @discardableResult
     public func on(_ event: String, _ handler: @escaping @Sendable () throws -> Void) -> Int {
-        register(event, .noData(ack: false), once: false) { _, _ in try handler() }
+        register(event, .noData(ack: false), once: false, .plain(handler))
     }
 
     /// Handles `event` without looking at its data, answering its acknowledgement.
     @discardableResult
     public func on(_ event: String, _ handler: @escaping @Sendable (Ack) throws -> Void) -> Int {
-        register(event, .noData(ack: true), once: false) { _, ack in try handler(ack) }
+        register(event, .noData(ack: true), once: false, .plainAck(handler))
     }
 
     /// Like ``on(_:_:)-(String,(T)->Void)``, removed after the first event.
     @discardableResult
     public func once<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T) throws -> Void) -> Int {
-        register(event, .data(T.self, ack: false), once: true, typed(event) { value, _ in try handler(value) })
+        register(event, .data(T.self, ack: false), once: true, Self.typed(handler))
     }
 
     /// Removes one handler (by the id `on` returned), or every handler of `event`.
@@ -244,7 +308,9 @@ public final class Socket: Sendable, Hashable {
             switch event {
             case "disconnecting": state.disconnectingHandlers.removeAll { handlerID == nil || $0.id == handlerID }
             case "disconnect": state.disconnectHandlers.removeAll { handlerID == nil || $0.id == handlerID }
-            default: state.handlers.removeAll { $0.event == event && (handlerID == nil || $0.id == handlerID) }
+            default:
+                let id = handlerID.map { Int32(truncatingIfNeeded: $0) }
+                state.handlers.removeAll { $0.event == event && (id == nil || $0.id == id) }
             }
         }
     }
@@ -297,23 +363,45 @@ public final class Socket: Sendable, Hashable {
         }
     }
 
-    func addHandler(_ event: String, once: Bool, _ handler: @escaping Handler) -> Int {
+    func addHandler(_ event: String, once: Bool, _ handler: Callback) -> Int {
         state.withLock { state in
             state.nextHandlerID += 1
-            state.handlers.append(EventHandler(event: event, id: state.nextHandlerID, once: once, handler: handler))
+            state.handlers.append(HandlerLayout.Entry(event: event, id: Int32(truncatingIfNeeded: state.nextHandlerID), once: once), handler)
             return state.nextHandlerID
         }
     }
 
-    private func typed<T: Decodable & Sendable>(_ event: String, _ handler: @escaping @Sendable (T, Ack) throws -> Void) -> Handler {
-        { [unowned self] arguments, ack in
+    /// A typed handler: decodes the data as `T` first (refused data never reaches it).
+    private static func typed<T: Decodable & Sendable>(_ handler: @escaping @Sendable (T, Ack) throws -> Void) -> Callback {
+        .decoding { arguments, ack, socket, event in
             let value: T
             do {
                 value = try (arguments.data ?? .null).decode(T.self)
             } catch {
-                return refuseData(event, error, ack)
+                return socket.refuseData(event, error, ack)
             }
             try handler(value, ack)
+        }
+    }
+
+    /// A typed handler without an acknowledgement.
+    private static func typed<T: Decodable & Sendable>(_ handler: @escaping @Sendable (T) throws -> Void) -> Callback {
+        .decoding { arguments, ack, socket, event in
+            let value: T
+            do {
+                value = try (arguments.data ?? .null).decode(T.self)
+            } catch {
+                return socket.refuseData(event, error, ack)
+            }
+            try handler(value)
+        }
+    }
+
+    /// Gives back the spare capacity of the handler list once the connection handlers have
+    /// registered theirs: sockets of a namespace usually keep the same handlers for life.
+    private func compactHandlers() {
+        state.withLock { state in
+            state.handlers.compact()
         }
     }
 
@@ -616,11 +704,13 @@ public final class Socket: Sendable, Hashable {
         let (matched, anyHandlers, sink) = state.withLock { state in
             var matched = MatchedHandlers.none
             var hasOnce = false
-            for entry in state.handlers where entry.event == name {
+            let callbacks = state.handlers.callbacks
+            for (index, entry) in state.handlers.entries.enumerated() where entry.event == name {
+                let handler = callbacks[index]
                 switch matched {
-                case .none: matched = .one(entry.handler)
-                case .one(let first): matched = .several([first, entry.handler])
-                case .several(let list): matched = .several(list + [entry.handler])
+                case .none: matched = .one(handler)
+                case .one(let first): matched = .several([first, handler])
+                case .several(let list): matched = .several(list + [handler])
                 }
                 hasOnce = hasOnce || entry.once
             }
@@ -633,10 +723,10 @@ public final class Socket: Sendable, Hashable {
         case .none:
             consumed = false
         case .one(let handler):
-            do { try handler(arguments, ack) } catch { report(error, from: name, ack: ack) }
+            do { try handler.call(arguments, ack, socket: self, event: name) } catch { report(error, from: name, ack: ack) }
         case .several(let handlers):
             for handler in handlers {
-                do { try handler(arguments, ack) } catch { report(error, from: name, ack: ack) }
+                do { try handler.call(arguments, ack, socket: self, event: name) } catch { report(error, from: name, ack: ack) }
             }
         }
         if let continuation = sink?.continuation {
@@ -690,6 +780,7 @@ public final class Socket: Sendable, Hashable {
         }
         namespace.log("parley: connect \(id) namespace \(namespace.name) from \(handshake.address)")
         namespace.runConnectionHandlers(self)
+        compactHandlers()
         let early = state.withLock { state in
             defer { state.early = [] }
             return state.early
@@ -740,7 +831,7 @@ public final class Socket: Sendable, Hashable {
             state.reason = reason
             defer {
                 state.pendingAcks = [:]
-                state.handlers = []
+                state.handlers.removeAll()
                 state.anyHandlers = []
                 state.disconnectingHandlers = []
                 state.disconnectHandlers = []

@@ -50,6 +50,13 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var registrations: [Registration?] = []
     @exclusivity(unchecked) private var nextGeneration: UInt32 = 1
     @exclusivity(unchecked) private var timers = TimerQueue()
+    /// Deadlines by fixed delay (see ``setDeadline(after:for:)``); at most ``maxDeadlineQueues``.
+    @exclusivity(unchecked) private var deadlineQueues: [DeadlineQueue] = []
+    /// No deadline of `deadlineQueues` is earlier than this (it may be earlier than every
+    /// live one after cancellations: the loop then wakes once for nothing).
+    @exclusivity(unchecked) private var earliestDeadline = UInt64.max
+    /// The deadlines due in this iteration (kept between iterations: no allocation per sweep).
+    @exclusivity(unchecked) private var dueDeadlines: [(target: any DeadlineTarget, raw: UInt64)] = []
     @exclusivity(unchecked) private var running = true
     /// Connections with queued bytes to write at the end of this loop iteration.
     @exclusivity(unchecked) package var pendingFlush: [any Flushable] = []
@@ -149,6 +156,78 @@ public final class EventLoop: @unchecked Sendable {
         timers.cancel(timer)
     }
 
+    /// Distinct delays with a queue of their own; deadlines of further delays are ordinary
+    /// timers. 255: a deadline's queue is one byte of its ``Deadline``.
+    static let maxDeadlineQueues = 255
+
+    /// Calls `target.deadlineReached(_:)` on the loop thread `delay` from now, unless
+    /// cancelled first. Call on the loop thread.
+    ///
+    /// For deadlines that many objects of a loop set with the same few delays (a connection's
+    /// ping and close deadlines): they wait in one first-in-first-out queue per delay, 16 bytes
+    /// each, instead of a timer, a closure and a heap entry each; the loop sweeps the due ones
+    /// once per iteration. A deadline fires at its time, to the millisecond the loop waits in.
+    /// The loop holds `target` until the deadline fires or is cancelled.
+    ///
+    /// ```swift
+    /// pingDeadline = loop.setDeadline(after: .seconds(20), for: self)
+    /// loop.cancel(pingDeadline)   // the pong came
+    /// ```
+    package func setDeadline(after delay: Duration, for target: any DeadlineTarget) -> Deadline {
+        let nanoseconds = delay.nanoseconds
+        let now = monotonicNanoseconds()
+        var index = deadlineQueues.firstIndex { $0.delay == nanoseconds }
+        if index == nil, let empty = deadlineQueues.firstIndex(where: { $0.isEmpty }) {
+            deadlineQueues[empty].delay = nanoseconds  // an idle queue takes the new delay
+            index = empty
+        }
+        if index == nil, deadlineQueues.count < Self.maxDeadlineQueues {
+            deadlineQueues.append(DeadlineQueue(delay: nanoseconds))
+            index = deadlineQueues.count - 1
+        }
+        guard let index else {
+            // Every queue busy with another delay: an ordinary timer (queue byte 0xFF).
+            let slot = DeadlineSlot()
+            let timer = timers.schedule(at: now &+ nanoseconds) { [slot] in target.deadlineReached(slot.deadline) }
+            slot.deadline = Deadline(raw: 0xFF << 56 | timer.value)
+            return slot.deadline
+        }
+        let sequence = deadlineQueues[index].append(target, now: now)
+        earliestDeadline = min(earliestDeadline, now &+ nanoseconds)
+        return Deadline(raw: UInt64(index + 1) << 56 | (sequence & Self.sequenceMask))
+    }
+
+    /// Cancels a deadline that has not come (``Deadline/none`` and past ones are ignored).
+    /// Call on the loop thread.
+    package func cancel(_ deadline: Deadline) {
+        let queue = Int(deadline.raw >> 56)
+        let sequence = deadline.raw & Self.sequenceMask
+        if queue == 0xFF {
+            timers.cancel(TimerID(value: sequence))
+        } else if queue > 0, queue <= deadlineQueues.count {
+            deadlineQueues[queue - 1].cancel(sequence)
+        }
+    }
+
+    /// The sequence bits of a ``Deadline`` (queues never number 2^56 deadlines).
+    private static let sequenceMask: UInt64 = 1 << 56 - 1
+
+    /// Calls the targets of the deadlines due at `now`. A target may get a deadline it has
+    /// just cancelled, from an earlier callback of the same sweep: targets compare the
+    /// deadline with the one they hold.
+    private func sweepDeadlines(now: UInt64) {
+        var earliest = UInt64.max
+        for index in deadlineQueues.indices {
+            deadlineQueues[index].popDue(now: now, tag: UInt64(index + 1) << 56, into: &dueDeadlines)
+            if let next = deadlineQueues[index].nextDeadline { earliest = min(earliest, next) }
+        }
+        earliestDeadline = earliest
+        guard !dueDeadlines.isEmpty else { return }
+        let due = dueDeadlines
+        dueDeadlines.removeAll(keepingCapacity: due.count <= 1024)
+        for (target, raw) in due { target.deadlineReached(Deadline(raw: raw)) }
+    }
+
     /// Adds a connection to ``pendingFlush``. A method: another module appending to the stored
     /// array directly would make the runtime exclusivity check that this module skips.
     package func scheduleFlush(_ connection: any Flushable) {
@@ -185,9 +264,7 @@ public final class EventLoop: @unchecked Sendable {
     /// - Returns: false when the poller refused (errno says why).
     package func register(_ fd: Int32, interest: IOEvents, exclusive: Bool = false, handler: Selectable) -> Bool {
         let index = Int(fd)
-        if index >= registrations.count {
-            registrations.append(contentsOf: repeatElement(nil, count: max(index + 1 - registrations.count, registrations.count)))
-        }
+        if index >= registrations.count { growRegistrations(toInclude: index) }
         let generation = nextGeneration
         nextGeneration = nextGeneration == .max ? 1 : nextGeneration + 1
         registrations[index] = Registration(handler: handler, generation: generation)
@@ -197,6 +274,16 @@ public final class EventLoop: @unchecked Sendable {
             errno = status
         }
         return status == 0
+    }
+
+    /// Makes room for descriptor `index` and a quarter more (not double: a slot is 24 bytes,
+    /// and at 10,000 connections doubling would leave up to 240 KB unused per loop).
+    private func growRegistrations(toInclude index: Int) {
+        var grown: [Registration?] = []
+        grown.reserveCapacity(max(index + 1, registrations.count + registrations.count / 4, 64))
+        grown.append(contentsOf: registrations)
+        grown.append(contentsOf: repeatElement(nil, count: grown.capacity - grown.count))
+        registrations = grown
     }
 
     /// Whether several loops can watch one listening socket and be woken one per connection
@@ -243,6 +330,11 @@ public final class EventLoop: @unchecked Sendable {
         finished.wait()
     }
 
+    /// The ``Deadline`` of a timer standing in for a deadline queue, known once scheduled.
+    private final class DeadlineSlot {
+        var deadline = Deadline.none
+    }
+
     private static func token(_ fd: Int32, _ generation: UInt32) -> UInt64 {
         UInt64(generation) << 32 | UInt64(UInt32(bitPattern: fd))
     }
@@ -258,7 +350,7 @@ public final class EventLoop: @unchecked Sendable {
             var timeout: Int32 = -1
             if !pendingFlush.isEmpty || !pendingReads.isEmpty {
                 timeout = 0
-            } else if let deadline = timers.nextDeadline() {
+            } else if case let deadline = min(timers.nextDeadline() ?? .max, earliestDeadline), deadline != .max {
                 let now = monotonicNanoseconds()
                 // Round up to the next millisecond so a timer never fires early and spins.
                 timeout = deadline <= now ? 0 : Int32(clamping: (deadline - now + 999_999) / 1_000_000)
@@ -280,8 +372,12 @@ public final class EventLoop: @unchecked Sendable {
             }
             readPending()
             runTasks()
-            if timers.nextDeadline().map({ $0 <= monotonicNanoseconds() }) ?? false {
-                for body in timers.popExpired(now: monotonicNanoseconds()) { body() }
+            if earliestDeadline != .max || !timers.isEmpty {
+                let now = monotonicNanoseconds()
+                if earliestDeadline <= now { sweepDeadlines(now: now) }
+                if timers.nextDeadline().map({ $0 <= now }) ?? false {
+                    for body in timers.popExpired(now: now) { body() }
+                }
             }
             flushPending()
         }

@@ -94,4 +94,34 @@ final class ScheduledTests: XCTestCase {
         group.next().execute { log.put("after") }
         XCTAssertEqual(log.wait(for: "after"), ["ran", "after"])
     }
+
+    /// A deadline target that records its deadlines; `DeadlineTarget` is loop-confined.
+    private final class Waiter: DeadlineTarget, @unchecked Sendable {
+        let name: String
+        let log: Log
+        var deadlines: [Deadline] = []
+        init(_ name: String, _ log: Log) { self.name = name; self.log = log }
+        func deadlineReached(_ deadline: Deadline) {
+            log.put("\(name) \(deadlines.firstIndex(of: deadline).map(String.init) ?? "unknown")")
+        }
+    }
+
+    func test_setDeadline_firesInDeadlineOrder_acrossDelays_andNotWhenCancelled() {
+        let log = Log()
+        let loop = group.next()
+        let started = Mutex<UInt64>(0)
+        loop.execute {
+            started.withLock { $0 = monotonicNanoseconds() }
+            let a = Waiter("a", log), b = Waiter("b", log)
+            a.deadlines.append(loop.setDeadline(after: .milliseconds(60), for: a))
+            b.deadlines.append(loop.setDeadline(after: .milliseconds(20), for: b))
+            let cancelled = loop.setDeadline(after: .milliseconds(20), for: a)
+            a.deadlines.append(cancelled)
+            b.deadlines.append(loop.setDeadline(after: .milliseconds(40), for: b))
+            loop.cancel(cancelled)
+        }
+        XCTAssertEqual(log.wait(for: "a 0"), ["b 0", "b 1", "a 0"])
+        let elapsed = monotonicNanoseconds() - started.withLock { $0 }
+        XCTAssertGreaterThanOrEqual(elapsed, 60_000_000, "fired before its deadline")
+    }
 }

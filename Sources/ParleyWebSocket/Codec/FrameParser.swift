@@ -38,17 +38,24 @@ public struct FrameParser: Sendable {
     /// - Throws: ``WebSocketError`` for a frame that breaks a rule of RFC 6455 5.2–5.5, or
     ///   whatever `onFrame` throws. After a throw the parser must not be used again.
     public mutating func parse(_ input: UnsafeMutableRawBufferPointer, _ onFrame: (Frame) throws -> Void) throws {
+        try Self.parse(input, carry: &carry, expectMasked: expectMasked, maxFrameSize: maxFrameSize, onFrame)
+    }
+
+    /// ``parse(_:_:)`` with the carry and the settings held by the caller: a connection keeps
+    /// only the carry (the settings are its server's), 16 bytes less per connection.
+    /// - Parameter carry: bytes of an incomplete frame, kept between calls; empty (no memory) between frames.
+    static func parse(_ input: UnsafeMutableRawBufferPointer, carry: inout [UInt8], expectMasked: Bool, maxFrameSize: Int,
+                      _ onFrame: (Frame) throws -> Void) throws {
         if carry.isEmpty {
-            let consumed = try Self.parseFrames(input, expectMasked: expectMasked, maxFrameSize: maxFrameSize, onFrame)
+            let consumed = try parseFrames(input, expectMasked: expectMasked, maxFrameSize: maxFrameSize, onFrame)
             if consumed < input.count {
                 carry.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[consumed...]))
             }
             return
         }
         carry.append(contentsOf: UnsafeRawBufferPointer(input))
-        let (expectMasked, maxFrameSize) = (self.expectMasked, self.maxFrameSize)
         let consumed = try carry.withUnsafeMutableBytes { buffer in
-            try Self.parseFrames(buffer, expectMasked: expectMasked, maxFrameSize: maxFrameSize, onFrame)
+            try parseFrames(buffer, expectMasked: expectMasked, maxFrameSize: maxFrameSize, onFrame)
         }
         if consumed == carry.count {
             carry = []  // give the memory back: idle connections hold no buffer

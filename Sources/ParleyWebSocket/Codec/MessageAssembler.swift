@@ -16,10 +16,16 @@ public struct MessageAssembler: Sendable {
 
     /// The largest message, in bytes, summed over its fragments.
     public let maxMessageSize: Int
-    /// The opcode of the fragmented message in progress, if any.
-    private var fragmentOpcode: Opcode?
-    private var fragments: [UInt8] = []
-    private var utf8 = UTF8Validator()
+    private var state = Fragments()
+
+    /// The fragmented message in progress: what a connection keeps between frames (16 bytes,
+    /// no storage when there is none), the limit being its server's.
+    struct Fragments: Sendable {
+        var bytes: [UInt8] = []
+        /// The opcode of the fragmented message in progress, if any.
+        var opcode: Opcode?
+        var utf8 = UTF8Validator()
+    }
 
     /// - Parameter maxMessageSize: messages longer than this fail with ``WebSocketError/messageTooBig(limit:)``.
     public init(maxMessageSize: Int) {
@@ -27,7 +33,7 @@ public struct MessageAssembler: Sendable {
     }
 
     /// Bytes held for a fragmented message in progress.
-    public var bufferedByteCount: Int { fragments.count }
+    public var bufferedByteCount: Int { state.bytes.count }
 
     /// Takes one frame; returns the event it completes, or nil for a non-final fragment.
     /// - Throws: ``WebSocketError`` when the frame breaks a rule.
@@ -51,10 +57,17 @@ public struct MessageAssembler: Sendable {
     /// - Returns: the control event the frame is, or nil (a data frame).
     /// - Throws: ``WebSocketError`` when the frame breaks a rule, or what `onMessage` throws.
     public mutating func receive(_ frame: Frame, onMessage: (Opcode, UnsafeRawBufferPointer) throws -> Void) throws -> Event? {
+        try Self.receive(frame, into: &state, maxMessageSize: maxMessageSize, onMessage: onMessage)
+    }
+
+    /// ``receive(_:onMessage:)`` with the fragments held by the caller (a connection keeps
+    /// only them; the limit is its server's).
+    static func receive(_ frame: Frame, into fragments: inout Fragments, maxMessageSize: Int,
+                        onMessage: (Opcode, UnsafeRawBufferPointer) throws -> Void) throws -> Event? {
         switch frame.opcode {
         case .text, .binary:
             // RFC 6455 5.4: a data frame may not start while a fragmented message is in progress.
-            guard fragmentOpcode == nil else { throw WebSocketError.protocolViolation("new data frame inside a fragmented message") }
+            guard fragments.opcode == nil else { throw WebSocketError.protocolViolation("new data frame inside a fragmented message") }
             if frame.fin {
                 guard frame.payload.count <= maxMessageSize else { throw WebSocketError.messageTooBig(limit: maxMessageSize) }
                 // RFC 6455 8.1: text MUST be valid UTF-8 (ASCII runs are checked 8 bytes at a time).
@@ -62,20 +75,18 @@ public struct MessageAssembler: Sendable {
                 try onMessage(frame.opcode, frame.payload)
                 return nil
             }
-            try append(frame.payload, opcode: frame.opcode)
-            fragmentOpcode = frame.opcode
+            try append(frame.payload, opcode: frame.opcode, to: &fragments, maxMessageSize: maxMessageSize)
+            fragments.opcode = frame.opcode
             return nil
         case .continuation:
             // RFC 6455 5.4: a continuation frame needs a fragmented message in progress.
-            guard let opcode = fragmentOpcode else { throw WebSocketError.protocolViolation("continuation frame without a message") }
-            try append(frame.payload, opcode: opcode)
+            guard let opcode = fragments.opcode else { throw WebSocketError.protocolViolation("continuation frame without a message") }
+            try append(frame.payload, opcode: opcode, to: &fragments, maxMessageSize: maxMessageSize)
             guard frame.fin else { return nil }
             // RFC 6455 8.1: a text message may not end inside a character.
-            guard opcode == .binary || utf8.isComplete else { throw WebSocketError.invalidUTF8 }
-            let message = fragments
-            fragmentOpcode = nil
-            fragments = []
-            utf8 = UTF8Validator()
+            guard opcode == .binary || fragments.utf8.isComplete else { throw WebSocketError.invalidUTF8 }
+            let message = fragments.bytes
+            fragments = Fragments()
             try message.withUnsafeBytes { try onMessage(opcode, $0) }
             return nil
         case .ping:
@@ -83,15 +94,15 @@ public struct MessageAssembler: Sendable {
         case .pong:
             return .pong(Array(frame.payload))
         case .close:
-            return try Self.close(frame.payload)
+            return try close(frame.payload)
         }
     }
 
-    private mutating func append(_ payload: UnsafeRawBufferPointer, opcode: Opcode) throws {
-        guard fragments.count + payload.count <= maxMessageSize else { throw WebSocketError.messageTooBig(limit: maxMessageSize) }
+    private static func append(_ payload: UnsafeRawBufferPointer, opcode: Opcode, to fragments: inout Fragments, maxMessageSize: Int) throws {
+        guard fragments.bytes.count + payload.count <= maxMessageSize else { throw WebSocketError.messageTooBig(limit: maxMessageSize) }
         // RFC 6455 8.1: fail as soon as the text cannot be valid UTF-8.
-        if opcode == .text && !utf8.consume(payload) { throw WebSocketError.invalidUTF8 }
-        fragments.append(contentsOf: payload)
+        if opcode == .text && !fragments.utf8.consume(payload) { throw WebSocketError.invalidUTF8 }
+        fragments.bytes.append(contentsOf: payload)
     }
 
     /// A message of validated bytes.

@@ -13,7 +13,16 @@ struct KeepAlive: Sendable, Equatable {
         case timedOut
     }
 
+    /// What the connection's ping deadline is for now.
+    enum Phase: Sendable, Equatable {
+        /// The next ping (``pingDue()``).
+        case waitingToPing
+        /// The answer to the ping sent (``deadlineDue()``).
+        case awaitingAnswer
+    }
+
     private var heardFromPeer = true
+    private(set) var phase = Phase.waitingToPing
 
     /// Any frame arrived from the peer.
     mutating func frameReceived() { heardFromPeer = true }
@@ -21,11 +30,13 @@ struct KeepAlive: Sendable, Equatable {
     /// The ping interval elapsed.
     mutating func pingDue() -> Action {
         heardFromPeer = false
+        phase = .awaitingAnswer
         return .sendPing
     }
 
     /// `pingTimeout` elapsed since the last ping.
     mutating func deadlineDue() -> Action {
-        heardFromPeer ? .scheduleNextPing : .timedOut
+        phase = .waitingToPing
+        return heardFromPeer ? .scheduleNextPing : .timedOut
     }
 }

@@ -24,10 +24,10 @@ import Synchronization
 ///
 /// `@exclusivity(unchecked)`, as in ``EventLoop``: those loop-confined `var`s are accessed in
 /// single statements, never across a call that could reach them again, so the runtime
-/// exclusivity check is skipped for them. `parser` and `assembler` are mutated while their
+/// exclusivity check is skipped for them. `carry` and `fragments` are mutated while their
 /// messages are handed to the application, but only ``process(_:)`` reaches them, and nothing a
 /// handler can call reads from the socket: no access overlaps either.
-public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
+public final class WebSocket: @unchecked Sendable, Selectable, Flushable, DeadlineTarget {
     /// Which end of the connection this is.
     public enum Role: Sendable { case server, client }
 
@@ -67,65 +67,159 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         public init() {}
     }
 
-    /// The loop this connection lives on.
+    /// The loop this connection lives on. Stored, although `io` holds it too: a stored
+    /// reference is used without a retain, the stream's unowned one is retained per use.
     public let loop: EventLoop
-    public let role: Role
     /// The subprotocol negotiated in the handshake, if any.
-    public let subprotocol: String?
-    private let configuration: Configuration
-    /// The socket: every read, write and interest change goes through it.
-    @exclusivity(unchecked) private var io: StreamIO
-
-    @exclusivity(unchecked) private var parser: FrameParser
-    @exclusivity(unchecked) private var assembler: MessageAssembler
-    @exclusivity(unchecked) private var closing: CloseHandshake
-    @exclusivity(unchecked) private var keepAlive = KeepAlive()
-    @exclusivity(unchecked) private var queue: [ByteChunk] = []
-    /// Bytes of `queue[0]` already written.
-    @exclusivity(unchecked) private var queueHead = 0
-    /// `queue.last` was allocated by this connection, so more frames may be appended to it.
-    @exclusivity(unchecked) private var lastChunkOwned = false
-    @exclusivity(unchecked) private var flushScheduled = false
-    /// The kernel send buffer is full; the stream watches for writability.
-    @exclusivity(unchecked) private var awaitingWritable = false
-    /// Once the queue is empty: stop writing (and half-close when `shutdownAfterFlush`).
-    @exclusivity(unchecked) private var finishAfterFlush = false
-    @exclusivity(unchecked) private var shutdownAfterFlush = false
-    /// Reads are discarded while waiting for the peer's TCP close.
-    @exclusivity(unchecked) private var draining = false
-    @exclusivity(unchecked) private var isFinalized = false
-    @exclusivity(unchecked) private var timer: TimerID?
-    @exclusivity(unchecked) private var closeTimer: TimerID?
-    /// Bytes queued and not yet handed to the kernel.
-    @exclusivity(unchecked) private var queuedBytes = 0
-
-    @exclusivity(unchecked) private var messageHandler: (@Sendable (WebSocket, WebSocketMessage) -> Void)?
-    @exclusivity(unchecked) private var bytesHandler: (@Sendable (WebSocket, Opcode, UnsafeRawBufferPointer) -> Void)?
-    @exclusivity(unchecked) private var closeHandler: (@Sendable (WebSocket, CloseCode, String) -> Void)?
-    @exclusivity(unchecked) private var pingHandler: (@Sendable (WebSocket) -> Void)?
-    /// Called once when the connection is gone, after `closeHandler` (the server frees its slot).
-    var finalizeHook: (@Sendable () -> Void)?
-    /// The server loop's counters (nil for a client connection): bytes per read and per write
-    /// batch, messages, slow-consumer drops.
-    @exclusivity(unchecked) var counters: ConnectionCounters?
+    public var subprotocol: String? {
+        subprotocolIndex == Self.noSubprotocol ? nil : settings.subprotocols[Int(subprotocolIndex)]
+    }
+    /// Limits, timers, counters and budget, shared with the server's other connections on this
+    /// loop: an idle connection is only its own state (the stored properties below, laid out
+    /// widest first so that no padding is wasted), about 200 bytes.
+    let settings: ConnectionSettings
+    private var configuration: Configuration { settings.configuration }
+    /// The server loop's counters (nil for a client connection).
+    private var counters: ConnectionCounters? { settings.counters }
     /// The server's account of buffered peer data (nil for a client connection); see
     /// ``BufferBudget``. `receiveHeld` is the parser's carry plus the fragments, as of the end
     /// of the last ``process(_:)``; `budgetCharge` what this connection has charged.
-    @exclusivity(unchecked) var budget: BufferBudget?
-    @exclusivity(unchecked) private var receiveHeld = 0
-    @exclusivity(unchecked) private var budgetCharge = 0
+    private var budget: BufferBudget? { settings.budget }
+    /// The socket: every read, write and interest change goes through it (it holds the loop).
+    @exclusivity(unchecked) private var io: StreamIO
 
-    /// - Parameter io: the connected stream, registered on its loop (the caller hands its
-    ///   registration over with ``EventLoop/replaceHandler(_:with:)``).
-    init(io: StreamIO, role: Role, subprotocol: String?, configuration: Configuration) {
+    /// Bytes of a frame not complete yet (see ``FrameParser``); empty, holding no memory, between frames.
+    @exclusivity(unchecked) private var carry: [UInt8] = []
+    /// The fragmented message in progress (see ``MessageAssembler``).
+    @exclusivity(unchecked) private var fragments = MessageAssembler.Fragments()
+    /// The closing handshake once it has begun; nil before (most of a connection's life), so
+    /// that an open connection keeps 8 bytes for it rather than 24.
+    @exclusivity(unchecked) private var closeState: CloseState?
+    @exclusivity(unchecked) private var queue = SendQueue()
+    /// Bytes of `queue[0]` already written.
+    @exclusivity(unchecked) private var queueHead = 0
+    /// Bytes queued and not yet handed to the kernel.
+    @exclusivity(unchecked) private var queuedBytes = 0
+    /// The next ping, or the ping's answer deadline (see ``KeepAlive``); on the loop's
+    /// deadline queues, not a timer each.
+    @exclusivity(unchecked) private var pingDeadline = Deadline.none
+    @exclusivity(unchecked) private var closeDeadline = Deadline.none
+
+    @exclusivity(unchecked) private var bytesHandler: (@Sendable (WebSocket, Opcode, UnsafeRawBufferPointer) -> Void)?
+    @exclusivity(unchecked) private var closeHandler: (@Sendable (WebSocket, CloseCode, String) -> Void)?
+    /// ``onMessage(_:)`` and ``onPing(_:)``, allocated when one is set: a server that reads
+    /// bytes (``onMessageBytes(_:)``) keeps 16 bytes instead of 32 per connection.
+    @exclusivity(unchecked) private var moreHandlers: MoreHandlers?
+
+    @exclusivity(unchecked) private var receiveHeld: Int32 = 0
+    @exclusivity(unchecked) private var budgetCharge: Int32 = 0
+
+    public let role: Role
+    /// Index of ``subprotocol`` in `settings.subprotocols`, or ``noSubprotocol``.
+    private let subprotocolIndex: UInt8
+    private static let noSubprotocol = UInt8.max
+    @exclusivity(unchecked) private var keepAlive = KeepAlive()
+    /// The connection's yes/no state, one bit each (see the properties below).
+    @exclusivity(unchecked) private var flags: Flags = []
+
+    private struct Flags: OptionSet {
+        let rawValue: UInt8
+        static let lastChunkOwned = Flags(rawValue: 1 << 0)
+        static let flushScheduled = Flags(rawValue: 1 << 1)
+        static let awaitingWritable = Flags(rawValue: 1 << 2)
+        static let finishAfterFlush = Flags(rawValue: 1 << 3)
+        static let shutdownAfterFlush = Flags(rawValue: 1 << 4)
+        static let draining = Flags(rawValue: 1 << 5)
+        static let isFinalized = Flags(rawValue: 1 << 6)
+    }
+
+    @inline(__always) private func flag(_ flag: Flags) -> Bool { flags.contains(flag) }
+    @inline(__always) private func set(_ flag: Flags, _ value: Bool) {
+        if value { flags.insert(flag) } else { flags.remove(flag) }
+    }
+
+    /// `queue.last` was allocated by this connection, so more frames may be appended to it.
+    private var lastChunkOwned: Bool {
+        get { flag(.lastChunkOwned) }
+        set { set(.lastChunkOwned, newValue) }
+    }
+    private var flushScheduled: Bool {
+        get { flag(.flushScheduled) }
+        set { set(.flushScheduled, newValue) }
+    }
+    /// The kernel send buffer is full; the stream watches for writability.
+    private var awaitingWritable: Bool {
+        get { flag(.awaitingWritable) }
+        set { set(.awaitingWritable, newValue) }
+    }
+    /// Once the queue is empty: stop writing (and half-close when `shutdownAfterFlush`).
+    private var finishAfterFlush: Bool {
+        get { flag(.finishAfterFlush) }
+        set { set(.finishAfterFlush, newValue) }
+    }
+    private var shutdownAfterFlush: Bool {
+        get { flag(.shutdownAfterFlush) }
+        set { set(.shutdownAfterFlush, newValue) }
+    }
+    /// Reads are discarded while waiting for the peer's TCP close.
+    private var draining: Bool {
+        get { flag(.draining) }
+        set { set(.draining, newValue) }
+    }
+    private var isFinalized: Bool {
+        get { flag(.isFinalized) }
+        set { set(.isFinalized, newValue) }
+    }
+
+    /// The closing handshake's state (see ``closing``).
+    private final class CloseState {
+        var handshake: CloseHandshake
+        init(_ handshake: CloseHandshake) { self.handshake = handshake }
+    }
+
+    /// The closing handshake: read as the initial state until it begins (no allocation on the
+    /// message path), kept in ``closeState`` from its first change.
+    private var closing: CloseHandshake {
+        get { closeState?.handshake ?? CloseHandshake(isServer: role == .server) }
+        set {
+            if let closeState { closeState.handshake = newValue } else { closeState = CloseState(newValue) }
+        }
+    }
+
+    /// The handlers most servers do not set.
+    private final class MoreHandlers {
+        var message: (@Sendable (WebSocket, WebSocketMessage) -> Void)?
+        var ping: (@Sendable (WebSocket) -> Void)?
+    }
+
+    /// - Parameters:
+    ///   - io: the connected stream, registered on its loop (the caller hands its
+    ///     registration over with ``EventLoop/replaceHandler(_:with:)``).
+    ///   - settings: what the connection shares with the server's others on its loop.
+    ///   - subprotocol: the negotiated subprotocol: one of `settings.subprotocols` (else the
+    ///     connection gets settings of its own that name it).
+    init(io: StreamIO, role: Role, subprotocol: String?, settings: ConnectionSettings) {
         self.io = io
         self.loop = io.loop
         self.role = role
-        self.subprotocol = subprotocol
-        self.configuration = configuration
-        parser = FrameParser(expectMasked: role == .server, maxFrameSize: configuration.maxFrameSize)
-        assembler = MessageAssembler(maxMessageSize: configuration.maxMessageSize)
-        closing = CloseHandshake(isServer: role == .server)
+        if let subprotocol {
+            if let index = settings.subprotocols.firstIndex(of: subprotocol), index < Int(Self.noSubprotocol) {
+                self.settings = settings
+                subprotocolIndex = UInt8(index)
+            } else {
+                self.settings = settings.naming(subprotocol: subprotocol)
+                subprotocolIndex = 0
+            }
+        } else {
+            self.settings = settings
+            subprotocolIndex = Self.noSubprotocol
+        }
+    }
+
+    /// A connection with settings of its own (a client's).
+    convenience init(io: StreamIO, role: Role, subprotocol: String?, configuration: Configuration) {
+        self.init(io: io, role: role, subprotocol: subprotocol,
+                  settings: ConnectionSettings(configuration: configuration, subprotocols: subprotocol.map { [$0] } ?? []))
     }
 
     /// The peer's address as `ip:port` (`[ip]:port` for IPv6), or "" once closed.
@@ -140,7 +234,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
 
     /// Sets the handler of incoming messages, called on the loop in arrival order.
     public func onMessage(_ handler: @escaping @Sendable (WebSocket, WebSocketMessage) -> Void) {
-        onLoop { $0.messageHandler = handler }
+        onLoop { $0.handlers().message = handler }
     }
 
     /// Sets the handler of incoming messages as bytes borrowed for the call, on the loop in
@@ -168,7 +262,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     /// Sets the handler called on the loop when a ping frame arrives, after its pong is queued:
     /// a client watches a server's liveness with it, since a server that only pings sends no message.
     public func onPing(_ handler: @escaping @Sendable (WebSocket) -> Void) {
-        onLoop { $0.pingHandler = handler }
+        onLoop { $0.handlers().ping = handler }
     }
 
     // MARK: Sending
@@ -293,6 +387,14 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         onLoop { $0.finalize(code: .abnormalClosure, reason: reason) }
     }
 
+    /// ``moreHandlers``, made on first use.
+    private func handlers() -> MoreHandlers {
+        if let moreHandlers { return moreHandlers }
+        let made = MoreHandlers()
+        moreHandlers = made
+        return made
+    }
+
     private func onLoop(_ body: @escaping @Sendable (WebSocket) -> Void) {
         if loop.inEventLoop { body(self) } else { loop.execute { [self] in body(self) } }
     }
@@ -303,7 +405,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         // Keep the head chunk: it may be partly written (cutting it would corrupt the stream)
         // or hold the 101. It holds whole frames only, so the close frame can follow it.
         if let head = queue.first {
-            queue.removeSubrange(1...)
+            queue.keepFirstOnly()
             queuedBytes = head.count - queueHead
         }
         lastChunkOwned = false
@@ -341,12 +443,14 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         didEnqueue(size)
     }
 
-    /// Queues raw bytes (the handshake response) ahead of any frame.
+    /// Queues raw bytes (the handshake response) ahead of any frame. A response that fits
+    /// goes into a chunk of the loop's pool, which the first frames then join.
     func enqueueRaw(_ bytes: [UInt8]) {
-        let chunk = ByteChunk(capacity: bytes.count)
+        let pooled = bytes.count <= ByteChunk.standardCapacity && queue.isEmpty
+        let chunk = pooled ? loop.takeChunk() : ByteChunk(capacity: bytes.count)
         bytes.withUnsafeBytes { chunk.append($0) }
         queue.append(chunk)
-        lastChunkOwned = false
+        lastChunkOwned = pooled
         didEnqueue(bytes.count)
     }
 
@@ -361,7 +465,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
 
     // MARK: Loop side
 
-    /// Starts the ping timer; the server and client call it once the connection is open.
+    /// Starts the ping deadline; the server and client call it once the connection is open.
     func start() {
         schedulePing()
     }
@@ -405,8 +509,9 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     func process(_ bytes: UnsafeMutableRawBufferPointer) {
         guard closing.isReading else { return }
         do {
-            try parser.parse(bytes) { frame in
-                guard let event = try assembler.receive(frame, onMessage: deliver) else { return }
+            try FrameParser.parse(bytes, carry: &carry, expectMasked: role == .server, maxFrameSize: configuration.maxFrameSize) { frame in
+                guard let event = try MessageAssembler.receive(frame, into: &fragments, maxMessageSize: configuration.maxMessageSize,
+                                                               onMessage: deliver) else { return }
                 try handle(event)
             }
         } catch let error as WebSocketError {
@@ -415,7 +520,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
             // StopReading: a close frame ended the stream of frames.
         }
         if budget != nil {
-            receiveHeld = parser.bufferedByteCount + assembler.bufferedByteCount
+            receiveHeld = Int32(clamping: carry.count + fragments.bytes.count)
             accountBuffers()
         }
     }
@@ -431,7 +536,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         if closing.canSend {
             counters?.receivedMessage()
             bytesHandler?(self, opcode, payload)
-            if let messageHandler {
+            if let messageHandler = moreHandlers?.message {
                 messageHandler(self, opcode == .text ? .text(String(decoding: payload, as: UTF8.self)) : .binary(Array(payload)))
             }
         }
@@ -446,14 +551,14 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
             // Not produced by `receive(_:onMessage:)`, which hands messages to `deliver`.
             guard closing.canSend else { break }
             counters?.receivedMessage()
-            messageHandler?(self, message)
+            moreHandlers?.message?(self, message)
         case .ping(let payload):
             // RFC 6455 5.5.2: answer a ping with a pong carrying the same payload. Pongs count
             // against the queue bound, so a peer that pings without reading cannot grow it.
             if closing.canSend, admit(FrameEncoder.headerSize(payloadCount: payload.count, masked: role == .client) + payload.count) {
                 payload.withUnsafeBytes { enqueueControl(.pong, $0) }
             }
-            pingHandler?(self)
+            moreHandlers?.ping?(self)
         case .pong:
             break
         case .close(let code, let reason):
@@ -481,16 +586,31 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     }
 
     private func armCloseTimer() {
-        guard closeTimer == nil, !isFinalized else { return }
-        // Timers hold the connection strongly (a weak reference would move its reference count
-        // to a side table and slow every retain); finalize cancels them, ending the cycle.
-        closeTimer = loop.schedule(after: configuration.closeTimeout) { [self] in
-            self.closeTimer = nil
-            // The peer did not answer: 1006, with the reason of our own close kept for the record.
-            let code = self.closing.receivedClose ? (self.closing.code ?? .abnormalClosure) : .abnormalClosure
-            let reason = self.closing.receivedClose ? self.closing.reason
-                : (self.closing.reason.isEmpty ? "close timeout" : "close timeout (\(self.closing.reason))")
-            self.finalize(code: code, reason: reason)
+        guard closeDeadline == .none, !isFinalized else { return }
+        // The loop holds the connection strongly until the deadline (a weak reference would
+        // move its reference count to a side table and slow every retain); finalize cancels it.
+        closeDeadline = loop.setDeadline(after: configuration.closeTimeout, for: self)
+    }
+
+    private func closeTimerFired() {
+        // The peer did not answer: 1006, with the reason of our own close kept for the record.
+        let code = closing.receivedClose ? (closing.code ?? .abnormalClosure) : .abnormalClosure
+        let reason = closing.receivedClose ? closing.reason
+            : (closing.reason.isEmpty ? "close timeout" : "close timeout (\(closing.reason))")
+        finalize(code: code, reason: reason)
+    }
+
+    package func deadlineReached(_ deadline: Deadline) {
+        // A deadline cancelled by an earlier callback of the same sweep may still arrive.
+        if deadline == pingDeadline {
+            pingDeadline = .none
+            switch keepAlive.phase {
+            case .waitingToPing: pingTimerFired()
+            case .awaitingAnswer: pingDeadlineFired()
+            }
+        } else if deadline == closeDeadline {
+            closeDeadline = .none
+            closeTimerFired()
         }
     }
 
@@ -507,16 +627,7 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         flushScheduled = false
         guard !isFinalized, !awaitingWritable else { return }
         while !queue.isEmpty {
-            let result: IOResult = withUnsafeTemporaryAllocation(of: iovec.self, capacity: 64) { vectors in
-                var count = 0
-                for chunk in queue.prefix(64) {
-                    let offset = count == 0 ? queueHead : 0
-                    vectors[count] = iovec(iov_base: chunk.base + offset, iov_len: chunk.count - offset)
-                    count += 1
-                }
-                return io.write(vectors: UnsafePointer(vectors.baseAddress!), count: count)
-            }
-            switch result {
+            switch writeQueue() {
             case .bytes(let written):
                 consume(written)
                 accountBuffers()
@@ -536,15 +647,31 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         if awaitingWritable == false, finishAfterFlush { finishWriting() }
     }
 
+    /// Writes the head of the queue: one plain write for one chunk (the usual case), else one
+    /// gathered write of up to 64. No chunk reference outlives the call, so that ``consume(_:)``
+    /// finds written chunks unshared and gives them back to the pool.
+    private func writeQueue() -> IOResult {
+        guard queue.count > 1 else {
+            guard let first = queue.first else { return .bytes(0) }
+            return io.write(UnsafeRawBufferPointer(start: first.base + queueHead, count: first.count - queueHead))
+        }
+        return withUnsafeTemporaryAllocation(of: iovec.self, capacity: 64) { vectors in
+            var count = 0
+            queue.forEach(limit: 64) { chunk in
+                let offset = count == 0 ? queueHead : 0
+                vectors[count] = iovec(iov_base: chunk.base + offset, iov_len: chunk.count - offset)
+                count += 1
+            }
+            return io.write(vectors: UnsafePointer(vectors.baseAddress!), count: count)
+        }
+    }
+
     /// Drops `count` written bytes from the front of the queue, recycling chunks this
     /// connection owned.
     private func consume(_ count: Int) {
         if count == queuedBytes {
             // All written (the usual case): every chunk goes, with no walk over partial ones.
-            for index in queue.indices where queue[index].capacity == ByteChunk.standardCapacity {
-                if isKnownUniquelyReferenced(&queue[index]) { loop.recycle(queue[index]) }
-            }
-            while !queue.isEmpty { queue.removeLast() }  // keeps the capacity, unlike a replacement
+            queue.removeFirst(queue.count, recycle)
             queueHead = 0
             queuedBytes = 0
             lastChunkOwned = false
@@ -553,11 +680,14 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         queuedBytes -= count
         var remaining = count
         var drop = 0
-        for chunk in queue {
+        var stop = false
+        queue.forEach(limit: .max) { chunk in
+            guard !stop else { return }
             let available = chunk.count - (drop == 0 ? queueHead : 0)
             guard remaining >= available else {
                 queueHead = (drop == 0 ? queueHead : 0) + remaining
-                break
+                stop = true
+                return
             }
             remaining -= available
             drop += 1
@@ -565,16 +695,14 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
         }
         guard drop > 0 else { return }
         if drop == queue.count { lastChunkOwned = false }
-        for index in 0..<drop where queue[index].capacity == ByteChunk.standardCapacity {
-            // Only chunks from the pool have this capacity; a shared frame never does
-            // (`EncodedFrame` sizes its chunk to the frame), but check the reference anyway.
-            if isKnownUniquelyReferenced(&queue[index]) { loop.recycle(queue[index]) }
-        }
-        if drop == queue.count {
-            while !queue.isEmpty { queue.removeLast() }
-        } else {
-            queue.removeFirst(drop)
-        }
+        queue.removeFirst(drop, recycle)
+    }
+
+    /// Gives a written chunk back to the loop's pool if it came from there and no one else holds
+    /// it. Only pool chunks have the standard capacity; a shared frame never does
+    /// (`EncodedFrame` sizes its chunk to the frame), but the reference is checked anyway.
+    private func recycle(_ chunk: inout ByteChunk) {
+        if chunk.capacity == ByteChunk.standardCapacity && isKnownUniquelyReferenced(&chunk) { loop.recycle(chunk) }
     }
 
     /// After the last frame: half-close if asked, then wait for the peer's TCP close.
@@ -588,25 +716,23 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     func finalize(code: CloseCode, reason: String) {
         guard !isFinalized else { return }
         isFinalized = true
-        if let timer { loop.cancel(timer) }
-        if let closeTimer { loop.cancel(closeTimer) }
-        timer = nil
-        closeTimer = nil
+        loop.cancel(pingDeadline)
+        loop.cancel(closeDeadline)
+        pingDeadline = .none
+        closeDeadline = .none
         io.close()
         queue.removeAll()
         queuedBytes = 0
         if budgetCharge > 0 {
-            budget?.recharge(self, from: budgetCharge, to: 0)
+            budget?.recharge(self, from: Int(budgetCharge), to: 0)
             budgetCharge = 0
         }
         let handler = closeHandler
-        messageHandler = nil
+        moreHandlers = nil
         bytesHandler = nil
         closeHandler = nil
-        pingHandler = nil
         // Free the server slot first, so `connectionCount` is already current inside onClose.
-        finalizeHook?()
-        finalizeHook = nil
+        settings.onFinalize?()
         handler?(self, code, reason)
     }
 
@@ -614,14 +740,14 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
 
     private func schedulePing(after delay: Duration? = nil) {
         guard let interval = configuration.pingInterval, !isFinalized else { return }
-        timer = loop.schedule(after: delay ?? interval) { [self] in pingTimerFired() }
+        pingDeadline = loop.setDeadline(after: delay ?? interval, for: self)
     }
 
     private func pingTimerFired() {
         guard closing.canSend, !isFinalized else { return }
         _ = keepAlive.pingDue()
         enqueueControl(.ping, UnsafeRawBufferPointer(start: nil, count: 0))
-        timer = loop.schedule(after: configuration.pingTimeout) { [self] in pingDeadlineFired() }
+        pingDeadline = loop.setDeadline(after: configuration.pingTimeout, for: self)
     }
 
     private func pingDeadlineFired() {
@@ -641,13 +767,14 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     /// crossed a granule; a comparison when it holds less than the allowance.
     @inline(__always)
     private func accountBuffers() {
-        let held = receiveHeld + queuedBytes
+        let held = Int(receiveHeld) + queuedBytes
         guard held > BufferBudget.allowance || budgetCharge > 0, !isFinalized, let budget else { return }
-        let charge = BufferBudget.charge(forHeld: held)
+        // Charged in 32 bits (a connection holds far less than 2 GiB: its queue bound is 4 MiB).
+        let charge = Int32(clamping: BufferBudget.charge(forHeld: held))
         guard charge != budgetCharge else { return }
         let old = budgetCharge
         budgetCharge = charge
-        budget.recharge(self, from: old, to: charge)
+        budget.recharge(self, from: Int(old), to: Int(charge))
     }
 
     /// The server's buffer budget is spent and this connection holds among the most: frees its
@@ -655,11 +782,11 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable {
     /// with 1013 "Try Again Later" (the server is overloaded, the client may come back).
     func shedBuffers() {
         guard !isFinalized else { return }
-        parser = FrameParser(expectMasked: role == .server, maxFrameSize: configuration.maxFrameSize)
-        assembler = MessageAssembler(maxMessageSize: configuration.maxMessageSize)
+        carry = []
+        fragments = MessageAssembler.Fragments()
         receiveHeld = 0
         if let head = queue.first {
-            queue.removeSubrange(1...)
+            queue.keepFirstOnly()
             queuedBytes = head.count - queueHead
         }
         lastChunkOwned = false

@@ -3,13 +3,14 @@
 /// Owns an accepted socket until its request head is answered: reads the head (bounded in size
 /// and time), then either upgrades it to a ``WebSocket`` (handing it the stream) or sends an
 /// HTTP response and closes.
-final class UpgradeHandler: Selectable {
+final class UpgradeHandler: Selectable, DeadlineTarget {
     var io: StreamIO
     unowned let loop: EventLoop
     let context: WebSocketServer.Context
     let counters: ConnectionCounters
     private var parser: HTTPHeadParser
-    private var deadline: TimerID?
+    /// The head's time limit, then the lingering close's (on the loop's deadline queues).
+    private var deadline = Deadline.none
     /// An HTTP response still being written, then a lingering close.
     private var pending: [UInt8] = []
     private var pendingOffset = 0
@@ -53,11 +54,15 @@ final class UpgradeHandler: Selectable {
             return
         }
         // Slowloris: a head not complete in time gets no answer, just a closed connection.
-        deadline = loop.schedule(after: context.configuration.handshakeTimeout) { [weak self] in
-            self?.deadline = nil
-            self?.counters.handshakeTimedOut()
-            self?.drop()
-        }
+        deadline = loop.setDeadline(after: context.configuration.handshakeTimeout, for: self)
+    }
+
+    func deadlineReached(_ reached: Deadline) {
+        guard reached == deadline else { return }
+        deadline = .none
+        // While responding, the lingering close is over; otherwise the head came too late.
+        if !responding { counters.handshakeTimedOut() }
+        drop()
     }
 
     package func handleEvents(_ events: IOEvents) {
@@ -140,12 +145,7 @@ final class UpgradeHandler: Selectable {
                  configuration: WebSocket.Configuration, onConnection: (WebSocket, HTTPRequestHead) -> Void) {
         cancelDeadline()
         closed = true
-        let socket = WebSocket(io: io, role: .server, subprotocol: subprotocol,
-                               configuration: context.configuration.webSocket)
-        let context = self.context
-        socket.finalizeHook = { context.releaseSlot() }
-        socket.counters = counters
-        socket.budget = context.budget
+        let socket = WebSocket(io: io, role: .server, subprotocol: subprotocol, settings: context.connectionSettings(for: counters))
         counters.acceptedConnection()
         loop.replaceHandler(io.fd, with: socket)
         socket.enqueueRaw(response.encoded())
@@ -195,10 +195,7 @@ final class UpgradeHandler: Selectable {
         io.writesDrained()
         io.shutdownOutput()
         pending = []
-        deadline = loop.schedule(after: Self.lingerTime) { [weak self] in
-            self?.deadline = nil
-            self?.drop()
-        }
+        deadline = loop.setDeadline(after: Self.lingerTime, for: self)
     }
 
     /// After a failed TLS handshake (its alert is written): half-close and discard what the
@@ -213,15 +210,12 @@ final class UpgradeHandler: Selectable {
         io.transport = .plain(io.fd)
         io.writesDrained()
         io.shutdownOutput()
-        deadline = loop.schedule(after: Self.lingerTime) { [weak self] in
-            self?.deadline = nil
-            self?.drop()
-        }
+        deadline = loop.setDeadline(after: Self.lingerTime, for: self)
     }
 
     func cancelDeadline() {
-        if let deadline { loop.cancel(deadline) }
-        deadline = nil
+        loop.cancel(deadline)
+        deadline = .none
         endHandshake()
     }
 

@@ -145,6 +145,13 @@ public final class WebSocketServer: Sendable {
         let budget: BufferBudget
         /// Handshakes in progress (``Configuration/maxHandshakes``).
         let handshakes: Mutex<HandshakeLimiter>
+        /// What the connections of each loop share (one per entry of ``counters``).
+        private let settings: [ConnectionSettings]
+
+        /// The shared settings of the connections counted by `counters` (those of one loop).
+        func connectionSettings(for counters: ConnectionCounters) -> ConnectionSettings {
+            settings.first { $0.counters === counters } ?? settings[0]
+        }
 
         init(configuration: Configuration, onConnection: @escaping @Sendable (WebSocket, HTTPRequestHead) -> Void) {
             self.configuration = configuration
@@ -157,6 +164,20 @@ public final class WebSocketServer: Sendable {
             budget = BufferBudget(limit: configuration.maxBufferedBytes)
             handshakes = Mutex(HandshakeLimiter(maxTotal: configuration.maxHandshakes,
                                                 maxPerAddress: configuration.maxHandshakesPerAddress))
+            // The hook frees a client slot; weak, since these settings are this context's.
+            let slots = WeakContext()
+            let budget = self.budget
+            settings = counters.map { loopCounters in
+                ConnectionSettings(configuration: configuration.webSocket, counters: loopCounters, budget: budget,
+                                   subprotocols: configuration.subprotocols, onFinalize: { slots.context?.releaseSlot() })
+            }
+            slots.context = self
+        }
+
+        /// The context the connection settings free slots in.
+        private final class WeakContext: @unchecked Sendable {
+            /// Set once, in the context's initializer, before any connection exists.
+            weak var context: Context?
         }
 
         /// Counts a refused attempt from `peer` (`ip:port`).
