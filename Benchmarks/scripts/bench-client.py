@@ -55,7 +55,7 @@ class Server:
         global port
         port += 1
         self.port = port
-        self.proc = subprocess.Popen([SERVER, "--port", str(port), "--path", "/"], stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen([SERVER, "--port", str(port), "--path", "/", "--max-handshakes-per-address", "1000"], stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         if not self.proc.stdout.readline():  # prints one line once listening
             raise SystemExit("parley-server did not start")

@@ -193,7 +193,8 @@ def main():
     if hard != resource.RLIM_INFINITY and hard < args.clients + 100:
         raise SystemExit(f"ulimit -n hard limit {hard} is below {args.clients + 100}: use fewer --clients")
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    server = subprocess.Popen([server_binary(args.server), "--port", "0", "--max-clients", str(args.clients * 2)],
+    server = subprocess.Popen([server_binary(args.server), "--port", "0", "--max-clients", str(args.clients * 2),
+                               "--max-handshakes-per-address", str(args.clients * 2)],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         line = server.stdout.readline()
