@@ -70,23 +70,63 @@ struct EngineIOSession: Sendable {
         case closed(CloseReason)
     }
 
-    let settings: Settings
+    /// The settings, shared by every session of an endpoint (one reference, not 72 bytes each).
+    private let sharedSettings: SharedSettings
+    var settings: Settings { sharedSettings.value }
+
+    /// ``Settings`` held once for many sessions.
+    final class SharedSettings: Sendable {
+        let value: Settings
+        init(_ value: Settings) { self.value = value }
+    }
     private(set) var phase: Phase
-    /// The poll held open, if any.
-    private(set) var heldPoll: UInt64?
     private var queue: [EngineIOPacket] = []
     private(set) var queuedBytes = 0
-    private var pingDue: UInt64?
-    private var pongDeadline: UInt64?
-    private var upgradeDeadline: UInt64?
-    private var lingerDeadline: UInt64?
+    // The poll held and the deadlines, as plain words with `UInt64.max` for none: an optional
+    // word takes two (every idle session holds these five).
+    private var heldPollWord = UInt64.max
+    private var pingDueWord = UInt64.max
+    private var pongDeadlineWord = UInt64.max
+    private var upgradeDeadlineWord = UInt64.max
+    private var lingerDeadlineWord = UInt64.max
+
+    /// The poll held open, if any.
+    private(set) var heldPoll: UInt64? {
+        get { Self.optional(heldPollWord) }
+        set { heldPollWord = newValue ?? .max }
+    }
+    private var pingDue: UInt64? {
+        get { Self.optional(pingDueWord) }
+        set { pingDueWord = newValue ?? .max }
+    }
+    private var pongDeadline: UInt64? {
+        get { Self.optional(pongDeadlineWord) }
+        set { pongDeadlineWord = newValue ?? .max }
+    }
+    private var upgradeDeadline: UInt64? {
+        get { Self.optional(upgradeDeadlineWord) }
+        set { upgradeDeadlineWord = newValue ?? .max }
+    }
+    private var lingerDeadline: UInt64? {
+        get { Self.optional(lingerDeadlineWord) }
+        set { lingerDeadlineWord = newValue ?? .max }
+    }
+
+    @inline(__always)
+    private static func optional(_ word: UInt64) -> UInt64? { word == .max ? nil : word }
 
     /// - Parameters:
     ///   - settings: timing and bounds.
     ///   - webSocket: true for a session opened on a WebSocket (no polling, no upgrade).
     ///   - now: the time of the handshake; the first ping is due `pingInterval` later.
     init(settings: Settings, webSocket: Bool, now: UInt64) {
-        self.settings = settings
+        self.init(settings: SharedSettings(settings), webSocket: webSocket, now: now)
+    }
+
+    /// A session with settings shared with others (see the other initializer).
+    init(settings: SharedSettings, webSocket: Bool, now: UInt64) {
+        sharedSettings = settings
+        let settings = settings.value
         phase = webSocket ? .webSocket : .polling
         pingDue = now + settings.pingInterval.nanosecondCount
     }

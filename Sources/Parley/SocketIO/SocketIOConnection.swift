@@ -76,7 +76,7 @@ final class SocketIOConnection: Sendable {
         headers = Handshake.applicationHeaders(request)
         client = endpoint.router.clientOrigin(request, peer: address, secure: secure)
         self.endpoint = endpoint
-        let session = EngineIOSession(settings: endpoint.settings, webSocket: webSocket != nil, now: monotonicNanoseconds())
+        let session = EngineIOSession(settings: endpoint.sharedSettings, webSocket: webSocket != nil, now: monotonicNanoseconds())
         engine = Mutex(Engine(session: session, webSocket: webSocket))
         layer = Mutex(Layer(assembler: SocketIOBinaryAssembler(maxBytes: endpoint.maxPayload)))
         engine.withLock { armTimer(&$0) }

@@ -31,6 +31,8 @@ final class SocketIOEndpoint: Sendable {
 
     let router: Server.Router
     let settings: EngineIOSession.Settings
+    /// ``settings`` as every session of this endpoint holds them.
+    let sharedSettings: EngineIOSession.SharedSettings
     /// The largest message and polling body accepted; announced as `maxPayload`.
     let maxPayload: Int
     /// Allowed origins (`*`: every one), for CORS and the `Origin` check.
@@ -48,6 +50,7 @@ final class SocketIOEndpoint: Sendable {
         settings = EngineIOSession.Settings(pingInterval: configuration.pingInterval ?? .seconds(25),
                                             pingTimeout: configuration.pingTimeout,
                                             maxQueuedBytes: max(4 << 20, 4 * configuration.maxPayload))
+        sharedSettings = EngineIOSession.SharedSettings(settings)
         maxPayload = configuration.maxPayload
         origins = configuration.origins
         maxSessions = configuration.maxClients

@@ -17,10 +17,18 @@ public struct SocketIOBinaryAssembler: Sendable {
     public let maxAttachments: Int
     /// The most attachment bytes one packet may carry.
     public let maxBytes: Int
-    private var waiting: SocketIOPacket?
-    private var expected = 0
-    private var received: [[UInt8]] = []
-    private var receivedBytes = 0
+    /// A binary packet waiting for its attachments.
+    private struct Pending: Sendable {
+        var packet: SocketIOPacket
+        var expected: Int
+        var received: [[UInt8]] = []
+        var receivedBytes = 0
+    }
+
+    /// The packet waiting, if any (at most one element): an empty array takes 8 bytes and no
+    /// allocation, so an assembler that never sees a binary packet (every idle connection has
+    /// one) is three words.
+    private var pending: [Pending] = []
 
     /// - Parameters:
     ///   - maxAttachments: the most attachments per packet (``SocketIOCodec/defaultMaxAttachments``).
@@ -31,7 +39,7 @@ public struct SocketIOBinaryAssembler: Sendable {
     }
 
     /// Whether a binary packet is waiting for attachments.
-    public var isWaiting: Bool { waiting != nil }
+    public var isWaiting: Bool { !pending.isEmpty }
 
     /// A text message: a complete packet, or nil when it is a binary packet whose attachments
     /// must come first.
@@ -45,11 +53,10 @@ public struct SocketIOBinaryAssembler: Sendable {
 
     /// A text message held in a buffer (read during the call only); see ``receive(text:)-([UInt8])``.
     public mutating func receive(text: UnsafeRawBufferPointer) throws(SocketIOError) -> SocketIOPacket? {
-        guard waiting == nil else { throw .unexpectedAttachment }
+        guard pending.isEmpty else { throw .unexpectedAttachment }
         let decoded = try SocketIOCodec.decode(text, maxAttachments: maxAttachments)
         guard decoded.attachments > 0 else { return decoded.packet }
-        waiting = decoded.packet
-        expected = decoded.attachments
+        pending = [Pending(packet: decoded.packet, expected: decoded.attachments)]
         return nil
     }
 
@@ -58,23 +65,20 @@ public struct SocketIOBinaryAssembler: Sendable {
     ///   ``SocketIOError/attachmentsTooLarge(limit:)``; ``SocketIOError/invalidPacket(_:)``
     ///   for a placeholder naming no attachment.
     public mutating func receive(binary: [UInt8]) throws(SocketIOError) -> SocketIOPacket? {
-        guard let packet = waiting else { throw .unexpectedAttachment }
-        receivedBytes += binary.count
-        guard receivedBytes <= maxBytes else { throw .attachmentsTooLarge(limit: maxBytes) }
-        received.append(binary)
-        guard received.count == expected else { return nil }
-        let attachments = received
-        waiting = nil
-        expected = 0
-        received = []
-        receivedBytes = 0
-        switch packet {
+        guard !pending.isEmpty else { throw .unexpectedAttachment }
+        pending[0].receivedBytes += binary.count
+        guard pending[0].receivedBytes <= maxBytes else { throw .attachmentsTooLarge(limit: maxBytes) }
+        pending[0].received.append(binary)
+        guard pending[0].received.count == pending[0].expected else { return nil }
+        let complete = pending.removeLast()
+        let attachments = complete.received
+        switch complete.packet {
         case .event(let namespace, let name, let arguments, let id):
             return .event(namespace: namespace, name: name, arguments: try Self.resolve(arguments, attachments), id: id)
         case .ack(let namespace, let id, let arguments):
             return .ack(namespace: namespace, id: id, arguments: try Self.resolve(arguments, attachments))
         default:
-            return packet
+            return complete.packet
         }
     }
 
