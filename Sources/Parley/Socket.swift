@@ -499,7 +499,8 @@ public final class Socket: Sendable, Hashable {
     /// Encodes and sends one envelope to this client (a Socket.IO client gets the matching packet).
     func send(_ envelope: Envelope) {
         switch link {
-        case .envelope(let connection): connection.send(textUTF8: EnvelopeCodec.encode(envelope))
+        case .envelope(let connection):
+            connection.send(textUTF8Count: EnvelopeCodec.encodedCount(envelope)) { EnvelopeCodec.encode(envelope, into: $0) }
         case .socketIO(let connection): connection.send(envelope, namespace: namespace.name)
         }
     }
