@@ -706,7 +706,9 @@ public final class Socket: Sendable, Hashable {
             var matched = MatchedHandlers.none
             var hasOnce = false
             let callbacks = state.handlers.callbacks
-            for (index, entry) in state.handlers.entries.enumerated() where entry.event == name {
+            // The byte counts first: a name of another length costs no string comparison.
+            let count = name.utf8.count
+            for (index, entry) in state.handlers.entries.enumerated() where entry.event.utf8.count == count && entry.event == name {
                 let handler = callbacks[index]
                 switch matched {
                 case .none: matched = .one(handler)
