@@ -499,7 +499,8 @@ public final class Socket: Sendable, Hashable {
     /// Encodes and sends one envelope to this client (a Socket.IO client gets the matching packet).
     func send(_ envelope: Envelope) {
         switch link {
-        case .envelope(let connection): connection.send(textUTF8: EnvelopeCodec.encode(envelope))
+        case .envelope(let connection):
+            connection.send(textUTF8Count: EnvelopeCodec.encodedCount(envelope)) { EnvelopeCodec.encode(envelope, into: $0) }
         case .socketIO(let connection): connection.send(envelope, namespace: namespace.name)
         }
     }
@@ -705,7 +706,9 @@ public final class Socket: Sendable, Hashable {
             var matched = MatchedHandlers.none
             var hasOnce = false
             let callbacks = state.handlers.callbacks
-            for (index, entry) in state.handlers.entries.enumerated() where entry.event == name {
+            // The byte counts first: a name of another length costs no string comparison.
+            let count = name.utf8.count
+            for (index, entry) in state.handlers.entries.enumerated() where entry.event.utf8.count == count && entry.event == name {
                 let handler = callbacks[index]
                 switch matched {
                 case .none: matched = .one(handler)

@@ -307,37 +307,70 @@ public enum EnvelopeCodec {
     /// - Returns: the UTF-8 bytes of one text-frame payload.
     public static func encode(_ envelope: Envelope) -> [UInt8] {
         var out: [UInt8] = []
+        out.reserveCapacity(encodedCount(envelope))
+        write(envelope, to: &out)
+        return out
+    }
+
+    /// The exact size of ``encode(_:)``'s output for `envelope`, computed without encoding it.
+    ///
+    /// ```swift
+    /// let count = EnvelopeCodec.encodedCount(envelope)   // then encode(_:into:) writes that many bytes
+    /// ```
+    /// - Parameter envelope: the envelope to measure.
+    /// - Returns: the byte count of its encoding.
+    public static func encodedCount(_ envelope: Envelope) -> Int {
+        var counter = ByteCounter()
+        write(envelope, to: &counter)
+        return counter.count
+    }
+
+    /// Writes ``encode(_:)``'s output for `envelope` into `destination` (a send buffer),
+    /// with no intermediate array.
+    ///
+    /// ```swift
+    /// let count = EnvelopeCodec.encodedCount(envelope)
+    /// connection.send(textUTF8Count: count) { EnvelopeCodec.encode(envelope, into: $0) }
+    /// ```
+    /// - Parameters:
+    ///   - envelope: the envelope to write.
+    ///   - destination: exactly ``encodedCount(_:)`` bytes of room.
+    public static func encode(_ envelope: Envelope, into destination: UnsafeMutableRawBufferPointer) {
+        var writer = ByteWriter(destination)
+        write(envelope, to: &writer)
+        precondition(writer.offset == destination.count, "destination size differs from encodedCount")
+    }
+
+    /// The one encoding routine behind ``encode(_:)``, ``encodedCount(_:)`` and
+    /// ``encode(_:into:)``.
+    private static func write(_ envelope: Envelope, to out: inout some EnvelopeSink) {
         switch envelope {
         case let .event(name, data, id):
-            out.reserveCapacity(name.utf8.count + (data?.bytes.count ?? 0) + 48)
             appendLiteral(#"{"event":"#, to: &out)
-            appendJSONString(name, to: &out)
+            writeJSONString(name, to: &out)
             if let data {
                 appendLiteral(#","data":"#, to: &out)
-                out.append(contentsOf: data.bytes)
+                data.bytes.withUnsafeBytes { out.append($0) }
             }
             if let id {
                 appendLiteral(#","id":"#, to: &out)
                 appendDecimal(id, to: &out)
             }
         case let .ack(id, data):
-            out.reserveCapacity((data?.bytes.count ?? 0) + 40)
             appendLiteral(#"{"ack":"#, to: &out)
             appendDecimal(id, to: &out)
             if let data {
                 appendLiteral(#","data":"#, to: &out)
-                out.append(contentsOf: data.bytes)
+                data.bytes.withUnsafeBytes { out.append($0) }
             }
         case let .ackError(id, message):
-            out.reserveCapacity(message.utf8.count + 56)
             appendLiteral(#"{"ack":"#, to: &out)
             appendDecimal(id, to: &out)
             appendLiteral(#","error":{"message":"#, to: &out)
-            appendJSONString(message, to: &out)
+            writeJSONString(message, to: &out)
             out.append(UInt8(ascii: "}"))
         }
         out.append(UInt8(ascii: "}"))
-        return out
     }
 
     /// Encodes an event with an `offset` (Protocol.md 5.5) after its other keys:
@@ -386,6 +419,10 @@ public enum EnvelopeCodec {
     ///   - text: the string to write.
     ///   - out: the array the literal is appended to.
     public static func appendJSONString(_ text: String, to out: inout [UInt8]) {
+        writeJSONString(text, to: &out)
+    }
+
+    private static func writeJSONString(_ text: String, to out: inout some EnvelopeSink) {
         var text = text
         out.append(UInt8(ascii: "\""))
         text.withUTF8 { utf8 in
@@ -393,16 +430,16 @@ public enum EnvelopeCodec {
             for i in 0..<utf8.count {
                 let byte = utf8[i]
                 guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<i]))
+                out.append(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(utf8)[runStart..<i]))
                 appendEscape(byte, to: &out)
                 runStart = i + 1
             }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
+            out.append(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(utf8)[runStart...]))
         }
         out.append(UInt8(ascii: "\""))
     }
 
-    private static func appendEscape(_ byte: UInt8, to out: inout [UInt8]) {
+    private static func appendEscape(_ byte: UInt8, to out: inout some EnvelopeSink) {
         out.append(UInt8(ascii: "\\"))
         switch byte {
         case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(byte)
@@ -420,12 +457,12 @@ public enum EnvelopeCodec {
     }
 
     @inline(__always)
-    private static func appendLiteral(_ literal: StaticString, to out: inout [UInt8]) {
-        out.append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    private static func appendLiteral(_ literal: StaticString, to out: inout some EnvelopeSink) {
+        out.append(UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
     }
 
     /// Appends `value` in decimal, without going through `String`.
-    private static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
+    private static func appendDecimal(_ value: UInt64, to out: inout some EnvelopeSink) {
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)   // room for UInt64.max's 20 digits
         withUnsafeMutableBytes(of: &digits) { buffer in
             var remaining = value
@@ -435,7 +472,56 @@ public enum EnvelopeCodec {
                 buffer[start] = UInt8(ascii: "0") + UInt8(remaining % 10)
                 remaining /= 10
             } while remaining > 0
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[start...]))
+            out.append(UnsafeRawBufferPointer(rebasing: buffer[start...]))
         }
+    }
+}
+
+/// Where the encoder's bytes go: an array, a counter (to size a buffer first) or a buffer.
+private protocol EnvelopeSink {
+    mutating func append(_ byte: UInt8)
+    mutating func append(_ bytes: UnsafeRawBufferPointer)
+}
+
+extension Array: EnvelopeSink where Element == UInt8 {
+    @inline(__always)
+    fileprivate mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        append(contentsOf: bytes)
+    }
+}
+
+/// Counts the bytes an encoding would write.
+private struct ByteCounter: EnvelopeSink {
+    var count = 0
+
+    @inline(__always)
+    mutating func append(_ byte: UInt8) { count += 1 }
+
+    @inline(__always)
+    mutating func append(_ bytes: UnsafeRawBufferPointer) { count += bytes.count }
+}
+
+/// Writes into a buffer sized by ``ByteCounter``; the bound is checked on every write.
+private struct ByteWriter: EnvelopeSink {
+    let buffer: UnsafeMutableRawBufferPointer
+    var offset = 0
+
+    init(_ buffer: UnsafeMutableRawBufferPointer) {
+        self.buffer = buffer
+    }
+
+    @inline(__always)
+    mutating func append(_ byte: UInt8) {
+        precondition(offset < buffer.count, "envelope larger than its buffer")
+        buffer[offset] = byte
+        offset += 1
+    }
+
+    @inline(__always)
+    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        precondition(bytes.count <= buffer.count - offset, "envelope larger than its buffer")
+        guard let source = bytes.baseAddress, let base = buffer.baseAddress, bytes.count > 0 else { return }
+        (base + offset).copyMemory(from: source, byteCount: bytes.count)
+        offset += bytes.count
     }
 }

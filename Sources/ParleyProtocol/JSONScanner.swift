@@ -176,10 +176,15 @@ struct JSONScanner {
         var hasEscapes = false
         let count = bytes.count
         while true {
-            // Eight plain ASCII bytes at a time: none is a quote, a backslash, a control or non-ASCII.
+            // Eight plain ASCII bytes at a time: none is a quote, a backslash, a control or
+            // non-ASCII. A word with such a byte moves `index` straight to the first one.
             while index + 8 <= count {
-                let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-                guard !Self.needsAttention(word) else { break }
+                let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+                let attention = Self.attentionBits(word)
+                guard attention == 0 else {
+                    index += attention.trailingZeroBitCount >> 3
+                    break
+                }
                 index += 8
             }
             guard index < count else { throw .invalidJSON("unterminated string at offset \(start - 1)") }
@@ -202,10 +207,12 @@ struct JSONScanner {
         }
     }
 
-    /// Whether any byte of `word` is a quote, a backslash, below 0x20 or non-ASCII.
-    /// (The classic "has zero byte" test; it may report a byte after a hit, never miss one.)
+    /// The high bit of each byte of `word` (byte 0 least significant) that is a quote, a
+    /// backslash, below 0x20 or non-ASCII; zero when there is none. (The classic "has zero
+    /// byte" test: a borrow may mark a byte above a hit, never one below it, so the lowest bit
+    /// set is exactly the first such byte.)
     @inline(__always)
-    private static func needsAttention(_ word: UInt64) -> Bool {
+    private static func attentionBits(_ word: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         let quotes = word ^ (ones &* 0x22)
@@ -213,7 +220,7 @@ struct JSONScanner {
         let zeroInQuotes = (quotes &- ones) & ~quotes
         let zeroInBackslashes = (backslashes &- ones) & ~backslashes
         let belowSpace = word &- (ones &* 0x20)
-        return (zeroInQuotes | zeroInBackslashes | belowSpace | word) & highs != 0
+        return (zeroInQuotes | zeroInBackslashes | belowSpace | word) & highs
     }
 
     /// Skips one escape sequence; `index` is at its backslash.

@@ -338,6 +338,24 @@ final class EnvelopeCodecTests: XCTestCase {
         }
     }
 
+    func test_envelopeCodec_encodesIntoBuffer_sameBytesAsArray() {
+        let envelopes: [Envelope] = [
+            .event(name: "chat", data: raw(#"{"a":1}"#), id: 42),
+            .event(name: "a\"b\n\u{1}🎉", data: nil, id: nil),
+            .event(name: "", data: .null, id: 0),
+            .ack(id: .max, data: raw("[1, 2]")),
+            .ack(id: 0, data: nil),
+            .ackError(id: 9, message: "no \"room\"\t\\ 😀"),
+        ]
+        for envelope in envelopes {
+            let expected = EnvelopeCodec.encode(envelope)
+            XCTAssertEqual(EnvelopeCodec.encodedCount(envelope), expected.count, "\(envelope)")
+            var written = [UInt8](repeating: 0, count: expected.count)
+            written.withUnsafeMutableBytes { EnvelopeCodec.encode(envelope, into: $0) }
+            XCTAssertEqual(written, expected, "\(envelope)")
+        }
+    }
+
     // MARK: - appendJSONString
 
     func test_envelopeCodec_appendJSONString_escapesQuotesAndBackslash() {

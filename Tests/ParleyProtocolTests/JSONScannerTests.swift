@@ -56,7 +56,13 @@ final class JSONScannerTests: XCTestCase {
             XCTAssertEqual(try decodedString("\"\(filler)\"").1, prefix + 2, "quote after \(prefix)")
             XCTAssertEqual(try decodedString("\"\(filler)\\n\(filler)\"").0, filler + "\n" + filler)
             XCTAssertEqual(try decodedString("\"\(filler)é\(filler)\"").0, filler + "é" + filler)
-            XCTAssertThrowsError(try decodedString("\"\(filler)\u{1F}\(filler)\""), "control after \(prefix)")
+            XCTAssertThrowsError(try decodedString("\"\(filler)\u{1F}\(filler)\""), "control after \(prefix)") { error in
+                // The first special byte of a word is found exactly, not a byte later.
+                XCTAssertEqual(error as? EnvelopeError,
+                               .invalidJSON("unescaped control character byte 0x1F in string at offset \(prefix + 1)"))
+            }
+            XCTAssertEqual(try decodedString("\"\(filler)\u{1}\"".replacingOccurrences(of: "\u{1}", with: "\\u0001")).0,
+                           filler + "\u{1}")
             XCTAssertThrowsError(try decodedString("\"\(filler)"), "unterminated after \(prefix)")
         }
     }

@@ -47,6 +47,20 @@ public enum FrameEncoder {
     public static func write(opcode: Opcode, fin: Bool = true, payload: UnsafeRawBufferPointer,
                              maskKey: (UInt8, UInt8, UInt8, UInt8)?, to destination: UnsafeMutableRawPointer) -> Int {
         let count = payload.count
+        let p = destination + writeHeader(opcode: opcode, fin: fin, payloadCount: count, maskKey: maskKey, to: destination)
+        if let source = payload.baseAddress, count > 0 {
+            p.copyMemory(from: source, byteCount: count)
+            if let key = maskKey { applyMask(UnsafeMutableRawBufferPointer(start: p, count: count), key: key) }
+        }
+        return p + count - destination
+    }
+
+    /// Writes the header of a frame of `payloadCount` bytes at `destination`, which has room
+    /// for ``headerSize(payloadCount:masked:)``; returns the bytes written (the payload goes
+    /// right after them).
+    @inlinable
+    public static func writeHeader(opcode: Opcode, fin: Bool = true, payloadCount count: Int,
+                                   maskKey: (UInt8, UInt8, UInt8, UInt8)?, to destination: UnsafeMutableRawPointer) -> Int {
         var p = destination
         p.storeBytes(of: (fin ? 0x80 : 0) | opcode.rawValue, as: UInt8.self)
         let maskBit: UInt8 = maskKey == nil ? 0 : 0x80
@@ -69,11 +83,7 @@ public enum FrameEncoder {
             p.storeBytes(of: key.3, toByteOffset: 3, as: UInt8.self)
             p += 4
         }
-        if let source = payload.baseAddress, count > 0 {
-            p.copyMemory(from: source, byteCount: count)
-            if let key = maskKey { applyMask(UnsafeMutableRawBufferPointer(start: p, count: count), key: key) }
-        }
-        return p + count - destination
+        return p - destination
     }
 
     /// One complete frame as a new array.

@@ -308,6 +308,45 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
         return enqueueData(.text, bytes)
     }
 
+    /// Sends a text message of exactly `count` bytes that `write` puts straight into the send
+    /// queue (the caller guarantees valid UTF-8): an encoder writes its output in place, with no
+    /// intermediate array. Off the loop (or on a client connection, whose frames are masked) the
+    /// bytes are written into an array first and sent as by ``send(textUTF8:)-([UInt8])``.
+    ///
+    /// ```swift
+    /// let count = EnvelopeCodec.encodedCount(envelope)
+    /// connection.send(textUTF8Count: count) { EnvelopeCodec.encode(envelope, into: $0) }
+    /// ```
+    /// - Parameters:
+    ///   - count: the payload size.
+    ///   - write: fills its buffer of exactly `count` bytes; called once, before this returns.
+    /// - Returns: see ``SendResult``.
+    @discardableResult
+    public func send(textUTF8Count count: Int, _ write: (UnsafeMutableRawBufferPointer) -> Void) -> SendResult {
+        guard loop.inEventLoop, role == .server else {
+            var bytes = [UInt8](repeating: 0, count: count)
+            bytes.withUnsafeMutableBytes { write($0) }
+            return send(textUTF8: bytes)
+        }
+        guard closing.canSend, !isFinalized else { return .closed }
+        let size = FrameEncoder.headerSize(payloadCount: count, masked: false) + count
+        guard admit(size) else { return .closed }
+        let chunk: ByteChunk
+        if lastChunkOwned, let last = queue.last, last.freeSpace >= size {
+            chunk = last
+        } else {
+            chunk = size <= ByteChunk.standardCapacity ? loop.takeChunk() : ByteChunk(capacity: size)
+            queue.append(chunk)
+            lastChunkOwned = true
+        }
+        let header = FrameEncoder.writeHeader(opcode: .text, payloadCount: count, maskKey: nil, to: chunk.end)
+        write(UnsafeMutableRawBufferPointer(start: chunk.end + header, count: count))
+        chunk.commit(size)
+        didEnqueue(size)
+        counters?.sentMessage()
+        return .enqueued
+    }
+
     /// Sends a binary message given as bytes, copied into the send queue (see
     /// ``send(textUTF8:)-(UnsafeRawBufferPointer)``).
     @discardableResult
