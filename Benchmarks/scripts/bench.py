@@ -182,8 +182,13 @@ def record(suite, rounds, rows, loads):
            "command": "Benchmarks/scripts/bench.py " + " ".join(sys.argv[1:]),
            "conditions": (f"{os.cpu_count()} cores, load average {min(loads):.1f}-{max(loads):.1f}; "
                           f"medians of {rounds} alternating runs")}
+    # An invocation that measured every test of the suite dates the whole section; a partial one
+    # dates only the scenarios it wrote.
+    whole = {test for test, *_ in rows} >= set(SUITES[suite]["tests"]) or "measured" not in section
+    if whole:
+        section.update(run)
     def put(scenario):
-        scenario.update(run)
+        if not whole: scenario.update(run)
         scenarios = section["scenarios"]
         index = next((i for i, s in enumerate(scenarios) if s["id"] == scenario["id"]), None)
         if index is None: scenarios.append(scenario)
