@@ -96,13 +96,7 @@ struct PacketLog {
         bytes -= packets[head].size
         trimmedThrough = packets[head].offset
         head += 1
-        if head == packets.count {
-            packets.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head >= 1024 && head * 2 >= packets.count {
-            packets.removeFirst(head)
-            head = 0
-        }
+        packets.compactConsumedPrefix(head: &head)
     }
 }
 

@@ -67,13 +67,7 @@ struct SessionStore {
     }
 
     private mutating func compact() {
-        if head == order.count {
-            order.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head >= 1024 && head * 2 >= order.count {
-            order.removeFirst(head)
-            head = 0
-        }
+        order.compactConsumedPrefix(head: &head)
     }
 }
 
