@@ -13,7 +13,7 @@ extension Socket {
     /// - Returns: an id for ``off(_:_:)``.
     @discardableResult
     public func on(_ event: String, _ handler: @escaping @Sendable (EventArguments) throws -> Void) -> Int {
-        register(event, .data(RawJSON.self, ack: false), once: false) { arguments, _ in try handler(arguments) }
+        register(event, .data(RawJSON.self, ack: false), once: false, .argumentsOnly(handler))
     }
 
     /// Handles `event` with its arguments as sent, answering its acknowledgement.

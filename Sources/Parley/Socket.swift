@@ -46,27 +46,76 @@ public final class Socket: Sendable, Hashable {
 
     /// An `on` handler as it was given, called with the event's arguments: the closure the
     /// application wrote is stored itself (no wrapping closure, an allocation per handler and
-    /// socket), and a typed one in a wrapper that captures nothing but it.
+    /// socket), and a typed one in a ``DecodingCallback`` holding nothing but it.
     enum Callback: Sendable {
-        /// Decodes the data and calls the handler; gets the socket and the event name to refuse
-        /// data that does not decode.
-        case decoding(@Sendable (EventArguments, Ack, Socket, String) throws -> Void)
+        /// Decodes the data and calls the handler.
+        case decoding(any DecodingCallback)
         case raw(@Sendable (RawJSON) throws -> Void)
         case rawAck(@Sendable (RawJSON, Ack) throws -> Void)
         case plain(@Sendable () throws -> Void)
         case plainAck(@Sendable (Ack) throws -> Void)
-        /// Internal handlers (Socket.IO glue) taking the arguments as they are.
+        /// `on(event) { (arguments: EventArguments) in ... }`.
+        case argumentsOnly(@Sendable (EventArguments) throws -> Void)
+        /// The arguments as they are, with the acknowledgement (and internal handlers: the
+        /// Socket.IO glue).
         case arguments(Handler)
 
         func call(_ arguments: EventArguments, _ ack: Ack, socket: Socket, event: String) throws {
             switch self {
-            case .decoding(let handler): try handler(arguments, ack, socket, event)
+            case .decoding(let handler): try handler.call(arguments, ack, socket: socket, event: event)
             case .raw(let handler): try handler(arguments.data ?? .null)
             case .rawAck(let handler): try handler(arguments.data ?? .null, ack)
             case .plain(let handler): try handler()
             case .plainAck(let handler): try handler(ack)
+            case .argumentsOnly(let handler): try handler(arguments)
             case .arguments(let handler): try handler(arguments, ack)
             }
+        }
+    }
+
+    /// A typed handler: decodes the data as its type first (data that does not decode never
+    /// reaches it; the client is answered by ``refuseData(_:_:_:)``). An object holding only the
+    /// application's closure: 32 bytes per handler and socket, where a closure capturing it
+    /// with its type would take 48.
+    protocol DecodingCallback: AnyObject, Sendable {
+        func call(_ arguments: EventArguments, _ ack: Ack, socket: Socket, event: String) throws
+    }
+
+    /// A handler of `(T)`.
+    private final class Decoding<T: Decodable & Sendable>: DecodingCallback {
+        let handler: @Sendable (T) throws -> Void
+
+        init(_ handler: @escaping @Sendable (T) throws -> Void) {
+            self.handler = handler
+        }
+
+        func call(_ arguments: EventArguments, _ ack: Ack, socket: Socket, event: String) throws {
+            let value: T
+            do {
+                value = try (arguments.data ?? .null).decode(T.self)
+            } catch {
+                return socket.refuseData(event, error, ack)
+            }
+            try handler(value)
+        }
+    }
+
+    /// A handler of `(T, Ack)`.
+    private final class DecodingWithAck<T: Decodable & Sendable>: DecodingCallback {
+        let handler: @Sendable (T, Ack) throws -> Void
+
+        init(_ handler: @escaping @Sendable (T, Ack) throws -> Void) {
+            self.handler = handler
+        }
+
+        func call(_ arguments: EventArguments, _ ack: Ack, socket: Socket, event: String) throws {
+            let value: T
+            do {
+                value = try (arguments.data ?? .null).decode(T.self)
+            } catch {
+                return socket.refuseData(event, error, ack)
+            }
+            try handler(value, ack)
         }
     }
     typealias LifecycleHandler = @Sendable (DisconnectReason) throws -> Void
@@ -373,28 +422,12 @@ public final class Socket: Sendable, Hashable {
 
     /// A typed handler: decodes the data as `T` first (refused data never reaches it).
     private static func typed<T: Decodable & Sendable>(_ handler: @escaping @Sendable (T, Ack) throws -> Void) -> Callback {
-        .decoding { arguments, ack, socket, event in
-            let value: T
-            do {
-                value = try (arguments.data ?? .null).decode(T.self)
-            } catch {
-                return socket.refuseData(event, error, ack)
-            }
-            try handler(value, ack)
-        }
+        .decoding(DecodingWithAck(handler))
     }
 
     /// A typed handler without an acknowledgement.
     private static func typed<T: Decodable & Sendable>(_ handler: @escaping @Sendable (T) throws -> Void) -> Callback {
-        .decoding { arguments, ack, socket, event in
-            let value: T
-            do {
-                value = try (arguments.data ?? .null).decode(T.self)
-            } catch {
-                return socket.refuseData(event, error, ack)
-            }
-            try handler(value)
-        }
+        .decoding(Decoding(handler))
     }
 
     /// Gives back the spare capacity of the handler list once the connection handlers have

@@ -30,11 +30,6 @@ package protocol Flushable: AnyObject {
 }
 
 public final class EventLoop: @unchecked Sendable {
-    private struct Registration {
-        var handler: Selectable
-        var generation: UInt32
-    }
-
     /// Size of the receive buffer the loop shares among all its connections. 64 KiB: a few
     /// dozen frames per read under load, and idle connections hold no buffer of their own.
     package static let readBufferSize = 64 * 1024
@@ -47,8 +42,16 @@ public final class EventLoop: @unchecked Sendable {
     private let wakeupArmed = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
 
-    @exclusivity(unchecked) private var registrations: [Registration?] = []
-    @exclusivity(unchecked) private var nextGeneration: UInt32 = 1
+    /// The handler of each registered descriptor, indexed by descriptor: 16 bytes a slot. A
+    /// slot spans every descriptor of the process below the highest registered here, so each
+    /// loop's table is as long as the highest descriptor; it holds nothing else (see
+    /// ``deregister(_:)`` for how a reused descriptor is told from its predecessor).
+    @exclusivity(unchecked) private var registrations: [Selectable?] = []
+    /// The events of the current wait (see ``run()``): `batchNext..<batchCount` are still to be
+    /// handled, and ``deregister(_:)`` voids those of a descriptor it stops watching.
+    @exclusivity(unchecked) private var batch: UnsafeMutablePointer<cps_event>?
+    @exclusivity(unchecked) private var batchNext = 0
+    @exclusivity(unchecked) private var batchCount = 0
     @exclusivity(unchecked) private var timers = TimerQueue()
     /// Deadlines by fixed delay (see ``setDeadline(after:for:)``); at most ``maxDeadlineQueues``.
     @exclusivity(unchecked) private var deadlineQueues: [DeadlineQueue] = []
@@ -62,9 +65,9 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) package var pendingFlush: [any Flushable] = []
     /// Streams to read again in this iteration although the poller will not report them: a TLS
     /// session holds records it read ahead (see ``readAgain(_:)``).
-    @exclusivity(unchecked) private var pendingReads: [(fd: Int32, generation: UInt32)] = []
+    @exclusivity(unchecked) private var pendingReads: [Int32] = []
     /// The streams being read again (see ``readPending()``).
-    @exclusivity(unchecked) private var rereading: [(fd: Int32, generation: UInt32)] = []
+    @exclusivity(unchecked) private var rereading: [Int32] = []
     /// The connections being flushed (see ``flushPending()``).
     @exclusivity(unchecked) private var flushing: [any Flushable] = []
     /// Written-out send chunks kept for reuse, so a busy connection does not allocate per frame.
@@ -82,8 +85,10 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var randomPool = [UInt8](repeating: 0, count: 4096)
     @exclusivity(unchecked) private var randomOffset = 4096
 
-    /// The token of the wake-up; never a valid (fd, generation) pair since generations start at 1.
-    private static let wakeToken: UInt64 = 0
+    /// The token of the wake-up; a descriptor's token is the descriptor, below 2^32.
+    private static let wakeToken = UInt64.max
+    /// The token of an event voided by ``deregister(_:)``.
+    private static let voidToken = UInt64.max - 1
 
     /// Creates a loop and starts its thread.
     /// - Parameters:
@@ -265,10 +270,8 @@ public final class EventLoop: @unchecked Sendable {
     package func register(_ fd: Int32, interest: IOEvents, exclusive: Bool = false, handler: Selectable) -> Bool {
         let index = Int(fd)
         if index >= registrations.count { growRegistrations(toInclude: index) }
-        let generation = nextGeneration
-        nextGeneration = nextGeneration == .max ? 1 : nextGeneration + 1
-        registrations[index] = Registration(handler: handler, generation: generation)
-        let status = poller.register(fd, interest: interest, token: Self.token(fd, generation), exclusive: exclusive)
+        registrations[index] = handler
+        let status = poller.register(fd, interest: interest, token: Self.token(fd), exclusive: exclusive)
         if status != 0 {
             registrations[index] = nil
             errno = status
@@ -276,10 +279,10 @@ public final class EventLoop: @unchecked Sendable {
         return status == 0
     }
 
-    /// Makes room for descriptor `index` and a quarter more (not double: a slot is 24 bytes,
-    /// and at 10,000 connections doubling would leave up to 240 KB unused per loop).
+    /// Makes room for descriptor `index` and a quarter more (not double: at 10,000 connections
+    /// doubling would leave up to 160 KB unused per loop).
     private func growRegistrations(toInclude index: Int) {
-        var grown: [Registration?] = []
+        var grown: [Selectable?] = []
         grown.reserveCapacity(max(index + 1, registrations.count + registrations.count / 4, 64))
         grown.append(contentsOf: registrations)
         grown.append(contentsOf: repeatElement(nil, count: grown.capacity - grown.count))
@@ -292,20 +295,33 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Hands `fd` to another handler without touching the poller (e.g. handshake -> WebSocket).
     package func replaceHandler(_ fd: Int32, with handler: Selectable) {
-        registrations[Int(fd)]?.handler = handler
+        registrations[Int(fd)] = handler
     }
 
     /// Changes what `fd` is watched for.
     package func modify(_ fd: Int32, interest: IOEvents) {
-        guard let registration = registrations[Int(fd)] else { return }
-        poller.modify(fd, interest: interest, token: Self.token(fd, registration.generation))
+        guard registrations[Int(fd)] != nil else { return }
+        poller.modify(fd, interest: interest, token: Self.token(fd))
     }
 
     /// Stops watching `fd` (before it is closed).
+    ///
+    /// Events are matched to handlers by descriptor alone, and a closed descriptor's number is
+    /// soon another connection's: so the events of `fd` still to be handled in this iteration
+    /// (from the current wait, or asked for by ``readAgain(_:)``) are voided here, and no event
+    /// of the closed connection can reach the one that reuses its number.
     package func deregister(_ fd: Int32) {
         guard Int(fd) < registrations.count else { return }
         registrations[Int(fd)] = nil
         poller.deregister(fd)
+        if let batch, batchNext < batchCount {
+            let token = Self.token(fd)
+            for index in batchNext..<batchCount where batch[index].token == token { batch[index].token = Self.voidToken }
+        }
+        if !pendingReads.isEmpty { pendingReads.removeAll { $0 == fd } }
+        if !rereading.isEmpty {
+            for index in rereading.indices where rereading[index] == fd { rereading[index] = -1 }
+        }
     }
 
     /// Calls `fd`'s handler with ``IOEvents/read`` once more in this iteration, after the
@@ -313,12 +329,12 @@ public final class EventLoop: @unchecked Sendable {
     /// read ahead). A handler that already read it all just finds nothing. Call on the loop thread.
     @usableFromInline
     package func readAgain(_ fd: Int32) {
-        guard Int(fd) < registrations.count, let registration = registrations[Int(fd)] else { return }
-        pendingReads.append((fd, registration.generation))
+        guard Int(fd) < registrations.count, registrations[Int(fd)] != nil else { return }
+        pendingReads.append(fd)
     }
 
     /// Every handler registered on this loop. Call on the loop thread.
-    package var handlers: [Selectable] { registrations.compactMap { $0?.handler } }
+    package var handlers: [Selectable] { registrations.compactMap { $0 } }
 
     /// Asks the loop to finish: it stops after the current iteration. Thread-safe.
     package func stop() {
@@ -335,14 +351,16 @@ public final class EventLoop: @unchecked Sendable {
         var deadline = Deadline.none
     }
 
-    private static func token(_ fd: Int32, _ generation: UInt32) -> UInt64 {
-        UInt64(generation) << 32 | UInt64(UInt32(bitPattern: fd))
+    private static func token(_ fd: Int32) -> UInt64 {
+        UInt64(UInt32(bitPattern: fd))
     }
 
     private func run() {
         cps_set_current_loop(Unmanaged.passUnretained(self).toOpaque())
         let events = UnsafeMutablePointer<cps_event>.allocate(capacity: Poller.maxEvents)
+        batch = events
         defer {
+            batch = nil
             events.deallocate()
             finished.signal()
         }
@@ -355,21 +373,20 @@ public final class EventLoop: @unchecked Sendable {
                 // Round up to the next millisecond so a timer never fires early and spins.
                 timeout = deadline <= now ? 0 : Int32(clamping: (deadline - now + 999_999) / 1_000_000)
             }
-            let count = poller.wait(into: events, capacity: Poller.maxEvents, timeoutMilliseconds: timeout)
-            if count > 0 {
-                for i in 0..<count {
-                    let event = events[i]
-                    if event.token == Self.wakeToken {
-                        wakeup.drain()
-                        continue
-                    }
-                    let fd = Int(UInt32(truncatingIfNeeded: event.token))
-                    // A stale event for a closed (and maybe reused) fd has an old generation: skip it.
-                    guard fd < registrations.count, let registration = registrations[fd],
-                          registration.generation == UInt32(truncatingIfNeeded: event.token >> 32) else { continue }
-                    registration.handler.handleEvents(IOEvents(rawValue: event.events))
+            batchCount = poller.wait(into: events, capacity: Poller.maxEvents, timeoutMilliseconds: timeout)
+            batchNext = 0
+            while batchNext < batchCount {
+                let event = events[batchNext]
+                batchNext += 1
+                if event.token >= Self.voidToken {
+                    if event.token == Self.wakeToken { wakeup.drain() }
+                    continue
                 }
+                let fd = Int(event.token)
+                guard fd < registrations.count, let handler = registrations[fd] else { continue }
+                handler.handleEvents(IOEvents(rawValue: event.events))
             }
+            batchCount = 0
             readPending()
             runTasks()
             if earliestDeadline != .max || !timers.isEmpty {
@@ -398,10 +415,13 @@ public final class EventLoop: @unchecked Sendable {
     private func readPending() {
         guard !pendingReads.isEmpty else { return }
         swap(&rereading, &pendingReads)
-        for (fd, generation) in rereading {
-            guard Int(fd) < registrations.count, let registration = registrations[Int(fd)],
-                  registration.generation == generation else { continue }
-            registration.handler.handleEvents(.read)
+        // By index: a handler may void later entries (``deregister(_:)``).
+        var index = 0
+        while index < rereading.count {
+            let fd = Int(rereading[index])
+            index += 1
+            guard fd >= 0, fd < registrations.count, let handler = registrations[fd] else { continue }
+            handler.handleEvents(.read)
         }
         rereading.removeAll(keepingCapacity: true)
     }

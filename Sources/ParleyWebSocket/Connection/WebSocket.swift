@@ -75,8 +75,8 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
         subprotocolIndex == Self.noSubprotocol ? nil : settings.subprotocols[Int(subprotocolIndex)]
     }
     /// Limits, timers, counters and budget, shared with the server's other connections on this
-    /// loop: an idle connection is only its own state (the stored properties below, laid out
-    /// widest first so that no padding is wasted), about 200 bytes.
+    /// loop: an idle connection is only its own state (the stored properties below, ordered
+    /// so that no padding is wasted), 181 bytes.
     let settings: ConnectionSettings
     private var configuration: Configuration { settings.configuration }
     /// The server loop's counters (nil for a client connection).
@@ -87,13 +87,17 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
     private var budget: BufferBudget? { settings.budget }
     /// The socket: every read, write and interest change goes through it (it holds the loop).
     @exclusivity(unchecked) private var io: StreamIO
+    /// Declared here and after `fragments`: each fills the 4 bytes of padding after the field
+    /// before it (a `StreamIO` and a `Fragments` both end 4 bytes short of 8-byte alignment).
+    @exclusivity(unchecked) private var receiveHeld: Int32 = 0
 
     /// Bytes of a frame not complete yet (see ``FrameParser``); empty, holding no memory, between frames.
     @exclusivity(unchecked) private var carry: [UInt8] = []
     /// The fragmented message in progress (see ``MessageAssembler``).
     @exclusivity(unchecked) private var fragments = MessageAssembler.Fragments()
-    /// The closing handshake once it has begun; nil before (most of a connection's life), so
-    /// that an open connection keeps 8 bytes for it rather than 24.
+    @exclusivity(unchecked) private var budgetCharge: Int32 = 0
+    /// The closing handshake and its deadline once it has begun; nil before (most of a
+    /// connection's life), so that an open connection keeps 8 bytes for them rather than 32.
     @exclusivity(unchecked) private var closeState: CloseState?
     @exclusivity(unchecked) private var queue = SendQueue()
     /// Bytes of `queue[0]` already written.
@@ -103,16 +107,12 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
     /// The next ping, or the ping's answer deadline (see ``KeepAlive``); on the loop's
     /// deadline queues, not a timer each.
     @exclusivity(unchecked) private var pingDeadline = Deadline.none
-    @exclusivity(unchecked) private var closeDeadline = Deadline.none
 
     @exclusivity(unchecked) private var bytesHandler: (@Sendable (WebSocket, Opcode, UnsafeRawBufferPointer) -> Void)?
     @exclusivity(unchecked) private var closeHandler: (@Sendable (WebSocket, CloseCode, String) -> Void)?
     /// ``onMessage(_:)`` and ``onPing(_:)``, allocated when one is set: a server that reads
     /// bytes (``onMessageBytes(_:)``) keeps 16 bytes instead of 32 per connection.
     @exclusivity(unchecked) private var moreHandlers: MoreHandlers?
-
-    @exclusivity(unchecked) private var receiveHeld: Int32 = 0
-    @exclusivity(unchecked) private var budgetCharge: Int32 = 0
 
     public let role: Role
     /// Index of ``subprotocol`` in `settings.subprotocols`, or ``noSubprotocol``.
@@ -171,9 +171,10 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
         set { set(.isFinalized, newValue) }
     }
 
-    /// The closing handshake's state (see ``closing``).
+    /// The closing handshake's state (see ``closing``) and the deadline of the peer's answer.
     private final class CloseState {
         var handshake: CloseHandshake
+        var deadline = Deadline.none
         init(_ handshake: CloseHandshake) { self.handshake = handshake }
     }
 
@@ -183,6 +184,16 @@ public final class WebSocket: @unchecked Sendable, Selectable, Flushable, Deadli
         get { closeState?.handshake ?? CloseHandshake(isServer: role == .server) }
         set {
             if let closeState { closeState.handshake = newValue } else { closeState = CloseState(newValue) }
+        }
+    }
+
+    /// The close deadline (see ``armCloseTimer()``), kept in ``closeState``: set only once
+    /// closing has begun.
+    private var closeDeadline: Deadline {
+        get { closeState?.deadline ?? .none }
+        set {
+            if closeState == nil, newValue != .none { closeState = CloseState(closing) }
+            closeState?.deadline = newValue
         }
     }
 
