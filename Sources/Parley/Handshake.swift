@@ -18,18 +18,24 @@ public final class Handshake: Sendable {
     public let namespace: String
     /// The `auth` object a Socket.IO client sent with `CONNECT` (nil for envelope clients and
     /// when none was sent).
-    public let auth: RawJSON?
+    public var auth: RawJSON? { extras?.auth }
     /// When the connection was accepted.
-    public var issued: ContinuousClock.Instant { Self.epoch.advanced(by: .nanoseconds(issuedOffset)) }
-    /// ``issued`` as nanoseconds after ``epoch``: 8 bytes rather than an instant's 16.
-    private let issuedOffset: Int64
+    public var issued: ContinuousClock.Instant { Self.epoch.advanced(by: .nanoseconds(Int64(issuedAndSecure & Self.issuedMask))) }
+    /// Whether the client connected over TLS (`wss://`, `https://`): to this server, or, behind
+    /// a trusted proxy, to the proxy (`X-Forwarded-Proto: https`).
+    public var secure: Bool { issuedAndSecure & ~Self.issuedMask != 0 }
+    /// ``issued`` as nanoseconds after ``epoch`` (low 63 bits: 292 years) and ``secure`` (the top
+    /// bit): 8 bytes for both, where an instant alone takes 16.
+    private let issuedAndSecure: UInt64
+    private static let issuedMask: UInt64 = 1 << 63 - 1
     /// The instant ``issued`` is counted from: the first handshake of the process.
     private static let epoch = ContinuousClock.now
 
-    /// Nanoseconds from ``epoch`` to now.
-    private static func offsetNow() -> Int64 {
+    /// Nanoseconds from ``epoch`` to now, with `secure` in the top bit (see ``issuedAndSecure``).
+    private static func offsetNow(secure: Bool) -> UInt64 {
         let (seconds, attoseconds) = (ContinuousClock.now - epoch).components
-        return seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000
+        let nanoseconds = UInt64(clamping: seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000) & issuedMask
+        return secure ? nanoseconds | ~issuedMask : nanoseconds
     }
     /// Data middleware attaches for the socket (e.g. the authenticated user); the same
     /// storage is `socket.data`. Made on first use: most sockets of a busy server never
@@ -39,28 +45,28 @@ public final class Handshake: Sendable {
         return dataStorage.storeIfNil(SocketData())
     }
     private let dataStorage = AtomicLazyReference<SocketData>()
-    /// Connection state recovery parameters (Protocol.md 5.5, 5.6), not part of ``query``;
-    /// nil when the client sent none (most do: 8 bytes per socket rather than 48).
-    private let recovery: RecoveryParameters?
-    /// Whether the client connected over TLS (`wss://`, `https://`): to this server, or, behind
-    /// a trusted proxy, to the proxy (`X-Forwarded-Proto: https`).
-    public let secure: Bool
+    /// Connection state recovery parameters (Protocol.md 5.5, 5.6), not part of ``query``, and
+    /// ``auth``; nil when the client sent none (most do: 8 bytes per socket rather than 56).
+    private let extras: Extras?
 
-    private final class RecoveryParameters: Sendable {
+    private final class Extras: Sendable {
         let token: String?
         let offset: String?
         let dedupeKey: String?
+        let auth: RawJSON?
 
-        init(token: String?, offset: String?, dedupeKey: String?) {
+        init?(token: String?, offset: String?, dedupeKey: String?, auth: RawJSON?) {
+            guard token != nil || offset != nil || dedupeKey != nil || auth != nil else { return nil }
             self.token = token
             self.offset = offset
             self.dedupeKey = dedupeKey
+            self.auth = auth
         }
     }
 
-    var recoveryToken: String? { recovery?.token }
-    var recoveryOffset: String? { recovery?.offset }
-    var dedupeKey: String? { recovery?.dedupeKey }
+    var recoveryToken: String? { extras?.token }
+    var recoveryOffset: String? { extras?.offset }
+    var dedupeKey: String? { extras?.dedupeKey }
 
     init(request: HTTPRequestHead, address: String, secure: Bool = false) {
         var query = request.query
@@ -68,14 +74,11 @@ public final class Handshake: Sendable {
         let token = query.removeValue(forKey: "recoveryToken")
         let offset = query.removeValue(forKey: "recoveryOffset")
         let dedupeKey = query.removeValue(forKey: "dedupeKey")
-        recovery = token == nil && offset == nil && dedupeKey == nil
-            ? nil : RecoveryParameters(token: token, offset: offset, dedupeKey: dedupeKey)
+        extras = Extras(token: token, offset: offset, dedupeKey: dedupeKey, auth: nil)
         self.query = query
         headers = Self.applicationHeaders(request)
         self.address = address
-        self.secure = secure
-        auth = nil
-        issuedOffset = Self.offsetNow()
+        issuedAndSecure = Self.offsetNow(secure: secure)
     }
 
     /// A Socket.IO client's handshake: the Engine.IO request's query and headers (as
@@ -87,14 +90,10 @@ public final class Handshake: Sendable {
         self.query = query
         self.headers = headers
         self.address = address
-        self.secure = secure
         self.namespace = namespace
-        self.auth = auth
-        let token = auth?.string(forKey: "pid")
-        let offset = auth?.string(forKey: "offset")
         // Socket.IO clients do not deduplicate re-sent events (Protocol.md 12).
-        recovery = token == nil && offset == nil ? nil : RecoveryParameters(token: token, offset: offset, dedupeKey: nil)
-        issuedOffset = Self.offsetNow()
+        extras = Extras(token: auth?.string(forKey: "pid"), offset: auth?.string(forKey: "offset"), dedupeKey: nil, auth: auth)
+        issuedAndSecure = Self.offsetNow(secure: secure)
     }
 
     /// A Socket.IO client's handshake read from its Engine.IO request (see

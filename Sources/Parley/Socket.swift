@@ -139,20 +139,22 @@ public final class Socket: Sendable, Hashable {
         /// A flat list: a socket has a handful of handlers, so a linear scan of string compares
         /// beats hashing; the names are shared with the namespace's other sockets.
         var handlers: SocketHandlers
-        var anyHandlers: [(id: Int, handler: @Sendable (String, RawJSON?) -> Void)] = []
         /// `onDisconnecting` and `onDisconnect` handlers in one list (`disconnect` tells which).
         var lifecycleHandlers: [(id: Int, disconnect: Bool, handler: LifecycleHandler)] = []
-        var nextAckID: UInt64 = 0
-        /// Acknowledgements awaited, with their timeout (cancelled when the answer comes).
-        var pendingAcks: [UInt64: (event: String, continuation: CheckedContinuation<RawJSON?, any Error>, timer: Scheduled?)] = [:]
-        /// The stream ``events`` returns, made on first use.
-        var events: EventStream?
+        /// What only some sockets use, made on first use (see ``Extras``).
+        var extras: Extras?
         var phase = Phase.pending
         var reason: DisconnectReason?
-        /// Whether events go to `events` (until its consumer stops or the socket ends).
-        var sinkOpen = false
         /// The last handler id given, in 32 bits (with the one-byte fields: no padding).
         var lastHandlerID: Int32 = 0
+
+        /// ``extras``, made if it was not.
+        mutating func madeExtras() -> Extras {
+            if let extras { return extras }
+            let made = Extras()
+            extras = made
+            return made
+        }
 
         var nextHandlerID: Int {
             get { Int(lastHandlerID) }
@@ -169,8 +171,23 @@ public final class Socket: Sendable, Hashable {
             set { lifecycleHandlers = lifecycleHandlers.filter { !$0.disconnect } + newValue.map { ($0.id, true, $0.handler) } }
         }
 
+    }
+
+    /// `onAny` handlers, ``events`` and the acknowledgements the server awaits: most sockets use
+    /// none of them, and keep 8 bytes for all (a reference, nil) rather than 32. Read and
+    /// written under the state lock only.
+    private final class Extras {
+        var anyHandlers: [(id: Int, handler: @Sendable (String, RawJSON?) -> Void)] = []
+        var nextAckID: UInt64 = 0
+        /// Acknowledgements awaited, with their timeout (cancelled when the answer comes).
+        var pendingAcks: [UInt64: (event: String, continuation: CheckedContinuation<RawJSON?, any Error>, timer: Scheduled?)] = [:]
+        /// The stream ``Socket/events`` returns, made on first use.
+        var events: EventStream?
+        /// Whether events go to `events` (until its consumer stops or the socket ends).
+        var sinkOpen = false
+
         /// Where events go: `events` until its consumer stops or the socket ends (a flag
-        /// rather than a second reference: 8 bytes less per socket).
+        /// rather than a second reference).
         var eventsSink: EventStream? {
             get { sinkOpen ? events : nil }
             set {
@@ -369,7 +386,7 @@ public final class Socket: Sendable, Hashable {
     public func onAny(_ handler: @escaping @Sendable (String, RawJSON?) -> Void) -> Int {
         state.withLock { state in
             state.nextHandlerID += 1
-            state.anyHandlers.append((state.nextHandlerID, handler))
+            state.madeExtras().anyHandlers.append((state.nextHandlerID, handler))
             return state.nextHandlerID
         }
     }
@@ -403,11 +420,12 @@ public final class Socket: Sendable, Hashable {
     /// ``maxQueuedEvents`` wait (beyond, the client gets an error). Finishes on disconnect.
     public var events: AsyncStream<SocketEvent> {
         state.withLock { state in
-            if let events = state.events { return events.stream }
+            let extras = state.madeExtras()
+            if let events = extras.events { return events.stream }
             let events = EventStream()
             if state.phase == .disconnected { events.continuation.finish() }
-            state.events = events
-            state.eventsSink = events
+            extras.events = events
+            extras.eventsSink = events
             return events.stream
         }
     }
@@ -499,10 +517,11 @@ public final class Socket: Sendable, Hashable {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<RawJSON?, any Error>) in
             let id: UInt64? = state.withLock { state in
                 guard state.phase == .connected else { return nil }
-                guard state.pendingAcks.count < Self.maxPendingAcks else { return .max }
-                state.nextAckID += 1
-                state.pendingAcks[state.nextAckID] = (event, continuation, nil)
-                return state.nextAckID
+                let extras = state.madeExtras()
+                guard extras.pendingAcks.count < Self.maxPendingAcks else { return .max }
+                extras.nextAckID += 1
+                extras.pendingAcks[extras.nextAckID] = (event, continuation, nil)
+                return extras.nextAckID
             }
             guard let id else { return continuation.resume(throwing: ParleyError.disconnected) }
             guard id != .max else { return continuation.resume(throwing: ParleyError.tooManyPendingAcks(limit: Self.maxPendingAcks)) }
@@ -512,8 +531,8 @@ public final class Socket: Sendable, Hashable {
             }
             // The answer may have come already (or the socket gone): then the timer is not needed.
             let waiting = state.withLock { state -> Bool in
-                guard state.pendingAcks[id] != nil else { return false }
-                state.pendingAcks[id]?.timer = timer
+                guard let extras = state.extras, extras.pendingAcks[id] != nil else { return false }
+                extras.pendingAcks[id]?.timer = timer
                 return true
             }
             if !waiting { timer.cancel() }
@@ -521,10 +540,10 @@ public final class Socket: Sendable, Hashable {
     }
 
     /// Acknowledgements this server awaits from the client now (see ``Server/Metrics/pendingAcks``).
-    var pendingAckCount: Int { state.withLock { $0.pendingAcks.count } }
+    var pendingAckCount: Int { state.withLock { $0.extras?.pendingAcks.count ?? 0 } }
 
     func completeAck(_ id: UInt64, _ result: Result<RawJSON?, any Error>) {
-        let pending = state.withLock { $0.pendingAcks.removeValue(forKey: id) }
+        let pending = state.withLock { $0.extras?.pendingAcks.removeValue(forKey: id) }
         pending?.timer?.cancel()
         pending?.continuation.resume(with: result)
     }
@@ -751,7 +770,7 @@ public final class Socket: Sendable, Hashable {
                 hasOnce = hasOnce || entry.once
             }
             if hasOnce { state.handlers.removeAll { $0.event == name && $0.once } }
-            return (matched, state.anyHandlers, state.eventsSink)
+            return (matched, state.extras?.anyHandlers ?? [], state.extras?.eventsSink)
         }
         for any in anyHandlers { any.handler(name, data) }
         var consumed = true
@@ -771,7 +790,7 @@ public final class Socket: Sendable, Hashable {
             case .dropped: return ack.fail("server busy: event dropped")
             case .terminated:
                 // The consumer stopped iterating: later events go to `on` handlers only.
-                state.withLock { $0.eventsSink = nil }
+                state.withLock { $0.extras?.eventsSink = nil }
             @unknown default: break
             }
         }
@@ -866,15 +885,16 @@ public final class Socket: Sendable, Hashable {
             let reason = state.reason ?? fallback
             state.reason = reason
             defer {
-                state.pendingAcks = [:]
+                state.extras?.pendingAcks = [:]
                 state.handlers.removeAll()
-                state.anyHandlers = []
+                state.extras?.anyHandlers = []
                 state.disconnectingHandlers = []
                 state.disconnectHandlers = []
-                state.eventsSink = nil
+                state.extras?.eventsSink = nil
                 state.early = []
             }
-            return (wasConnected, reason, state.disconnectingHandlers, state.disconnectHandlers, state.pendingAcks, state.eventsSink)
+            return (wasConnected, reason, state.disconnectingHandlers, state.disconnectHandlers,
+                    state.extras?.pendingAcks ?? [:], state.extras?.eventsSink)
         }
         for (_, pending) in acks {
             pending.timer?.cancel()
