@@ -295,6 +295,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Hands `fd` to another handler without touching the poller (e.g. handshake -> WebSocket).
     package func replaceHandler(_ fd: Int32, with handler: Selectable) {
+        guard registrations[Int(fd)] != nil else { return }
         registrations[Int(fd)] = handler
     }
 
