@@ -86,7 +86,11 @@ public final class Server: Sendable {
             get { logger.level <= .debug }
             set { logger.level = newValue ? .debug : .info }
         }
-        /// Event loop threads; default one per core.
+        /// Event loop threads. Default: one per core the process may run on (its CPU affinity,
+        /// so `taskset` and container CPU sets count), the most throughput when the server has
+        /// those cores to itself. Where other busy processes share the cores (a database, a load
+        /// generator), fewer loops can be faster: a loop that waits for a core costs more per
+        /// message than it adds (BENCHMARKS.md measures one loop against two on two shared cores).
         public var loopCount = EventLoopGroup.coreCount
         /// Plain HTTP resources served on GET and HEAD (e.g. a page and its script).
         public var routes: [String: HTTPResponse] = [:]

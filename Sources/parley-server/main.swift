@@ -37,7 +37,8 @@ let usage = """
       --max-buffered BYTES  budget for client data held by all connections together (partial
                             frames, fragments, send queues); over it the largest holders are
                             closed with 1013 (default: a quarter of memory, at most 1 GiB)
-      --loops N             event loop threads (default: one per core)
+      --loops N             event loop threads (default: one per core it may run on; fewer
+                            where other busy processes share the cores)
       --verbose             log connects, disconnects and refusals
       --admin-token T       serve the live admin dashboard at <path>/admin?token=T
       --metrics PATH        serve Prometheus metrics at PATH (e.g. /metrics)

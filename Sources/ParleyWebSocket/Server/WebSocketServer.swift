@@ -64,7 +64,11 @@ public final class WebSocketServer: Sendable {
         /// The listen backlog. 511: the common server default (nginx, Redis); the kernel caps
         /// it at `net.core.somaxconn`.
         public var backlog: Int32 = 511
-        /// Event loop threads; default one per core.
+        /// Event loop threads. Default: one per core the process may run on (its CPU affinity,
+        /// so `taskset` and container CPU sets count), the most throughput when the server has
+        /// those cores to itself. Where other busy processes share the cores (a database, a load
+        /// generator), fewer loops can be faster: a loop that waits for a core costs more per
+        /// message than it adds (BENCHMARKS.md measures one loop against two on two shared cores).
         public var loopCount = EventLoopGroup.coreCount
         /// How the loops wait for readiness. Default ``IOBackend/automatic``: the
         /// `PARLEY_IO_BACKEND` environment variable, else epoll on Linux and poll elsewhere.
