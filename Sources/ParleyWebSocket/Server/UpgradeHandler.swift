@@ -192,8 +192,10 @@ final class UpgradeHandler: Selectable, DeadlineTarget {
         let hasCapacity = context.clientCount.load(ordering: .relaxed) < context.configuration.maxClients
         switch context.handshake.decide(request, hasCapacity: hasCapacity) {
         case .respond(let response, let includeBody):
+            // A refused upgrade closes, as a WebSocket client expects; a route's answer need not.
+            let refusesUpgrade = response.status >= 400 && request.path == context.configuration.path
             if response.status >= 400 { refused(response.status, path: request.path) }
-            respond(response, includeBody: includeBody, keepAlive: persists)
+            respond(response, includeBody: includeBody, keepAlive: persists && !refusesUpgrade)
         case .upgrade(let response, let subprotocol):
             guard context.reserveSlot() else {
                 refused(503, path: request.path)
@@ -247,17 +249,20 @@ final class UpgradeHandler: Selectable, DeadlineTarget {
 
     /// Sends `response`, then closes the connection, or reads the next request when
     /// `keepAlive` and the server allow it: ``WebSocketServer/Configuration/keepAliveTimeout``
-    /// is set, the server is not stopping, no more bytes came than are kept, and a kept-alive
-    /// cap has room. The response says which (`Connection: keep-alive` or `close`).
+    /// is set, the server is not stopping, no more bytes came after the request than are kept
+    /// (``WebSocketServer/Configuration/maxHeaderBytes``), and a kept-alive cap has room. The
+    /// response says which (`Connection: keep-alive` or `close`).
     func respond(_ response: HTTPResponse, includeBody: Bool, keepAlive: Bool = false) {
         cancelDeadline()
         responding = true
         var timeout: Duration?
-        if keepAlive, !overflowed, let keepAliveTimeout = context.configuration.keepAliveTimeout,
+        if keepAlive, !overflowed, buffered.count <= context.configuration.maxHeaderBytes,
+           let keepAliveTimeout = context.configuration.keepAliveTimeout,
            context.accepting.load(ordering: .acquiring), beginKeptAlive() {
             timeout = keepAliveTimeout
         }
         keepsAlive = timeout != nil
+        if !keepsAlive { buffered = [] }
         pending = response.encoded(includeBody: includeBody, keepAliveTimeout: timeout)
         pendingOffset = 0
         writePending()
