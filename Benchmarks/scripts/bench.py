@@ -5,11 +5,16 @@ usage: Benchmarks/scripts/bench.py [--record] SUITE [ROUNDS] [TESTS]
   SUITE   raw       parley-server --raw-echo vs Node ws (ws_raw.js)
           envelope  parley-server relay (path /) vs Node ws envelope peer (ws_envelope.js)
                     and python-socketio (sio_server.py, echo tests only)
+                    In raw and envelope, "parley" is parley-server with its default loops (one
+                    per core) and "parley-1" the same binary with --loops 1: the peers run one
+                    thread, and on a machine whose cores the load generator shares, the second
+                    loop competes with it (the figures per core are parley-1's)
           recovery  parley-server relay (path /) without and with --recovery (connection state
                     recovery: every broadcast numbered and kept); prints recovery/off
-          socketio  parley-server's Socket.IO endpoint (/socket.io/, "parley-sio") vs the same
-                    server's envelope (path /, "parley") vs python-socketio (sio_server.py);
-                    the ratios to read are parley-sio/sio and parley-sio/parley
+          socketio  parley-server's Socket.IO endpoint (/socket.io/, "parley-sio"; with --loops 1,
+                    "parley-sio-1") vs the same server's envelope (path /, "parley") vs
+                    python-socketio (sio_server.py); the ratios to read are parley-sio/sio,
+                    parley-sio-1/sio and parley-sio/parley
   ROUNDS  rounds (default 5); servers alternate, a fresh process for every run
   TESTS   comma list of echo100, echo10x16, bcast, connect, kept (default: all of the suite)
           kept: one client sends KEPT_EVENTS (10,000, the default maxPackets) broadcasts of
@@ -48,12 +53,12 @@ KEPT_EVENTS = 10_000
 KEPT_DATA = '"' + "x" * 38 + '"'
 
 SUITES = {
-    "raw": {"servers": ["parley", "ws"], "tests": ["echo100", "echo10x16", "connect"], "sio_tests": []},
-    "envelope": {"servers": ["parley", "ws", "sio"], "tests": ["echo100", "echo10x16", "bcast", "connect"],
+    "raw": {"servers": ["parley", "parley-1", "ws"], "tests": ["echo100", "echo10x16", "connect"], "sio_tests": []},
+    "envelope": {"servers": ["parley", "parley-1", "ws", "sio"], "tests": ["echo100", "echo10x16", "bcast", "connect"],
                  "sio_tests": ["echo100", "echo10x16"]},
     "recovery": {"servers": ["parley", "recovery"], "tests": ["bcast", "echo100", "kept"], "sio_tests": []},
     # One parley-server serves both dialects: "parley-sio" is its Socket.IO endpoint.
-    "socketio": {"servers": ["parley-sio", "parley", "sio"], "tests": ["echo100", "bcast", "connect"],
+    "socketio": {"servers": ["parley-sio", "parley-sio-1", "parley", "sio"], "tests": ["echo100", "bcast", "connect"],
                  "sio_tests": ["echo100", "echo10x16", "bcast"]},
 }
 
@@ -62,9 +67,10 @@ SUITES = {
 PARLEY_LIMITS = ["--max-handshakes-per-address", "1000"]
 
 def command(suite, server, port):
-    if server in ("parley", "parley-sio"):
+    if server in ("parley", "parley-sio", "parley-1", "parley-sio-1"):
         mode = ["--raw-echo"] if suite == "raw" else ["--path", "/"]
-        return [PARLEY, "--port", str(port)] + mode + PARLEY_LIMITS
+        loops = ["--loops", "1"] if server.endswith("-1") else []
+        return [PARLEY, "--port", str(port)] + mode + loops + PARLEY_LIMITS
     if server == "recovery":
         return [PARLEY, "--port", str(port), "--path", "/", "--recovery"] + PARLEY_LIMITS
     if server == "ws":
@@ -75,7 +81,7 @@ def command(suite, server, port):
 def dialect(suite, server):
     if suite == "raw":
         return ["--dialect", "raw"]
-    return ["--dialect", "socketio"] if server in ("sio", "parley-sio") else ["--dialect", "envelope"]
+    return ["--dialect", "socketio"] if server in ("sio", "parley-sio", "parley-sio-1") else ["--dialect", "envelope"]
 
 def rss(pid):
     for line in open(f"/proc/{pid}/status"):
@@ -158,6 +164,7 @@ def run(suite, server, test, port):
 
 RESULTS = os.environ.get("PARLEY_BENCH_RESULTS", os.path.join(ROOT, "Benchmarks", "results", "results.json"))
 NAMES = {"parley": "Parley", "parley-sio": "Parley (Socket.IO)", "ws": "Node ws", "sio": "python-socketio",
+         "parley-1": "Parley, one loop", "parley-sio-1": "Parley (Socket.IO), one loop",
          "recovery": "Parley with recovery"}
 TITLES = {
     "echo100": ("echo, 100 connections, window 1", "msg/s"),
@@ -270,6 +277,16 @@ def main():
             cost = (f"{statistics.median(cpu[server]) / statistics.median(cpu[first]):.2f}x"
                     if server != first and cpu[server] and cpu[first] else "-")
             print(f"| {test} | {server} | {med:,.0f} | {ratio} | {lat} | {mem} | {per} | {cost} |")
+    # Every Parley variant against every peer: throughput and server CPU per message.
+    print()
+    for test, servers, values, _, _, _, cpu in rows:
+        for mine in [s for s in servers if s.startswith("parley")]:
+            for other in [s for s in servers if s != mine and (not s.startswith("parley") or mine == servers[0])]:
+                a, b = statistics.median(values[mine]), statistics.median(values[other])
+                text = f"{test}: {mine}/{other} = {a / b:.2f}x" if b else f"{test}: {mine}/{other} = inf"
+                if cpu[mine] and cpu[other]:
+                    text += f", server CPU per message {statistics.median(cpu[mine]) / statistics.median(cpu[other]):.2f}x"
+                print(text)
     if suite == "recovery":
         print()
         for test, servers, values, _, _, _, _ in rows:

@@ -24,7 +24,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # and orange, variants of Parley in lighter blues.
 COLOURS = {
     "Parley": "#3b5bdb", "ParleyClient": "#3b5bdb", "1,000 ParleyClients": "#3b5bdb", "1 node": "#3b5bdb",
-    "ParleyClient emitWithAck": "#91a7ff", "3 nodes, same rate": "#5c7cfa", "3 nodes, own flow control": "#91a7ff",
+    "ParleyClient emitWithAck": "#91a7ff", "Parley, one loop": "#748ffc", "Parley (Socket.IO)": "#4c6ef5",
+    "Parley (Socket.IO), one loop": "#91a7ff", "3 nodes, same rate": "#5c7cfa", "3 nodes, own flow control": "#91a7ff",
     "Node ws": "#868e96", "wsload (C)": "#868e96", "1,000 wsload receivers": "#868e96",
     "python-socketio": "#f08c00",
 }

@@ -72,6 +72,11 @@ public final class Server: Sendable {
         public var refusalLimit: RefusalLimiter.Limit? = RefusalLimiter.Limit()
         /// The HTTP upgrade request must arrive within this. 10 s (slowloris).
         public var handshakeTimeout: Duration = .seconds(10)
+        /// How long a persistent HTTP connection (Socket.IO polling, preflights, `parley.js`,
+        /// metrics) may wait for its next request before it is closed; nil closes every
+        /// connection after its answer. 5 s, Node's `keepAliveTimeout`: a polling client's next
+        /// poll and post reuse their connections. See ``WebSocketServer/Configuration/keepAliveTimeout``.
+        public var keepAliveTimeout: Duration? = .seconds(5)
         /// All middleware of one connection must finish within this, or the client gets
         /// `connect_error` "middleware timeout". 10 s: room for a token lookup elsewhere.
         public var middlewareTimeout: Duration = .seconds(10)
@@ -86,7 +91,11 @@ public final class Server: Sendable {
             get { logger.level <= .debug }
             set { logger.level = newValue ? .debug : .info }
         }
-        /// Event loop threads; default one per core.
+        /// Event loop threads. Default: one per core the process may run on (its CPU affinity,
+        /// so `taskset` and container CPU sets count), the most throughput when the server has
+        /// those cores to itself. Where other busy processes share the cores (a database, a load
+        /// generator), fewer loops can be faster: a loop that waits for a core costs more per
+        /// message than it adds (BENCHMARKS.md measures one loop against two on two shared cores).
         public var loopCount = EventLoopGroup.coreCount
         /// Plain HTTP resources served on GET and HEAD (e.g. a page and its script).
         public var routes: [String: HTTPResponse] = [:]
@@ -144,6 +153,7 @@ public final class Server: Sendable {
             configuration.maxHandshakesPerAddress = maxHandshakesPerAddress
             configuration.subprotocols = subprotocols
             configuration.handshakeTimeout = handshakeTimeout
+            configuration.keepAliveTimeout = keepAliveTimeout
             configuration.refusalLimit = refusalLimit
             configuration.loopCount = loopCount
             configuration.routes = routes

@@ -29,6 +29,9 @@ let usage = """
                             (default 32; load generators on one host need more)
       --ping-interval MS    server ping interval (default 25000; 0 disables)
       --ping-timeout MS     ping answer deadline (default 20000)
+      --keep-alive-timeout MS
+                            how long an answered HTTP connection (Socket.IO polling, files)
+                            waits for its next request (default 5000; 0 closes after each)
       --token T             refuse clients without token=T in the query or, for Socket.IO
                             clients, {"token": T} in the auth payload (connect_error)
       --refusal-limit N/S   after N refusals within S seconds from one address, its upgrades
@@ -37,7 +40,8 @@ let usage = """
       --max-buffered BYTES  budget for client data held by all connections together (partial
                             frames, fragments, send queues); over it the largest holders are
                             closed with 1013 (default: a quarter of memory, at most 1 GiB)
-      --loops N             event loop threads (default: one per core)
+      --loops N             event loop threads (default: one per core it may run on; fewer
+                            where other busy processes share the cores)
       --verbose             log connects, disconnects and refusals
       --admin-token T       serve the live admin dashboard at <path>/admin?token=T
       --metrics PATH        serve Prometheus metrics at PATH (e.g. /metrics)
@@ -97,6 +101,9 @@ func parseArguments(_ arguments: [String]) -> Options {
             let milliseconds = number(argument, 0...86_400_000)
             options.configuration.pingInterval = milliseconds == 0 ? nil : .milliseconds(milliseconds)
         case "--ping-timeout": options.configuration.pingTimeout = .milliseconds(number(argument, 1...86_400_000))
+        case "--keep-alive-timeout":
+            let milliseconds = number(argument, 0...3_600_000)
+            options.configuration.keepAliveTimeout = milliseconds == 0 ? nil : .milliseconds(milliseconds)
         case "--token": options.token = value(argument)
         case "--refusal-limit": options.configuration.refusalLimit = refusalLimit(value(argument))
         case "--max-payload", "--max-message": options.configuration.maxPayload = number(argument, 1...(1 << 30))
@@ -222,6 +229,7 @@ do {
         raw.allowedOrigins = configuration.origins
         raw.maxClients = configuration.maxClients
         raw.maxHandshakesPerAddress = configuration.maxHandshakesPerAddress
+        raw.keepAliveTimeout = configuration.keepAliveTimeout
         raw.maxBufferedBytes = configuration.maxBufferedBytes
         raw.webSocket.maxFrameSize = configuration.maxPayload
         raw.webSocket.maxMessageSize = configuration.maxPayload

@@ -41,6 +41,17 @@ public struct HTTPRequestHead: Sendable, Equatable {
         return result
     }
 
+    /// Whether the connection persists after the answer to this request (RFC 9112 9.3): not
+    /// when `Connection` has the `close` option; otherwise yes for HTTP/1.1 (and any later 1.x),
+    /// and for HTTP/1.0 only with the `keep-alive` option.
+    public var keepsConnectionOpen: Bool {
+        let options = tokens("Connection")
+        if options.contains("close") { return false }
+        // The parser admits major version 1 only: `HTTP/1.x`, the minor digit last.
+        guard let minor = version.utf8.last, minor != UInt8(ascii: "0") else { return options.contains("keep-alive") }
+        return true
+    }
+
     /// The first value of a header field, matched case-insensitively.
     public subscript(name: String) -> String? {
         headers.first { $0.name.caseInsensitiveEquals(name) }?.value
@@ -61,8 +72,9 @@ public struct HTTPRequestHead: Sendable, Equatable {
     }
 }
 
-/// A complete, small HTTP response: status, headers and body, sent with `Connection: close`
-/// unless it is the `101` of an upgrade.
+/// A complete, small HTTP response: status, headers and body. The server adds `Content-Length`
+/// and `Connection` (`close`, or `keep-alive` on a persistent connection) when it sends it,
+/// except to the `101` of an upgrade.
 public struct HTTPResponse: Sendable, Equatable {
     public var status: Int
     public var headers: [(name: String, value: String)]
@@ -127,19 +139,31 @@ public struct HTTPResponse: Sendable, Equatable {
         return HTTPResponse(status: 304, headers: headers.filter { kept.contains($0.name.lowercased()) })
     }
 
-    /// The bytes on the wire. `includeBody` is false for an answer to `HEAD`. A `304` has
-    /// neither content nor `Content-Length` (RFC 9110 15.4.5, RFC 9112 6.3).
-    public func encoded(includeBody: Bool = true) -> [UInt8] {
+    /// The bytes on the wire. A `304` or `204` has neither content nor `Content-Length`
+    /// (RFC 9110 15.4.5, 8.6; RFC 9112 6.3).
+    /// - Parameters:
+    ///   - includeBody: false for an answer to `HEAD`.
+    ///   - keepAliveTimeout: nil when the server closes the connection after this response
+    ///     (`Connection: close`); otherwise the connection persists (`Connection: keep-alive`,
+    ///     which an HTTP/1.0 client needs) and is closed after this long without a request,
+    ///     announced as `Keep-Alive: timeout=N` when it is a second or more.
+    public func encoded(includeBody: Bool = true, keepAliveTimeout: Duration? = nil) -> [UInt8] {
         var text = "HTTP/1.1 \(status) \(Self.reasonPhrase(status))\r\n"
         for header in headers { text += "\(header.name): \(header.value)\r\n" }
-        if status == 304 {
-            text += "Connection: close\r\n"
-        } else if status != 101 {
-            text += "Content-Length: \(body.count)\r\nConnection: close\r\n"
+        if status != 101 {
+            let hasContent = status != 304 && status != 204
+            if hasContent { text += "Content-Length: \(body.count)\r\n" }
+            if let keepAliveTimeout {
+                text += "Connection: keep-alive\r\n"
+                let seconds = keepAliveTimeout.components.seconds
+                if seconds >= 1 { text += "Keep-Alive: timeout=\(seconds)\r\n" }
+            } else {
+                text += "Connection: close\r\n"
+            }
         }
         text += "\r\n"
         var bytes = Array(text.utf8)
-        if includeBody && status != 101 && status != 304 { bytes += body }
+        if includeBody && status != 101 && status != 304 && status != 204 { bytes += body }
         return bytes
     }
 

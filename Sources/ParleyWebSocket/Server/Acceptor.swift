@@ -66,8 +66,7 @@ final class Acceptor: Selectable {
         let (target, counters) = targets[nextTarget]
         nextTarget = nextTarget + 1 == targets.count ? 0 : nextTarget + 1
         if target === loop {
-            let handler = UpgradeHandler(fd: fd, loop: loop, context: context, counters: counters)
-            handler.handshakeHost = host
+            let handler = UpgradeHandler(fd: fd, loop: loop, context: context, counters: counters, clientKey: host)
             handler.start()
             return
         }
@@ -80,8 +79,7 @@ final class Acceptor: Selectable {
                 closeDescriptor(fd)
                 return
             }
-            let handler = UpgradeHandler(fd: fd, loop: target, context: context, counters: counters)
-            handler.handshakeHost = host
+            let handler = UpgradeHandler(fd: fd, loop: target, context: context, counters: counters, clientKey: host)
             handler.start()
         }
     }

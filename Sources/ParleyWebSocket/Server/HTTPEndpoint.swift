@@ -59,10 +59,14 @@ public final class HTTPResponder: @unchecked Sendable {
         self.handler = handler
     }
 
-    /// Sends `response` (with `Connection: close`) and closes the connection.
+    /// Sends `response`. The connection then reads the client's next request when it persists
+    /// (RFC 9112 9.3: an HTTP/1.1 request without `Connection: close`; see
+    /// ``WebSocketServer/Configuration/keepAliveTimeout``), or closes; the response's
+    /// `Connection` field says which.
+    /// - Parameter includeBody: false for an answer to `HEAD`.
     public func respond(_ response: HTTPResponse, includeBody: Bool = true) {
         guard claim() else { return }
-        onLoop { $0.respondToEndpoint(response, includeBody: includeBody) }
+        onLoop { [self] in $0.respondToEndpoint(response, includeBody: includeBody, from: self) }
     }
 
     /// Upgrades the connection to a WebSocket after the checks of RFC 6455 4.2.1 (method,
@@ -74,7 +78,7 @@ public final class HTTPResponder: @unchecked Sendable {
     ///   - onConnection: set the socket's handlers here.
     public func upgrade(configuration: WebSocket.Configuration? = nil, _ onConnection: @escaping @Sendable (WebSocket) -> Void) {
         guard claim() else { return }
-        onLoop { $0.upgradeForEndpoint(configuration: configuration, onConnection) }
+        onLoop { [self] in $0.upgradeForEndpoint(configuration: configuration, from: self, onConnection) }
     }
 
     /// Sets what to do if the client goes away (or the server shuts down) before the answer:
@@ -124,8 +128,8 @@ extension UpgradeHandler {
         return context.configuration.endpoints.first { path.hasPrefix($0.prefix) }
     }
 
-    /// Starts reading the body of a request for `endpoint` (`remainder`: bytes after the head).
-    func startEndpoint(_ endpoint: HTTPEndpoint, _ request: HTTPRequestHead, remainder: [UInt8]) {
+    /// Starts reading the body of a request for `endpoint` (``buffered``: the bytes after the head).
+    func startEndpoint(_ endpoint: HTTPEndpoint, _ request: HTTPRequestHead) {
         // RFC 9112 6.1: a chunked body cannot be bounded before it is read; ask for a length.
         if request["Transfer-Encoding"] != nil {
             refused(411, path: request.path)
@@ -143,23 +147,25 @@ extension UpgradeHandler {
             return
         }
         pendingEndpoint = EndpointRequest(endpoint: endpoint, head: request, body: [], expected: length)
-        pendingRemainder = remainder
         if length == 0 {
-            // A GET: what follows the head may be WebSocket frames sent early; keep them for an upgrade.
+            // What follows the head stays in `buffered`: the next request, or WebSocket frames
+            // sent early, for an upgrade.
             dispatchEndpoint()
         } else {
-            pendingRemainder = []
+            let remainder = buffered
+            buffered = []
             remainder.withUnsafeBytes { receiveEndpointBytes($0) }
         }
     }
 
-    /// Bytes read while an endpoint request is pending: body bytes, or (once it is complete)
-    /// bytes that are discarded until the answer.
+    /// Bytes read while an endpoint request's body is incomplete: body bytes, and after the
+    /// body the start of the next request (kept for it).
     func receiveEndpointBytes(_ bytes: UnsafeRawBufferPointer) {
-        guard var request = pendingEndpoint, request.responder == nil else { return }
+        guard var request = pendingEndpoint, request.responder == nil else { return keep(bytes) }
         let wanted = min(bytes.count, request.expected - request.body.count)
         if wanted > 0 { request.body.append(contentsOf: bytes.prefix(wanted)) }
         pendingEndpoint = request
+        if wanted < bytes.count { keep(UnsafeRawBufferPointer(rebasing: bytes[wanted...])) }
         if request.body.count == request.expected { dispatchEndpoint() }
     }
 
@@ -174,19 +180,25 @@ extension UpgradeHandler {
         request.endpoint.handler(serverRequest, responder)
     }
 
-    func respondToEndpoint(_ response: HTTPResponse, includeBody: Bool) {
-        guard !closed else { return }
-        let path = pendingEndpoint?.head.path ?? ""
+    /// The answer of `responder` to the pending request (it answers no other).
+    func respondToEndpoint(_ response: HTTPResponse, includeBody: Bool, from responder: HTTPResponder) {
+        guard !closed, let request = pendingEndpoint, request.responder === responder else { return }
         pendingEndpoint = nil
-        if response.status >= 400 { refused(response.status, path: path) }
-        respond(response, includeBody: includeBody)
+        if response.status >= 400 { refused(response.status, path: request.head.path) }
+        respond(response, includeBody: includeBody, keepAlive: Self.persists(request.head, bodyRead: true))
     }
 
-    func upgradeForEndpoint(configuration: WebSocket.Configuration?, _ onConnection: @escaping @Sendable (WebSocket) -> Void) {
-        guard !closed, let request = pendingEndpoint else { return }
+    func upgradeForEndpoint(configuration: WebSocket.Configuration?, from responder: HTTPResponder,
+                            _ onConnection: @escaping @Sendable (WebSocket) -> Void) {
+        guard !closed, let request = pendingEndpoint, request.responder === responder else { return }
         pendingEndpoint = nil
-        let remainder = pendingRemainder
-        pendingRemainder = []
+        // Frames sent early beyond what was kept: the WebSocket stream would start mid-frame.
+        guard !overflowed else {
+            refused(400, path: request.head.path)
+            return respond(.plain(400), includeBody: true)
+        }
+        let remainder = buffered
+        buffered = []
         let hasCapacity = context.clientCount.load(ordering: .relaxed) < context.configuration.maxClients
         let handshake = ServerHandshake(path: request.head.path, allowedOrigins: context.configuration.allowedOrigins,
                                         subprotocols: context.configuration.subprotocols, routes: [:])
@@ -209,7 +221,7 @@ extension UpgradeHandler {
     func cancelEndpoint() {
         let responder = pendingEndpoint?.responder
         pendingEndpoint = nil
-        pendingRemainder = []
+        buffered = []
         responder?.cancelled()
     }
 

@@ -1,36 +1,69 @@
 @_spi(IO) import ParleyIO
 
-/// Owns an accepted socket until its request head is answered: reads the head (bounded in size
-/// and time), then either upgrades it to a ``WebSocket`` (handing it the stream) or sends an
-/// HTTP response and closes.
+/// Owns an accepted socket while it speaks HTTP/1.1: reads a request head (bounded in size and
+/// time), then either upgrades the connection to a ``WebSocket`` (handing it the stream) or
+/// sends an HTTP response. After a response the connection closes, or, when it persists (RFC
+/// 9112 9.3, ``WebSocketServer/Configuration/keepAliveTimeout``), reads the next request.
+///
+/// Requests on one connection are answered one at a time, in order: bytes that arrive while a
+/// request is answered (a pipelined request, WebSocket frames sent early after an upgrade
+/// request) are kept, at most ``WebSocketServer/Configuration/maxHeaderBytes`` of them, and
+/// read once the answer is written; past that bound the answer closes the connection.
 final class UpgradeHandler: Selectable, DeadlineTarget {
     var io: StreamIO
     unowned let loop: EventLoop
     let context: WebSocketServer.Context
     let counters: ConnectionCounters
     private var parser: HTTPHeadParser
-    /// The head's time limit, then the lingering close's (on the loop's deadline queues).
+    /// The head's time limit, the wait for the next request, or the lingering close (on the
+    /// loop's deadline queues); ``waiting`` says which.
     private var deadline = Deadline.none
-    /// An HTTP response still being written, then a lingering close.
+    private var waiting = Wait.head
+    /// An HTTP response still being written.
     private var pending: [UInt8] = []
     private var pendingOffset = 0
+    /// A response is being written, or (after one that closes) the close lingers.
     private var responding = false
+    /// The response being written leaves the connection open for the next request.
+    private var keepsAlive = false
     private(set) var closed = false
     /// A request handed to an ``HTTPEndpoint`` (HTTPEndpoint.swift), from its head to its answer.
     var pendingEndpoint: EndpointRequest?
-    /// Bytes after the head of an endpoint's bodiless request, kept for an upgrade.
-    var pendingRemainder: [UInt8] = []
+    /// Bytes read after the request being answered: the next request, or frames for an upgrade.
+    var buffered: [UInt8] = []
+    /// More bytes came after the request being answered than ``buffered`` keeps: its answer
+    /// closes the connection.
+    var overflowed = false
+    /// Inside the loop that reads ``buffered`` requests (see ``readNextRequest()``).
+    private var readingBuffered = false
     /// The TLS session could not be made (OpenSSL out of memory): the connection is closed at start.
     private var unusable = false
-    /// The client host while the handshake counts toward the server's caps (see ``endHandshake()``).
-    var handshakeHost: String?
+    /// The client's address as the connection caps count it (IPv6 per /64).
+    let clientKey: String
+    /// The cap the connection counts toward now; nil once its head is answered (see ``endHandshake()``).
+    var countedCap: Cap?
+
+    /// What ``deadline`` ends.
+    private enum Wait {
+        /// A request head being read: past ``WebSocketServer/Configuration/handshakeTimeout``
+        /// the connection is dropped unanswered (a slowloris).
+        case head
+        /// A persistent connection with no request under way: closed at the keep-alive timeout.
+        case idle
+        /// The half-closed connection after a response that closes.
+        case linger
+    }
 
     /// How long to keep reading after an HTTP error response before closing, so the client
     /// receives the response instead of a reset caused by its unread request bytes.
     static let lingerTime: Duration = .seconds(2)
 
-    init(fd: Int32, loop: EventLoop, context: WebSocketServer.Context, counters: ConnectionCounters) {
+    /// - Parameter clientKey: the client's address as the acceptor counted its handshake
+    ///   (``WebSocketServer/Context/beginHandshake(_:)``); the handshake counts until answered.
+    init(fd: Int32, loop: EventLoop, context: WebSocketServer.Context, counters: ConnectionCounters, clientKey: String) {
         self.counters = counters
+        self.clientKey = clientKey
+        countedCap = .handshake
         var transport = Transport.plain(fd)
         // TLS: the handshake runs inside the first reads, under the same deadline as the head.
         if let tls = context.tls.withLock({ $0 }) {
@@ -60,8 +93,7 @@ final class UpgradeHandler: Selectable, DeadlineTarget {
     func deadlineReached(_ reached: Deadline) {
         guard reached == deadline else { return }
         deadline = .none
-        // While responding, the lingering close is over; otherwise the head came too late.
-        if !responding { counters.handshakeTimedOut() }
+        if waiting == .head { counters.handshakeTimedOut() }
         drop()
     }
 
@@ -85,17 +117,36 @@ final class UpgradeHandler: Selectable, DeadlineTarget {
             drop()
             return
         }
-        guard n > 0, !responding else { return }  // while responding, request bytes are discarded
-        if pendingEndpoint != nil {
-            receiveEndpointBytes(UnsafeRawBufferPointer(start: buffer.baseAddress, count: n))
+        guard n > 0 else { return }
+        let bytes = UnsafeRawBufferPointer(start: buffer.baseAddress, count: n)
+        if responding {
+            // The next request, read while this answer is written; after a closing answer,
+            // request bytes are discarded.
+            if keepsAlive { keep(bytes) }
             return
         }
+        if let request = pendingEndpoint {
+            if request.responder == nil { receiveEndpointBytes(bytes) } else { keep(bytes) }
+            return
+        }
+        readHead(bytes)
+    }
+
+    /// Feeds bytes of a request head to the parser; answers the head once it is complete.
+    private func readHead(_ bytes: UnsafeRawBufferPointer) {
+        if waiting == .idle {
+            // The next request on a persistent connection: its head has the time a new one has.
+            loop.cancel(deadline)
+            waiting = .head
+            deadline = loop.setDeadline(after: context.configuration.handshakeTimeout, for: self)
+        }
         do {
-            switch try parser.feed(UnsafeRawBufferPointer(start: buffer.baseAddress, count: n)) {
+            switch try parser.feed(bytes) {
             case .needMore: return
             case .complete(let lines, let remainder):
                 let request = try HTTPHeadParser.request(lines)
-                answer(request, remainder: remainder)
+                buffered = remainder
+                answer(request)
             }
         } catch {
             refused(error.status, path: "")
@@ -103,7 +154,19 @@ final class UpgradeHandler: Selectable, DeadlineTarget {
         }
     }
 
-    private func answer(_ request: HTTPRequestHead, remainder: [UInt8]) {
+    /// Keeps bytes that arrived after the request being answered, up to the head limit.
+    func keep(_ bytes: UnsafeRawBufferPointer) {
+        guard !overflowed else { return }
+        guard buffered.count + bytes.count <= context.configuration.maxHeaderBytes else {
+            overflowed = true
+            buffered = []
+            return
+        }
+        buffered.append(contentsOf: bytes)
+    }
+
+    /// Answers a complete head; the bytes after it are in ``buffered``.
+    private func answer(_ request: HTTPRequestHead) {
         // Endpoints and dynamic routes are answered here, before the handshake's own checks:
         // they are held to the same Host rule.
         guard ServerHandshake.hasValidHost(request) else {
@@ -116,29 +179,43 @@ final class UpgradeHandler: Selectable, DeadlineTarget {
             return respond(.plain(429, extraHeaders: [("Retry-After", String(seconds))]), includeBody: true)
         }
         if let endpoint = endpoint(for: request) {
-            startEndpoint(endpoint, request, remainder: remainder)
+            startEndpoint(endpoint, request)
             return
         }
+        let persists = Self.persists(request, bodyRead: false)
         if request.path != context.configuration.path, let route = context.configuration.dynamicRoutes[request.path] {
             let isRead = request.method == "GET" || request.method == "HEAD"
             let response = isRead ? route(request) : .plain(405, extraHeaders: [("Allow", "GET, HEAD")])
             if response.status >= 400 { refused(response.status, path: request.path) }
-            return respond(response, includeBody: request.method != "HEAD")
+            return respond(response, includeBody: request.method != "HEAD", keepAlive: persists)
         }
         let hasCapacity = context.clientCount.load(ordering: .relaxed) < context.configuration.maxClients
         switch context.handshake.decide(request, hasCapacity: hasCapacity) {
         case .respond(let response, let includeBody):
+            // A refused upgrade closes, as a WebSocket client expects; a route's answer need not.
+            let refusesUpgrade = response.status >= 400 && request.path == context.configuration.path
             if response.status >= 400 { refused(response.status, path: request.path) }
-            respond(response, includeBody: includeBody)
+            respond(response, includeBody: includeBody, keepAlive: persists && !refusesUpgrade)
         case .upgrade(let response, let subprotocol):
             guard context.reserveSlot() else {
                 refused(503, path: request.path)
                 respond(.plain(503, extraHeaders: [("Retry-After", "1")]), includeBody: true)
                 return
             }
+            let remainder = buffered
+            buffered = []
             upgrade(request: request, response: response, subprotocol: subprotocol, remainder: remainder,
                     configuration: context.configuration.webSocket, onConnection: context.onConnection)
         }
+    }
+
+    /// Whether the connection may stay open after the answer to `request`: the client asks
+    /// for it (RFC 9112 9.3), its body was read (or it has none: otherwise where the next
+    /// request starts is unknown), and it is not a refused upgrade (the client may have sent
+    /// frames after it).
+    static func persists(_ request: HTTPRequestHead, bodyRead: Bool) -> Bool {
+        guard request.keepsConnectionOpen, request["Upgrade"] == nil else { return false }
+        return bodyRead || (request["Transfer-Encoding"] == nil && contentLength(request) == 0)
     }
 
     func upgrade(request: HTTPRequestHead, response: HTTPResponse, subprotocol: String?, remainder: [UInt8],
@@ -170,10 +247,23 @@ final class UpgradeHandler: Selectable, DeadlineTarget {
         if limited { context.recordRefusal(from: address) }
     }
 
-    func respond(_ response: HTTPResponse, includeBody: Bool) {
+    /// Sends `response`, then closes the connection, or reads the next request when
+    /// `keepAlive` and the server allow it: ``WebSocketServer/Configuration/keepAliveTimeout``
+    /// is set, the server is not stopping, no more bytes came after the request than are kept
+    /// (``WebSocketServer/Configuration/maxHeaderBytes``), and a kept-alive cap has room. The
+    /// response says which (`Connection: keep-alive` or `close`).
+    func respond(_ response: HTTPResponse, includeBody: Bool, keepAlive: Bool = false) {
         cancelDeadline()
         responding = true
-        pending = response.encoded(includeBody: includeBody)
+        var timeout: Duration?
+        if keepAlive, !overflowed, buffered.count <= context.configuration.maxHeaderBytes,
+           let keepAliveTimeout = context.configuration.keepAliveTimeout,
+           context.accepting.load(ordering: .acquiring), beginKeptAlive() {
+            timeout = keepAliveTimeout
+        }
+        keepsAlive = timeout != nil
+        if !keepsAlive { buffered = [] }
+        pending = response.encoded(includeBody: includeBody, keepAliveTimeout: timeout)
         pendingOffset = 0
         writePending()
     }
@@ -191,11 +281,37 @@ final class UpgradeHandler: Selectable, DeadlineTarget {
                 return
             }
         }
-        // Written: half-close and linger, discarding input until the client closes or time is up.
         io.writesDrained()
-        io.shutdownOutput()
         pending = []
+        pendingOffset = 0
+        if keepsAlive { return readNextRequest() }
+        // Written: half-close and linger, discarding input until the client closes or time is up.
+        io.shutdownOutput()
+        waiting = .linger
         deadline = loop.setDeadline(after: Self.lingerTime, for: self)
+    }
+
+    /// A persistent connection's answer is written: reads the next request, from the bytes
+    /// kept meanwhile and then from the socket, or waits for one until the keep-alive timeout.
+    private func readNextRequest() {
+        responding = false
+        keepsAlive = false
+        guard !buffered.isEmpty else {
+            waiting = .idle
+            deadline = loop.setDeadline(after: context.configuration.keepAliveTimeout ?? .zero, for: self)
+            return
+        }
+        waiting = .head
+        deadline = loop.setDeadline(after: context.configuration.handshakeTimeout, for: self)
+        // Pipelined requests answered at once come back here; the outer call reads on.
+        guard !readingBuffered else { return }
+        readingBuffered = true
+        defer { readingBuffered = false }
+        while !closed, !responding, pendingEndpoint == nil, !buffered.isEmpty {
+            let bytes = buffered
+            buffered = []
+            bytes.withUnsafeBytes { readHead($0) }
+        }
     }
 
     /// After a failed TLS handshake (its alert is written): half-close and discard what the
@@ -205,11 +321,13 @@ final class UpgradeHandler: Selectable, DeadlineTarget {
     private func lingerAfterTLSFailure() {
         cancelDeadline()
         responding = true
+        keepsAlive = false
         pending = []
         pendingOffset = 0
         io.transport = .plain(io.fd)
         io.writesDrained()
         io.shutdownOutput()
+        waiting = .linger
         deadline = loop.setDeadline(after: Self.lingerTime, for: self)
     }
 

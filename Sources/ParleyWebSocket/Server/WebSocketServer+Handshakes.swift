@@ -26,14 +26,47 @@ extension WebSocketServer.Context {
     func endHandshake(host: String) {
         handshakes.withLock { $0.end(from: host) }
     }
+
+    /// Counts a persistent connection from `host` waiting for its next request toward the
+    /// caps of ``WebSocketServer/Configuration/keepAliveTimeout``.
+    /// - Returns: false when a cap is reached (the connection is then closed after its answer).
+    func beginKeptAlive(host: String) -> Bool {
+        keptAlive.withLock { $0.begin(from: host) }
+    }
+
+    /// Ends what ``beginKeptAlive(host:)`` counted.
+    func endKeptAlive(host: String) {
+        keptAlive.withLock { $0.end(from: host) }
+    }
 }
 
 extension UpgradeHandler {
-    /// The head is answered (or the connection dropped): the handshake no longer counts toward
-    /// the caps. Idempotent.
+    /// The cap a connection counts toward while its request head is not complete.
+    enum Cap {
+        /// A new connection: ``WebSocketServer/Configuration/maxHandshakes`` and its per-address cap.
+        case handshake
+        /// A persistent connection after an answer (``WebSocketServer/Configuration/keepAliveTimeout``).
+        case keptAlive
+    }
+
+    /// The head is answered (or the connection dropped): the connection no longer counts
+    /// toward a cap. Idempotent.
     func endHandshake() {
-        guard let host = handshakeHost else { return }
-        handshakeHost = nil
-        context.endHandshake(host: host)
+        guard let cap = countedCap else { return }
+        countedCap = nil
+        switch cap {
+        case .handshake: context.endHandshake(host: clientKey)
+        case .keptAlive: context.endKeptAlive(host: clientKey)
+        }
+    }
+
+    /// Counts the connection as persistent, waiting for its next request, from now until its
+    /// next head is complete.
+    /// - Returns: false when a cap is reached: the connection closes after its answer.
+    func beginKeptAlive() -> Bool {
+        endHandshake()
+        guard context.beginKeptAlive(host: clientKey) else { return false }
+        countedCap = .keptAlive
+        return true
     }
 }

@@ -59,12 +59,28 @@ public final class WebSocketServer: Sendable {
         /// A request head must be complete within this time, or the connection is dropped
         /// (slowloris). 10 s: a slow mobile link sends a 1 KB head in well under a second.
         public var handshakeTimeout: Duration = .seconds(10)
+        /// How long a persistent HTTP connection may wait for its next request after an answer
+        /// (RFC 9112 9.3): plain HTTP requests (Engine.IO polls and posts, CORS preflights,
+        /// routes, endpoints) are answered with `Connection: keep-alive`, and the connection
+        /// reads the next request, under the same head limits as a new one. A connection idle
+        /// this long is closed; nil closes every connection after its answer. 5 s: Node's
+        /// `keepAliveTimeout`, which Socket.IO servers run with; a polling client posts and polls
+        /// again within milliseconds, so its connections are reused, while an idle one is soon
+        /// given back. Connections waiting for their next request count toward caps of their
+        /// own, the values of ``maxHandshakes`` and ``maxHandshakesPerAddress``: past them an
+        /// answer closes its connection, and new connections are never refused for them.
+        /// Requests per connection are not capped (as Node).
+        public var keepAliveTimeout: Duration? = .seconds(5)
         /// Largest request head; larger gets 431. 16 KiB: browsers' own limits are 8–16 KiB.
         public var maxHeaderBytes = 16 * 1024
         /// The listen backlog. 511: the common server default (nginx, Redis); the kernel caps
         /// it at `net.core.somaxconn`.
         public var backlog: Int32 = 511
-        /// Event loop threads; default one per core.
+        /// Event loop threads. Default: one per core the process may run on (its CPU affinity,
+        /// so `taskset` and container CPU sets count), the most throughput when the server has
+        /// those cores to itself. Where other busy processes share the cores (a database, a load
+        /// generator), fewer loops can be faster: a loop that waits for a core costs more per
+        /// message than it adds (BENCHMARKS.md measures one loop against two on two shared cores).
         public var loopCount = EventLoopGroup.coreCount
         /// How the loops wait for readiness. Default ``IOBackend/automatic``: the
         /// `PARLEY_IO_BACKEND` environment variable, else epoll on Linux and poll elsewhere.
@@ -145,6 +161,8 @@ public final class WebSocketServer: Sendable {
         let budget: BufferBudget
         /// Handshakes in progress (``Configuration/maxHandshakes``).
         let handshakes: Mutex<HandshakeLimiter>
+        /// Persistent connections waiting for their next request (``Configuration/keepAliveTimeout``).
+        let keptAlive: Mutex<HandshakeLimiter>
         /// What the connections of each loop share (one per entry of ``counters``).
         private let settings: [ConnectionSettings]
 
@@ -164,6 +182,8 @@ public final class WebSocketServer: Sendable {
             budget = BufferBudget(limit: configuration.maxBufferedBytes)
             handshakes = Mutex(HandshakeLimiter(maxTotal: configuration.maxHandshakes,
                                                 maxPerAddress: configuration.maxHandshakesPerAddress))
+            keptAlive = Mutex(HandshakeLimiter(maxTotal: configuration.maxHandshakes,
+                                               maxPerAddress: configuration.maxHandshakesPerAddress))
             // The hook frees a client slot; weak, since these settings are this context's.
             let slots = WeakContext()
             let budget = self.budget

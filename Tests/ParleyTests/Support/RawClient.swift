@@ -68,14 +68,35 @@ final class RawClient {
         }
     }
 
-    /// Sends a plain HTTP request and reads the answer to the end (the server closes after it).
-    /// - Returns: the head's lines (status line first) and the bytes after the head.
+    /// Sends a plain HTTP request and reads the answer: to the end when the server closes
+    /// after it, by its `Content-Length` when the connection persists (`Connection: keep-alive`).
+    /// - Returns: the head's lines (status line first) and the body.
     func http(_ request: String) throws -> (head: [String], body: [UInt8]) {
         try write(Array(request.utf8))
-        while fill() {}
-        guard let end = headEnd() else { throw RawSocketError(description: "no HTTP response head") }
+        return try readResponse(bodiless: request.hasPrefix("HEAD "))
+    }
+
+    /// Reads one HTTP response, as ``http(_:)`` does; `bodiless` for the answer to `HEAD`.
+    func readResponse(bodiless: Bool = false) throws -> (head: [String], body: [UInt8]) {
+        var end = headEnd()
+        while end == nil, fill() { end = headEnd() }
+        guard let end else { throw RawSocketError(description: "no HTTP response head") }
         let head = String(decoding: buffer[..<(end - 4)], as: UTF8.self).components(separatedBy: "\r\n")
-        return (head, Array(buffer[end...]))
+        buffer.removeFirst(end)
+        let field = { (name: String) in
+            head.dropFirst().first { $0.lowercased().hasPrefix(name + ":") }.map { $0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces) }
+        }
+        guard field("connection")?.lowercased() == "keep-alive" else {
+            while fill() {}
+            defer { buffer = [] }
+            return (head, buffer)
+        }
+        let status = head.first.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+        let length = bodiless || status == 204 || status == 304 ? 0 : Int(field("content-length") ?? "0") ?? 0
+        while buffer.count < length, fill() {}
+        guard buffer.count >= length else { throw RawSocketError(description: "HTTP body cut short") }
+        defer { buffer.removeFirst(length) }
+        return (head, Array(buffer[..<length]))
     }
 
     /// Sends masked client text frames (payloads under 126 bytes) in one write, so the server

@@ -16,8 +16,9 @@ final class HTTPEndpointTests: XCTestCase {
     private func response(_ request: String, port: Int) throws -> (head: HTTPHead, body: String) {
         let client = try RawClient(port: port)
         defer { client.close() }
-        let head = try XCTUnwrap(try client.exchange(request))
-        return (head, String(decoding: client.readToEnd().bytes, as: UTF8.self))
+        try client.send(request)
+        let (head, body) = try XCTUnwrap(client.readResponse())
+        return (head, String(decoding: body, as: UTF8.self))
     }
 
     func test_endpoint_receivesBody_andAnswers() throws {
@@ -37,9 +38,9 @@ final class HTTPEndpointTests: XCTestCase {
         try client.send("GET /api/poll HTTP/1.1\r\nHost: a\r\n\r\n")
         let responder = try await held.expectNext("the held request")
         DispatchQueue.global().async { responder.respond(HTTPResponse(status: 200, body: Array("late".utf8))) }
-        let head = try XCTUnwrap(client.readHead())
+        let (head, body) = try XCTUnwrap(client.readResponse())
         XCTAssertEqual(head.status, 200)
-        XCTAssertEqual(String(decoding: client.readToEnd().bytes, as: UTF8.self), "late")
+        XCTAssertEqual(String(decoding: body, as: UTF8.self), "late")
         responder.respond(HTTPResponse(status: 500))   // a second answer does nothing
     }
 

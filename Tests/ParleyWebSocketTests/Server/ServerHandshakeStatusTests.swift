@@ -5,12 +5,17 @@ import XCTest
 /// The server's answers to opening handshakes and plain HTTP requests, over a real socket.
 final class ServerHandshakeStatusTests: XCTestCase {
     /// Sends `request` on a fresh raw connection; returns the response head, the body, and
-    /// whether the server then closed the connection.
+    /// whether the server then closed the connection (a kept-alive one is read by its length).
     private func exchange(_ request: String, port: Int, file: StaticString = #filePath, line: UInt = #line)
         throws -> (head: HTTPHead, body: [UInt8], closed: Bool) {
         let client = try RawClient(port: port)
         defer { client.close() }
         let head = try XCTUnwrap(try client.exchange(request), "no response head", file: file, line: line)
+        if head["Connection"]?.lowercased() == "keep-alive" {
+            let length = request.hasPrefix("HEAD ") || head.status == 304 ? 0 : Int(head["Content-Length"] ?? "0") ?? 0
+            let body = try XCTUnwrap(client.readBytes(length), "no body", file: file, line: line)
+            return (head, body, false)
+        }
         let rest = client.readToEnd()
         return (head, rest.bytes, rest.end == .eof)
     }
@@ -141,7 +146,8 @@ final class ServerHandshakeStatusTests: XCTestCase {
         XCTAssertEqual(head["Content-Type"], "application/json")
         XCTAssertEqual(head["Content-Length"], String(body.count))
         XCTAssertEqual(received, body)
-        XCTAssertTrue(closed)
+        XCTAssertFalse(closed, "an HTTP/1.1 answer keeps the connection")
+        XCTAssertEqual(head["Connection"], "keep-alive")
     }
 
     func test_route_returnsHeadersWithoutBody_onHead() throws {
@@ -154,7 +160,7 @@ final class ServerHandshakeStatusTests: XCTestCase {
         XCTAssertEqual(head["Content-Type"], "text/plain")
         XCTAssertEqual(head["Content-Length"], String(body.count))
         XCTAssertEqual(received, [], "HEAD must not carry a body")
-        XCTAssertTrue(closed)
+        XCTAssertFalse(closed)
     }
 
     func test_route_returns304WithoutBody_whenIfNoneMatchIsTheEntityTag() throws {
@@ -170,13 +176,27 @@ final class ServerHandshakeStatusTests: XCTestCase {
         XCTAssertEqual(head["ETag"], tag)
         XCTAssertNil(head["Content-Length"])
         XCTAssertEqual(received, [])
-        XCTAssertTrue(closed)
+        XCTAssertFalse(closed)
     }
 
     func test_route_returns405_onPost() throws {
         let server = try startEchoServer { $0.routes["/health"] = HTTPResponse(status: 200, body: Array("x".utf8)) }
-        let head = try assertRefused("POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", port: server.port, status: 405)
+        let head = try assertRefused("POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                                     port: server.port, status: 405)
         XCTAssertEqual(head["Allow"], "GET, HEAD")
+    }
+
+    func test_route_keepsConnection_after405_whenBodyWasRead() throws {
+        let server = try startEchoServer { $0.routes["/health"] = HTTPResponse(status: 200, body: Array("x".utf8)) }
+        let (head, _, closed) = try exchange("POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", port: server.port)
+        XCTAssertEqual(head.status, 405)
+        XCTAssertEqual(head["Connection"], "keep-alive")
+        XCTAssertFalse(closed)
+    }
+
+    func test_route_closesConnection_whenRequestHasUnreadBody() throws {
+        let server = try startEchoServer { $0.routes["/health"] = HTTPResponse(status: 200, body: Array("x".utf8)) }
+        _ = try assertRefused("POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", port: server.port, status: 405)
     }
 
     func test_handshake_isDroppedWithoutResponse_whenHeadIsIncompleteAfterHandshakeTimeout() throws {

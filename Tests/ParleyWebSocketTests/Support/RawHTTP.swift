@@ -177,6 +177,24 @@ final class RawClient {
         }
     }
 
+    /// Reads exactly `count` bytes (a body of known length); nil on EOF or timeout before.
+    func readBytes(_ count: Int) -> [UInt8]? {
+        while buffer.count < count {
+            if fill() != nil { return nil }
+        }
+        defer { buffer.removeFirst(count) }
+        return Array(buffer[..<count])
+    }
+
+    /// Reads one response: its head, then its body by `Content-Length` (none for `HEAD`, `204`
+    /// and `304`); nil on EOF or timeout before it is complete.
+    func readResponse(toHead: Bool = false) -> (head: HTTPHead, body: [UInt8])? {
+        guard let head = readHead() else { return nil }
+        let length = toHead || head.status == 204 || head.status == 304 ? 0 : Int(head["Content-Length"] ?? "0") ?? 0
+        guard let body = readBytes(length) else { return nil }
+        return (head, body)
+    }
+
     private func headEnd() -> Int? {
         guard buffer.count >= 4 else { return nil }
         for i in 3..<buffer.count where buffer[i - 3] == 0x0D && buffer[i - 2] == 0x0A && buffer[i - 1] == 0x0D && buffer[i] == 0x0A {
