@@ -118,6 +118,7 @@ public final class Socket: Sendable, Hashable {
             try handler(value, ack)
         }
     }
+
     typealias LifecycleHandler = @Sendable (DisconnectReason) throws -> Void
 
     /// What a client sent before middleware accepted it.
