@@ -55,7 +55,8 @@ final class EventLoopTests: XCTestCase {
                         handled = true
                         let other = descriptors[1 - index]
                         loop.deregister(other)
-                        _ = closeDescriptor(other)
+                        // dup2 closes `other` and gives its number to the fresh socket at once:
+                        // no other thread can take the number in between.
                         let (fresh, freshPeer) = Self.socketPair()
                         let reused = dup2(fresh, other) == other
                         _ = closeDescriptor(fresh)
