@@ -139,7 +139,10 @@ final class NamespaceRecovery: Sendable {
             }
             let bytes = offset.map { EnvelopeCodec.appendingOffset($0.text(cluster: store != nil), to: envelope) } ?? envelope
             let frame = bytes.withUnsafeBytes { EncodedFrame(opcode: .text, payload: $0) }
-            if let offset { state.log.append(selection: selection, frame: frame, size: bytes.count, now: now, offset: offset) }
+            if let offset {
+                state.log.append(selection: selection, frame: frame, size: bytes.count, now: now, offset: offset,
+                                 spreadsArguments: spreadsArguments)
+            }
             var sockets = rooms.sockets(selection)
             if let offset, !state.ahead.isEmpty {
                 let ahead = state.ahead
@@ -293,7 +296,7 @@ final class NamespaceRecovery: Sendable {
                                                offset: recovered ? nil : state.log.lastOffset.text(cluster: store != nil))
             guard let connection = socket.envelopeConnection else {
                 if case .socketIO(let connection) = socket.link {
-                    let missed = replay.filter { $0.selection.matches(id: socket.id, rooms: restoredRooms) }.map(\.frame)
+                    let missed = replay.filter { $0.selection.matches(id: socket.id, rooms: restoredRooms) }
                     connection.accepted(socket, pid: recovery.token, offset: recovered ? nil : state.log.lastOffset.text(cluster: store != nil), replay: missed)
                 }
                 return
