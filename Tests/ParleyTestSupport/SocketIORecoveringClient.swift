@@ -71,19 +71,23 @@ public final class SocketIORecoveringClient: Sendable {
 
     /// The next message, which must be the EVENT `name` of `/` without acknowledgement: its
     /// array (the name, then the arguments; with recovery, the offset last).
-    public func nextEvent(_ name: String, file: StaticString = #filePath, line: UInt = #line) async throws -> [Any] {
+    /// - Parameter count: when given, the array must have this many elements (else the test
+    ///   fails and this throws).
+    public func nextEvent(_ name: String, count: Int? = nil, file: StaticString = #filePath, line: UInt = #line) async throws -> [Any] {
         let text = try await next(file: file, line: line)
         XCTAssertTrue(text.hasPrefix("42["), text, file: file, line: line)
         let array = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.dropFirst(2).utf8)) as? [Any], text, file: file, line: line)
         XCTAssertEqual(array.first as? String, name, text, file: file, line: line)
+        if let count {
+            _ = try XCTUnwrap(array.count == count ? array : nil, "\(count) elements expected: \(text)", file: file, line: line)
+        }
         return array
     }
 
     /// The next message, which must be the EVENT `n` with one number and its offset (the last
     /// argument): both.
     public func nextNumbered(file: StaticString = #filePath, line: UInt = #line) async throws -> (number: Int, offset: String) {
-        let array = try await nextEvent("n", file: file, line: line)
-        XCTAssertEqual(array.count, 3, "name, the number, the offset: \(array)", file: file, line: line)
+        let array = try await nextEvent("n", count: 3, file: file, line: line)   // the name, the number, the offset
         return (try XCTUnwrap((array[1] as? NSNumber)?.intValue, "\(array)", file: file, line: line),
                 try XCTUnwrap(array.last as? String, "the offset is a string: \(array)", file: file, line: line))
     }

@@ -89,8 +89,7 @@ final class SocketIORecoveryTests: XCTestCase {
         let again = try await SocketIORecoveringClient(port: proxy.port)
         let reconnect = try await again.join(auth: SocketIORecoveringClient.recoveryAuth(pid: pid, offset: offset))
         XCTAssertEqual(reconnect["sid"] as? String, sid)
-        let pair = try await again.nextEvent("pair")
-        XCTAssertEqual(pair.count, 4, "the name, both arguments, the offset: \(pair)")
+        let pair = try await again.nextEvent("pair", count: 4)   // the name, both arguments, the offset
         XCTAssertEqual((pair[1] as? NSNumber)?.intValue, 3)
         XCTAssertEqual(pair[2] as? String, "x")
         XCTAssertNotNil(pair[3] as? String)
