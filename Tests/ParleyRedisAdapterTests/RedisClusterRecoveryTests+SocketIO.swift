@@ -172,10 +172,11 @@ extension RedisClusterRecoveryTests {
         XCTAssertEqual(pair[2] as? String, "x")
         offset = try XCTUnwrap(pair.last as? String)
         XCTAssertTrue(Self.isAfter(offset, "0-0"))
-        _ = try await nodes[1].sockets.socket(id: sid)
+        let second = try await nodes[1].sockets.socket(id: sid)
         proxy.cut()
         try await expectDisconnect(nodes[1], sid)
         try nodes[2].io.to("news").emit("pair", EventArguments([try RawJSON(json: #"{"a":1}"#), try RawJSON(json: "[1,2]")]))
+        try second.emit("trio", EventArguments([try RawJSON(json: "1"), try RawJSON(json: "2"), try RawJSON(json: "3")]))
         // A node started after the event: its log does not reach back, the event comes from the stream.
         let late = try startNode(redis)
         proxy.target.withLock { $0 = late.io.port }
@@ -186,6 +187,8 @@ extension RedisClusterRecoveryTests {
         XCTAssertEqual((pair[1] as? [String: Any])?["a"] as? Int, 1, "\(pair)")
         XCTAssertEqual((pair[2] as? [Any])?.compactMap { ($0 as? NSNumber)?.intValue }, [1, 2], "\(pair)")
         XCTAssertTrue(Self.isAfter(try XCTUnwrap(pair.last as? String), offset))
+        let trio = try await client.nextEvent("trio", count: 5)   // a direct emit: the name, three arguments, the offset
+        XCTAssertEqual(trio.dropFirst().dropLast().compactMap { ($0 as? NSNumber)?.intValue }, [1, 2, 3])
     }
 
     func test_socketIORecovery_envelopeAndSocketIOClientsInOneRoomOnDifferentNodes_shareOffsets() async throws {

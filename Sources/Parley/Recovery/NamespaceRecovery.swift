@@ -79,11 +79,13 @@ final class NamespaceRecovery: Sendable {
 
     /// `socket.emit`: numbered and kept as a broadcast to the room named by the socket id.
     /// With a store it goes through the cluster's log (the only source of offsets), and is
-    /// written without an offset when the store is unavailable.
-    func emitDirect(_ envelope: [UInt8], to id: String, rooms: RoomStore) {
+    /// written without an offset when the store is unavailable. `spreadsArguments`: as for
+    /// ``emit(_:selection:rooms:spreadsArguments:)`` (false by default: one value).
+    func emitDirect(_ envelope: [UInt8], to id: String, rooms: RoomStore, spreadsArguments: Bool = false) {
         let selection = BroadcastSelection(namespace: namespace, rooms: [id])
-        if appendToStore(ClusterOperation(selection: selection, action: .emit(EncodedEnvelope(unchecked: envelope))), rooms: rooms) { return }
-        emit(envelope, selection: selection, rooms: rooms)
+        let encoded = EncodedEnvelope(unchecked: envelope, spreadsArguments: spreadsArguments)
+        if appendToStore(ClusterOperation(selection: selection, action: .emit(encoded)), rooms: rooms) { return }
+        emit(envelope, selection: selection, rooms: rooms, spreadsArguments: spreadsArguments)
     }
 
     /// Hands an operation to the cluster's ordered log: an emit then reaches this node's

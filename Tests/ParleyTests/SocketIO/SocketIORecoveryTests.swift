@@ -73,7 +73,7 @@ final class SocketIORecoveryTests: XCTestCase {
         XCTAssertEqual(second.handshake.auth?.string(forKey: "token"), "t", "auth is seen whole")
     }
 
-    func testRecovery_socketIOClient_missedSeveralArgumentEvent_keepsItsArgumentsAndOffset() async throws {
+    func testRecovery_socketIOClient_missedSeveralArgumentEvents_keepTheirArgumentsAndOffsets() async throws {
         let (io, sockets) = try recoveryServer()
         let proxy = try CuttingProxy(target: io.port)
         defer { proxy.stop() }
@@ -86,6 +86,7 @@ final class SocketIORecoveryTests: XCTestCase {
         proxy.cut()
         try await sockets.expectDisconnect(first)
         try io.emit("pair", EventArguments([try RawJSON(json: "3"), try RawJSON(json: #""x""#)]))
+        try first.emit("trio", EventArguments([try RawJSON(json: "1"), try RawJSON(json: "2"), try RawJSON(json: "3")]))
         let again = try await SocketIORecoveringClient(port: proxy.port)
         let reconnect = try await again.join(auth: SocketIORecoveringClient.recoveryAuth(pid: pid, offset: offset))
         XCTAssertEqual(reconnect["sid"] as? String, sid)
@@ -93,6 +94,8 @@ final class SocketIORecoveryTests: XCTestCase {
         XCTAssertEqual((pair[1] as? NSNumber)?.intValue, 3)
         XCTAssertEqual(pair[2] as? String, "x")
         XCTAssertNotNil(pair[3] as? String)
+        let trio = try await again.nextEvent("trio", count: 5)   // a direct emit: the name, three arguments, the offset
+        XCTAssertEqual(trio.dropFirst().dropLast().compactMap { ($0 as? NSNumber)?.intValue }, [1, 2, 3])
     }
 
     func testRecovery_socketIOClientWithUnknownPid_getsFreshSessionWithNewPid() async throws {
