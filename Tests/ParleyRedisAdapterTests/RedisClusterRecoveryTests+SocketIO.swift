@@ -125,6 +125,22 @@ extension RedisClusterRecoveryTests {
         XCTAssertTrue(Self.isAfter(event.offset, offset), "\(event.offset) after \(offset)")
     }
 
+    func test_socketIORecovery_packetsBeyondTheBoundWhileTheSessionIsLookedUp_closeTheConnection() async throws {
+        let redis = try startRedis()
+        let nodes = try startCluster(redis, count: 1)
+        // A pid Redis does not have is asked for again for 0.7 s: time to send them all.
+        let client = try await SocketIORecoveringClient(port: nodes[0].io.port)
+        _ = try await client.next("0{")
+        client.socket.send(text: "40" + auth("AAAAAAAAAAAAAAAAAAAAAA", "0-0"))
+        // 64 kept at most (Protocol.md 11.1): one more.
+        for number in 0...64 { client.socket.send(text: #"42["n",\#(number)]"#) }
+        try await client.closed()
+        // Others are served.
+        let other = try await SocketIORecoveringClient(port: nodes[0].io.port)
+        let connect = try await other.join()
+        XCTAssertNotNil(connect["sid"] as? String)
+    }
+
     func test_socketIORecovery_redisKilled_freshSession_serversKeepServing() async throws {
         let redis = try startRedis()
         let nodes = try startCluster(redis, count: 2)

@@ -19,10 +19,11 @@ import XCTest
 public final class SocketIORecoveringClient: Sendable {
     public let socket: WebSocket
     private let texts = Mailbox<String>()
+    private let closes = Mailbox<Void>()
 
     /// Opens the Engine.IO session on 127.0.0.1:`port` (5 s at most).
     public init(port: Int) async throws {
-        let texts = texts
+        let (texts, closes) = (texts, closes)
         var configuration = WebSocketClient.Configuration()
         configuration.connectTimeout = .seconds(5)
         socket = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/socket.io/?EIO=4&transport=websocket",
@@ -31,7 +32,10 @@ public final class SocketIORecoveringClient: Sendable {
                 guard case .text(let text) = message else { return }
                 if text == "2" { socket.send(text: "3") } else { texts.put(text) }
             }
-            socket.onClose { _, _, _ in texts.finish() }
+            socket.onClose { _, _, _ in
+                texts.finish()
+                closes.put(())
+            }
         }
     }
 
@@ -54,6 +58,11 @@ public final class SocketIORecoveringClient: Sendable {
     /// Nothing but pings within `timeout`: the message that came instead, or nil.
     public func nothing(within timeout: Duration) async -> String? {
         await texts.take(timeout: timeout)
+    }
+
+    /// Waits until the server closed the WebSocket; fails the test (and throws) when it does not.
+    public func closed(file: StaticString = #filePath, line: UInt = #line) async throws {
+        try await closes.expect("the connection's close", file: file, line: line)
     }
 
     /// Waits for the Engine.IO open packet, joins `/` with `auth` (and sends the messages of
