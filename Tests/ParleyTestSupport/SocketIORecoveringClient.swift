@@ -78,15 +78,17 @@ public final class SocketIORecoveringClient: Sendable {
                              file: file, line: line)
     }
 
-    /// The next message, which must be the EVENT `name` of `/` without acknowledgement: its
-    /// array (the name, then the arguments; with recovery, the offset last).
-    /// - Parameter count: when given, the array must have this many elements (else the test
-    ///   fails and this throws).
-    public func nextEvent(_ name: String, count: Int? = nil, file: StaticString = #filePath, line: UInt = #line) async throws -> [Any] {
+    /// The next message, which must be an EVENT of `/` without acknowledgement: its array (the
+    /// name, then the arguments; with recovery, the offset last).
+    /// - Parameters:
+    ///   - name: when given, the event's name must be this.
+    ///   - count: when given, the array must have this many elements (else the test fails and
+    ///     this throws).
+    public func nextEvent(_ name: String? = nil, count: Int? = nil, file: StaticString = #filePath, line: UInt = #line) async throws -> [Any] {
         let text = try await next(file: file, line: line)
         XCTAssertTrue(text.hasPrefix("42["), text, file: file, line: line)
         let array = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.dropFirst(2).utf8)) as? [Any], text, file: file, line: line)
-        XCTAssertEqual(array.first as? String, name, text, file: file, line: line)
+        if let name { XCTAssertEqual(array.first as? String, name, text, file: file, line: line) }
         if let count {
             _ = try XCTUnwrap(array.count == count ? array : nil, "\(count) elements expected: \(text)", file: file, line: line)
         }
