@@ -55,8 +55,10 @@ extension Server.Router {
     }
 
     /// A Socket.IO client's `CONNECT` asking for recovery with a cluster store: its session is
-    /// asked for as an envelope connection's is, then its socket is made. The packets it sends to the namespace meanwhile are held by
-    /// the connection (``SocketIOConnection/beginClaim(_:)``); its other namespaces go on.
+    /// asked for as an envelope connection's is, then its socket is made. The packets it sends
+    /// to the namespace meanwhile are held by the connection (64 at most, see
+    /// ``SocketIOConnection/beginClaim(_:)``); its other namespaces go on. A client that left
+    /// the namespace or closed meanwhile gives a session it took back to the store.
     func connectAfterClusterClaim(_ connection: SocketIOConnection, handshake: Handshake, namespace: Namespace, recovery: NamespaceRecovery,
                                   token: String) {
         guard connection.beginClaim(namespace.name) else { return }
