@@ -467,7 +467,8 @@ final class SocketIOConnection: Sendable {
         let socket = layer.withLock { $0.socket(name) }
         switch packet {
         case .connect(_, let auth):
-            guard socket == nil else { return }   // already joined (or joining): ignored
+            // Already joined (or joining, its session perhaps being claimed): ignored.
+            guard socket == nil, !layer.withLock({ $0.claims.contains { $0.namespace == name } }) else { return }
             endpoint.router.connect(self, namespace: name, auth: auth)
         case .disconnect:
             // Left while its session was claimed: the claim is dropped.
