@@ -450,8 +450,9 @@ public final class Server: Sendable {
         for namespace in router.namespaces.withLock({ Array($0.values) }) {
             for socket in namespace.fetchSockets() { socket.setReason(.serverShuttingDown) }
         }
+        // With a cluster recovery store, sessions are saved before any is closed: recovered elsewhere.
+        await router.saveSessionsForShutdown()
         socketIO?.closeAll()
-        await router.saveSessionsForShutdown()   // with a cluster recovery store: recovered elsewhere
         router.cluster?.stop()  // before the loops stop
         await webSocketServer.shutdown(gracePeriod: gracePeriod)
         let waiters = stopped.withLock { state in

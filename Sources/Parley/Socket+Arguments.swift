@@ -63,6 +63,8 @@ extension Socket {
 
     /// Sends `event` with several arguments: a Socket.IO client receives them as its argument
     /// list, an envelope client as `data` (none: absent; one: the value; several: an array).
+    /// With connection state recovery it is kept for a recovering client like any emit, unless
+    /// it carries binary attachments.
     ///
     /// ```swift
     /// try socket.emit("move", EventArguments([RawJSON(json: "3"), RawJSON(json: "4")]))
@@ -70,6 +72,12 @@ extension Socket {
     /// - Throws: ``ParleyError/reservedEvent(_:)``.
     public func emit(_ event: String, _ arguments: EventArguments) throws {
         try Namespace.checkEventName(event)
+        // With recovery, kept and numbered as an emit of one value is; binary attachments go
+        // as they are, live only.
+        if let recovery = namespace.recovery, arguments.attachments.isEmpty {
+            let envelope = EnvelopeCodec.encode(.event(name: event, data: arguments.data, id: nil))
+            return recovery.emitDirect(envelope, to: id, rooms: namespace.roomStore, spreadsArguments: arguments.count > 1)
+        }
         switch link {
         case .socketIO(let connection):
             connection.send(.event(namespace: namespace.name, name: event, arguments: arguments, id: nil))

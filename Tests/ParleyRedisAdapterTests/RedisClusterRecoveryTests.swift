@@ -14,7 +14,7 @@ import XCTest
 /// client comes back through the proxy to another node.
 final class RedisClusterRecoveryTests: XCTestCase {
     /// One node: its server, its sockets as they connect, and the ids of those that ended.
-    private struct Node {
+    struct Node {
         let io: Server
         let adapter: RedisClusterAdapter
         let sockets: SocketRegistry
@@ -23,7 +23,7 @@ final class RedisClusterRecoveryTests: XCTestCase {
 
     /// A node with recovery on `redis` whose sockets join the room of their `join` event
     /// (acked) and answer `state` with their id, rooms and whether they were recovered.
-    private func startNode(_ redis: RedisTestServer, _ configure: (inout Server.ConnectionStateRecovery) -> Void = { _ in }) throws -> Node {
+    func startNode(_ redis: RedisTestServer, _ configure: (inout Server.ConnectionStateRecovery) -> Void = { _ in }) throws -> Node {
         let adapter = RedisClusterAdapter(url: redis.url)
         let io = try startServer { configuration in
             configuration.clusterAdapter = adapter
@@ -44,12 +44,12 @@ final class RedisClusterRecoveryTests: XCTestCase {
         return Node(io: io, adapter: adapter, sockets: sockets, disconnects: disconnects)
     }
 
-    private func startCluster(_ redis: RedisTestServer, count: Int = 3) throws -> [Node] {
+    func startCluster(_ redis: RedisTestServer, count: Int = 3) throws -> [Node] {
         try (0..<count).map { _ in try startNode(redis) }
     }
 
     /// Opens a page through `proxy` and awaits `connect`: its data and offset.
-    private func connectPage(_ proxy: CuttingProxy, query: String = "", file: StaticString = #filePath, line: UInt = #line)
+    func connectPage(_ proxy: CuttingProxy, query: String = "", file: StaticString = #filePath, line: UInt = #line)
         async throws -> (JSONPage, [String: any Sendable], String?) {
         let page = try await JSONPage.open("ws://127.0.0.1:\(proxy.port)/parley" + (query.isEmpty ? "" : "?" + query))
         let connect = try await page.next(event: "connect", file: file, line: line)
@@ -57,12 +57,12 @@ final class RedisClusterRecoveryTests: XCTestCase {
     }
 
     /// Waits until `node`'s server saw the socket `id` end.
-    private func expectDisconnect(_ node: Node, _ id: String, file: StaticString = #filePath, line: UInt = #line) async throws {
+    func expectDisconnect(_ node: Node, _ id: String, file: StaticString = #filePath, line: UInt = #line) async throws {
         _ = try await node.disconnects.expect("the disconnect of \(id)", file: file, line: line) { $0 == id }
     }
 
     /// Waits (bounded) until every node's adapter has all its connections to Redis up.
-    private func awaitConnected(_ nodes: [Node], file: StaticString = #filePath, line: UInt = #line) async throws {
+    func awaitConnected(_ nodes: [Node], file: StaticString = #filePath, line: UInt = #line) async throws {
         let deadline = ContinuousClock.now + .seconds(10)
         while nodes.contains(where: { !$0.adapter.status.connected }) {
             guard ContinuousClock.now < deadline else { return XCTFail("the adapters did not reconnect to Redis", file: file, line: line) }
@@ -71,7 +71,7 @@ final class RedisClusterRecoveryTests: XCTestCase {
     }
 
     /// Whether the stream id `offset` comes after `other` (`MS-SEQ`, compared as numbers).
-    private static func isAfter(_ offset: String, _ other: String) -> Bool {
+    static func isAfter(_ offset: String, _ other: String) -> Bool {
         func parts(_ text: String) -> [UInt64] { text.split(separator: "-").compactMap { UInt64($0) } }
         return parts(offset).count == 2 && parts(other).lexicographicallyPrecedes(parts(offset))
     }

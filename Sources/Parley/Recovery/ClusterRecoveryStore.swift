@@ -25,7 +25,8 @@ import Foundation
 /// **Sessions.** At a lost connection the server saves the socket's session
 /// (``saveSession(_:expiry:)``); the node a client comes back to takes it once
 /// (``takeSession(namespace:token:eventsAfter:completion:)``), and with it, when its own log
-/// does not reach back to the client's offset, the log's events after that offset.
+/// does not reach back to the client's offset, the log's events after that offset. Envelope and
+/// Socket.IO clients alike: a Socket.IO client's `pid` is its session token.
 ///
 /// **Unavailable.** A store that cannot append (its connection is down) returns false: the
 /// server delivers the event to its own sockets without an offset (not kept) and publishes it.
@@ -47,7 +48,9 @@ public protocol ClusterRecoveryStore: AnyObject, Sendable {
     /// Appends an operation to its namespace's ordered log. Called on the emitting thread
     /// (often an event loop): must not block.
     /// - Parameters:
-    ///   - operation: an emit or a room operation, never volatile or `local`.
+    ///   - operation: an emit or a room operation, never volatile or `local`. An emit comes back
+    ///     as it went in, ``EncodedEnvelope/spreadsArguments`` included (Socket.IO clients get
+    ///     a several-argument event's arguments from it, live and in a replay).
     ///   - lost: call it (once, from any thread) when an operation accepted here was lost
     ///     before the log had it for sure (the connection broke with it in flight): the server
     ///     then delivers it to its own sockets without an offset. The log must then not give

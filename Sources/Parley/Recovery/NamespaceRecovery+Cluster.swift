@@ -59,6 +59,13 @@ extension NamespaceRecovery {
         ask(0)
     }
 
+    /// A claim nobody got (its client left while it was looked up): the session goes back to
+    /// the store for the client's next attempt.
+    func giveBack(_ claim: Result<RecoveryClaim, RecoveryFailure>) {
+        guard case .success(let taken) = claim, let store else { return }
+        store.saveSession(clusterSession(taken.session), expiry: settings.maxDisconnectionDuration)
+    }
+
     /// A claim from what the store gave: the session (unless its window is over) and the
     /// events it fetched.
     private func claim(from stored: ClusterRecoverySession, _ events: ClusterRecoveryLookup.Events, offset: RecoveryOffset?,
@@ -84,7 +91,8 @@ extension NamespaceRecovery {
                 guard case .emit(let envelope) = operation.action else { continue }
                 let bytes = EnvelopeCodec.appendingOffset(text, to: envelope.bytes)
                 let frame = bytes.withUnsafeBytes { EncodedFrame(opcode: .text, payload: $0) }
-                fetched.append(PacketLog.Packet(offset: entryOffset, selection: operation.selection, frame: frame, size: bytes.count, time: now))
+                fetched.append(PacketLog.Packet(offset: entryOffset, selection: operation.selection, frame: frame, size: bytes.count, time: now,
+                                                spreadsArguments: envelope.spreadsArguments))
             }
             return .success(RecoveryClaim(session: session, offset: offset, fetched: fetched))
         }

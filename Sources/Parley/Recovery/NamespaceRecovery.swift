@@ -79,11 +79,13 @@ final class NamespaceRecovery: Sendable {
 
     /// `socket.emit`: numbered and kept as a broadcast to the room named by the socket id.
     /// With a store it goes through the cluster's log (the only source of offsets), and is
-    /// written without an offset when the store is unavailable.
-    func emitDirect(_ envelope: [UInt8], to id: String, rooms: RoomStore) {
+    /// written without an offset when the store is unavailable. `spreadsArguments`: as for
+    /// ``emit(_:selection:rooms:spreadsArguments:)`` (false by default: one value).
+    func emitDirect(_ envelope: [UInt8], to id: String, rooms: RoomStore, spreadsArguments: Bool = false) {
         let selection = BroadcastSelection(namespace: namespace, rooms: [id])
-        if appendToStore(ClusterOperation(selection: selection, action: .emit(EncodedEnvelope(unchecked: envelope))), rooms: rooms) { return }
-        emit(envelope, selection: selection, rooms: rooms)
+        let encoded = EncodedEnvelope(unchecked: envelope, spreadsArguments: spreadsArguments)
+        if appendToStore(ClusterOperation(selection: selection, action: .emit(encoded)), rooms: rooms) { return }
+        emit(envelope, selection: selection, rooms: rooms, spreadsArguments: spreadsArguments)
     }
 
     /// Hands an operation to the cluster's ordered log: an emit then reaches this node's
@@ -139,7 +141,10 @@ final class NamespaceRecovery: Sendable {
             }
             let bytes = offset.map { EnvelopeCodec.appendingOffset($0.text(cluster: store != nil), to: envelope) } ?? envelope
             let frame = bytes.withUnsafeBytes { EncodedFrame(opcode: .text, payload: $0) }
-            if let offset { state.log.append(selection: selection, frame: frame, size: bytes.count, now: now, offset: offset) }
+            if let offset {
+                state.log.append(selection: selection, frame: frame, size: bytes.count, now: now, offset: offset,
+                                 spreadsArguments: spreadsArguments)
+            }
             var sockets = rooms.sockets(selection)
             if let offset, !state.ahead.isEmpty {
                 let ahead = state.ahead
@@ -293,7 +298,7 @@ final class NamespaceRecovery: Sendable {
                                                offset: recovered ? nil : state.log.lastOffset.text(cluster: store != nil))
             guard let connection = socket.envelopeConnection else {
                 if case .socketIO(let connection) = socket.link {
-                    let missed = replay.filter { $0.selection.matches(id: socket.id, rooms: restoredRooms) }.map(\.frame)
+                    let missed = replay.filter { $0.selection.matches(id: socket.id, rooms: restoredRooms) }
                     connection.accepted(socket, pid: recovery.token, offset: recovered ? nil : state.log.lastOffset.text(cluster: store != nil), replay: missed)
                 }
                 return

@@ -23,6 +23,9 @@ struct PacketLog {
         /// Bytes of the envelope (the frame's payload).
         var size: Int
         var time: ContinuousClock.Instant
+        /// The envelope's `data` is the event's argument list (``EncodedEnvelope/spreadsArguments``):
+        /// a Socket.IO client gets the arguments one by one, in a replay as live.
+        var spreadsArguments = false
     }
 
     let maxPackets: Int
@@ -63,11 +66,13 @@ struct PacketLog {
     /// Keeps an event under `offset` (``nextOffset`` by default; a given one must be greater
     /// than ``lastOffset``), then drops the oldest while a bound is exceeded (an event larger
     /// than `maxBytes` is dropped at once: it is still numbered, so a client that missed it
-    /// cannot recover).
+    /// cannot recover). `spreadsArguments`: see ``Packet/spreadsArguments`` (false by default:
+    /// one value as `data`).
     mutating func append(selection: BroadcastSelection, frame: EncodedFrame, size: Int, now: ContinuousClock.Instant,
-                         offset: RecoveryOffset? = nil) {
+                         offset: RecoveryOffset? = nil, spreadsArguments: Bool = false) {
         lastOffset = offset ?? lastOffset.next
-        packets.append(Packet(offset: lastOffset, selection: selection, frame: frame, size: size, time: now))
+        packets.append(Packet(offset: lastOffset, selection: selection, frame: frame, size: size, time: now,
+                              spreadsArguments: spreadsArguments))
         bytes += size
         while count > 0 && (count > maxPackets || bytes > maxBytes) { dropFirst() }
         trim(now: now)

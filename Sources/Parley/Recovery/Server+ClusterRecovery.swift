@@ -48,15 +48,24 @@ extension Server.Router {
                 defer { waiting.messages = [] }
                 return (waiting.messages, waiting.closed)
             }
-            guard let self, closed == nil else {
-                // Nobody got the session: back to the store for the client's next attempt.
-                if case .success(let taken) = claim, let store = recovery.store {
-                    store.saveSession(recovery.clusterSession(taken.session), expiry: recovery.settings.maxDisconnectionDuration)
-                }
-                return
-            }
+            guard let self, closed == nil else { return recovery.giveBack(claim) }
             let socket = self.connect(connection, handshake: handshake, namespace: namespace, claim: claim)
             for (opcode, bytes) in messages { bytes.withUnsafeBytes { socket.receive(opcode, $0) } }
+        }
+    }
+
+    /// A Socket.IO client's `CONNECT` asking for recovery with a cluster store: its session is
+    /// asked for as an envelope connection's is, then its socket is made. The packets it sends
+    /// to the namespace meanwhile are held by the connection (64 at most, see
+    /// ``SocketIOConnection/beginClaim(_:)``); its other namespaces go on. A client that left
+    /// the namespace or closed meanwhile gives a session it took back to the store.
+    func connectAfterClusterClaim(_ connection: SocketIOConnection, handshake: Handshake, namespace: Namespace, recovery: NamespaceRecovery,
+                                  token: String) {
+        guard connection.beginClaim(namespace.name) else { return }
+        recovery.claimFromCluster(token: token, offset: handshake.recoveryOffset, rooms: namespace.roomStore, loop: connection.loop) { [weak self] claim in
+            guard let held = connection.endClaim(namespace.name), let self else { return recovery.giveBack(claim) }
+            let socket = self.connect(connection, handshake: handshake, namespace: namespace, claim: claim)
+            for packet in held { socket.receive(packet) }
         }
     }
 

@@ -16,8 +16,8 @@ extension BroadcastOperator {
         let resolved = arguments.attachments.isEmpty ? arguments : ((try? arguments.resolvingAttachments()) ?? EventArguments())
         let bytes = EnvelopeCodec.encode(.event(name: event, data: resolved.data, id: nil))
         let envelope = EncodedEnvelope(unchecked: bytes, spreadsArguments: resolved.count > 1)
-        deliver(envelope)
-        publish(.emit(envelope))
+        // As any emit: with a cluster recovery store, through the cluster's ordered log.
+        apply(.emit(envelope))
     }
 }
 

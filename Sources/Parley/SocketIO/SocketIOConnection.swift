@@ -52,6 +52,10 @@ final class SocketIOConnection: Sendable {
         var sockets: [Socket] = []
         var assembler: SocketIOBinaryAssembler
         var closed = false
+        /// Namespaces whose session is being claimed from the cluster's recovery store, with
+        /// the packets the client sent to them meanwhile (for the socket made once it settles).
+        /// Empty but while a recovering client waits.
+        var claims: [(namespace: String, packets: [SocketIOPacket])] = []
 
         func socket(_ namespace: String) -> Socket? {
             sockets.first { $0.namespace.name == namespace }
@@ -274,11 +278,33 @@ final class SocketIOConnection: Sendable {
         if closed { socket.finish(.transportClose) }
     }
 
+    /// Starts claiming the session of `namespace` from the cluster's recovery store: until
+    /// ``endClaim(_:)``, the packets to that namespace are held
+    /// (``Server/Router/maxMessagesWhileClaiming`` at most) and another `CONNECT` to it is ignored.
+    /// - Returns: false when the connection is closed, or the namespace is joined or claimed already.
+    func beginClaim(_ namespace: String) -> Bool {
+        layer.withLock { layer in
+            guard !layer.closed, layer.socket(namespace) == nil, !layer.claims.contains(where: { $0.namespace == namespace }) else { return false }
+            layer.claims.append((namespace, []))
+            return true
+        }
+    }
+
+    /// The claim of `namespace` settled: the packets held for it, in arrival order; nil when
+    /// the client left the namespace or the connection closed meanwhile (nobody takes the session).
+    func endClaim(_ namespace: String) -> [SocketIOPacket]? {
+        layer.withLock { layer in
+            guard let index = layer.claims.firstIndex(where: { $0.namespace == namespace }) else { return nil }
+            return layer.claims.remove(at: index).packets
+        }
+    }
+
     /// `socket` was accepted with connection state recovery (under the namespace's recovery
     /// lock, on the loop): `CONNECT` with its `sid` and `pid` (the session token; and, for a new
     /// session, the namespace's last `offset`), then the events it missed, each with its
-    /// offset as the last argument.
-    func accepted(_ socket: Socket, pid: String, offset: String?, replay: [EncodedFrame]) {
+    /// offset as the last argument and, for a several-argument event, its arguments one by one,
+    /// as live targets got it.
+    func accepted(_ socket: Socket, pid: String, offset: String?, replay: [PacketLog.Packet]) {
         var data: [UInt8] = Array(#"{"sid":"#.utf8)
         EnvelopeCodec.appendJSONString(socket.id, to: &data)
         data += Array(#","pid":"#.utf8)
@@ -289,16 +315,17 @@ final class SocketIOConnection: Sendable {
         }
         data.append(UInt8(ascii: "}"))
         send(.connect(namespace: socket.namespace.name, payload: RawJSON(unchecked: data)))
-        for frame in replay {
+        for packet in replay {
             // The envelope the live targets got: the frame's payload, after its 2-, 4- or
             // 10-byte header (RFC 6455 5.2; a server frame is not masked).
-            let bytes = frame.bytes
+            let bytes = packet.frame.bytes
             guard bytes.count >= 2 else { continue }
             let header = bytes[1] & 0x7F == 127 ? 10 : (bytes[1] & 0x7F == 126 ? 4 : 2)
             var offset: String?
             let decoded = bytes[header...].withUnsafeBytes { try? EnvelopeCodec.decode($0, offset: &offset) }
             guard case .event(let name, let data, _)? = decoded else { continue }
-            sendMessage(SocketIOCodec.encodeMessage(.event(namespace: socket.namespace.name, name: name, arguments: EventArguments(data: data), id: nil),
+            let arguments = packet.spreadsArguments ? EventArguments(spreading: data) : EventArguments(data: data)
+            sendMessage(SocketIOCodec.encodeMessage(.event(namespace: socket.namespace.name, name: name, arguments: arguments, id: nil),
                                                     offset: offset))
         }
     }
@@ -384,6 +411,7 @@ final class SocketIOConnection: Sendable {
         let sockets = layer.withLock { layer -> [Socket] in
             guard !layer.closed else { return [] }
             layer.closed = true
+            layer.claims = []
             defer { layer.sockets = [] }
             return layer.sockets
         }
@@ -439,16 +467,34 @@ final class SocketIOConnection: Sendable {
         let socket = layer.withLock { $0.socket(name) }
         switch packet {
         case .connect(_, let auth):
-            guard socket == nil else { return }   // already joined (or joining): ignored
+            // Already joined (or joining, its session perhaps being claimed): ignored.
+            guard socket == nil, !layer.withLock({ $0.claims.contains { $0.namespace == name } }) else { return }
             endpoint.router.connect(self, namespace: name, auth: auth)
         case .disconnect:
-            guard let socket else { return }
+            // Left while its session was claimed: the claim is dropped.
+            guard let socket else { return layer.withLock { $0.claims.removeAll { $0.namespace == name } } }
             layer.withLock { if $0.socket(name) === socket { $0.set(name, nil) } }
             socket.finish(.clientNamespaceDisconnect)
         case .event, .ack:
-            socket?.receive(packet)   // a namespace never joined: ignored
+            guard let socket else { return holdWhileClaiming(packet) }   // or a namespace never joined: ignored
+            socket.receive(packet)
         case .connectError:
             return
+        }
+    }
+
+    /// A packet to a namespace without a socket: held while its session is claimed (one past
+    /// the bound closes the connection as bad input), else ignored.
+    private func holdWhileClaiming(_ packet: SocketIOPacket) {
+        let overflow = layer.withLock { layer -> Bool in
+            guard let index = layer.claims.firstIndex(where: { $0.namespace == packet.namespace }) else { return false }
+            guard layer.claims[index].packets.count < Server.Router.maxMessagesWhileClaiming else { return true }
+            layer.claims[index].packets.append(packet)
+            return false
+        }
+        if overflow {
+            endpoint.router.log("parley: socket.io \(sid): too many packets before connect")
+            close(.parseError)
         }
     }
 }
