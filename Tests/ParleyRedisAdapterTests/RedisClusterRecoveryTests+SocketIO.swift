@@ -78,16 +78,27 @@ extension RedisClusterRecoveryTests {
         XCTAssertEqual(reconnect["sid"] as? String, sid, "the same sid: \(reconnect)")
         XCTAssertEqual(reconnect["pid"] as? String, pid)
         XCTAssertNil(reconnect["offset"], "a recovered client keeps its own offset")
+        // The replay and the held packet's ack: the ack may come before the replay when the
+        // node fills the replay from Redis (Protocol.md 11.1: acknowledgements are written at once).
         var missed: [Int] = []
-        for _ in 4...6 {
-            let event = try await client.nextNumbered()
-            missed.append(event.number)
-            XCTAssertTrue(Self.isAfter(event.offset, lastOffset), "\(event.offset) after \(lastOffset): replayed in stream order")
-            lastOffset = event.offset
+        var held: String?
+        while missed.count < 3 || held == nil {
+            let text = try await client.next()
+            if text.hasPrefix("4350[") {
+                XCTAssertNil(held, "one ack: \(text)")
+                held = text
+                continue
+            }
+            XCTAssertTrue(text.hasPrefix("42["), text)
+            let array = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.dropFirst(2).utf8)) as? [Any], text)
+            let number = try XCTUnwrap((array.count == 3 ? array[1] : nil) as? NSNumber, text).intValue
+            let offset = try XCTUnwrap(array.last as? String, text)
+            missed.append(number)
+            XCTAssertTrue(Self.isAfter(offset, lastOffset), "\(offset) after \(lastOffset): replayed in stream order")
+            lastOffset = offset
         }
         XCTAssertEqual(missed.sorted(), [4, 5, 6], "each missed event once")
-        let held = try await client.next("4350[")
-        XCTAssertTrue(held.contains(#""recovered":true"#), held)
+        XCTAssertTrue(held?.contains(#""recovered":true"#) == true, held ?? "")
         // Its room is kept: a room broadcast from node 0 (A) reaches it, after the replay.
         try nodes[0].io.to("news").emit("n", 7)
         let live = try await client.nextNumbered()
