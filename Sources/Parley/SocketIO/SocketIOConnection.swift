@@ -14,7 +14,7 @@ import Synchronization
 /// never call back, and the lock keeps packets in the order the session released them.
 final class SocketIOConnection: Sendable {
     /// The Engine.IO session id.
-    let sid: String
+    let sessionID: EngineIOSessionID
     /// Where the sockets' handlers and the session's timers run.
     let loop: EventLoop
     /// The handshake request's query, without Engine.IO's own parameters, and its headers
@@ -47,9 +47,12 @@ final class SocketIOConnection: Sendable {
     }
 
     private struct Layer {
-        /// The sockets of the namespaces joined: usually one, so an array (found by a short
-        /// scan) rather than a dictionary, which costs more memory per idle connection.
-        var sockets: [Socket] = []
+        /// The sockets of the namespaces joined, in the order joined: the first held inline
+        /// and any others (a client on several namespaces) in an array found by a short scan,
+        /// so a connection on one namespace allocates nothing for them. `first` is nil only
+        /// when there is none.
+        var first: Socket?
+        var others: [Socket] = []
         var assembler: SocketIOBinaryAssembler
         var closed = false
         /// Namespaces whose session is being claimed from the cluster's recovery store, with
@@ -58,22 +61,38 @@ final class SocketIOConnection: Sendable {
         var claims: [(namespace: String, packets: [SocketIOPacket])] = []
 
         func socket(_ namespace: String) -> Socket? {
-            sockets.first { $0.namespace.name == namespace }
+            if let first, first.namespace.name == namespace { return first }
+            return others.first { $0.namespace.name == namespace }
         }
+
+        /// Whether no namespace is joined.
+        var isEmpty: Bool { first == nil }
 
         /// Puts `socket` as the one of `namespace` (nil: removes it).
         mutating func set(_ namespace: String, _ socket: Socket?) {
-            sockets.removeAll { $0.namespace.name == namespace }
-            if let socket { sockets.append(socket) }
+            if let current = first, current.namespace.name == namespace {
+                first = others.isEmpty ? nil : others.removeFirst()
+            } else {
+                others.removeAll { $0.namespace.name == namespace }
+            }
+            guard let socket else { return }
+            if first == nil { first = socket } else { others.append(socket) }
+        }
+
+        /// Every socket, in the order joined; none is left.
+        mutating func takeAll() -> [Socket] {
+            guard let taken = first else { return [] }
+            defer { first = nil; others = [] }
+            return [taken] + others
         }
     }
 
     private let engine: Mutex<Engine>
     private let layer: Mutex<Layer>
 
-    init(sid: String, loop: EventLoop, request: HTTPRequestHead, address: String, secure: Bool = false,
+    init(sessionID: EngineIOSessionID, loop: EventLoop, request: HTTPRequestHead, address: String, secure: Bool = false,
          endpoint: SocketIOEndpoint, webSocket: WebSocket?) {
-        self.sid = sid
+        self.sessionID = sessionID
         self.loop = loop
         self.address = address
         query = Handshake.socketIOQuery(request)
@@ -337,7 +356,7 @@ final class SocketIOConnection: Sendable {
         send(packet)
         let empty = layer.withLock { layer -> Bool in
             if layer.socket(socket.namespace.name) === socket { layer.set(socket.namespace.name, nil) }
-            return layer.sockets.isEmpty
+            return layer.isEmpty
         }
         if empty, case .disconnect = packet { close(.serverNamespaceDisconnect) }
     }
@@ -412,8 +431,7 @@ final class SocketIOConnection: Sendable {
             guard !layer.closed else { return [] }
             layer.closed = true
             layer.claims = []
-            defer { layer.sockets = [] }
-            return layer.sockets
+            return layer.takeAll()
         }
         let disconnectReason: DisconnectReason
         switch reason {
@@ -456,7 +474,7 @@ final class SocketIOConnection: Sendable {
                 return try read(&layer.assembler)
             }
         } catch {
-            endpoint.router.log("parley: socket.io \(sid): \(error)")
+            endpoint.router.log("parley: socket.io \(sessionID): \(error)")
             return close(.parseError)
         }
         if let decoded { route(decoded) }
@@ -493,7 +511,7 @@ final class SocketIOConnection: Sendable {
             return false
         }
         if overflow {
-            endpoint.router.log("parley: socket.io \(sid): too many packets before connect")
+            endpoint.router.log("parley: socket.io \(sessionID): too many packets before connect")
             close(.parseError)
         }
     }

@@ -41,7 +41,7 @@ final class SocketIOEndpoint: Sendable {
     let maxSessions: Int
     /// Frame limits of Engine.IO WebSockets; no RFC 6455 pings (Engine.IO pings itself).
     let webSocketConfiguration: WebSocket.Configuration
-    private let connections = Mutex<[String: SocketIOConnection]>([:])
+    private let connections = Mutex<[EngineIOSessionID: SocketIOConnection]>([:])
 
     init(router: Server.Router, webSocket: WebSocket.Configuration) {
         let configuration = router.configuration
@@ -63,7 +63,7 @@ final class SocketIOEndpoint: Sendable {
     var count: Int { connections.withLock { $0.count } }
 
     func remove(_ connection: SocketIOConnection) {
-        connections.withLock { if $0[connection.sid] === connection { $0[connection.sid] = nil } }
+        connections.withLock { if $0[connection.sessionID] === connection { $0[connection.sessionID] = nil } }
     }
 
     /// Closes every session (server shutdown).
@@ -109,7 +109,8 @@ final class SocketIOEndpoint: Sendable {
         guard let sid = query["sid"] else {
             return handshake(request, transport: transport, responder, cors: cors)
         }
-        guard let connection = connections.withLock({ $0[sid] }) else {
+        // An id no session has (or that no session could have) is unknown alike.
+        guard let id = EngineIOSessionID(sid), let connection = connections.withLock({ $0[id] }) else {
             return responder.respond(Self.error(.unknownSession, headers: cors))
         }
         if transport == "websocket" {
@@ -133,22 +134,22 @@ final class SocketIOEndpoint: Sendable {
         guard count < maxSessions else {
             return responder.respond(.plain(503, extraHeaders: [("Retry-After", "1")] + cors))
         }
-        let sid = Socket.randomID()
+        let sid = EngineIOSessionID()
         if transport == "polling" {
-            let connection = SocketIOConnection(sid: sid, loop: responder.loop, request: request.head,
+            let connection = SocketIOConnection(sessionID: sid, loop: responder.loop, request: request.head,
                                                 address: request.remoteAddress, secure: request.isSecure, endpoint: self, webSocket: nil)
             connections.withLock { $0[sid] = connection }
-            let open = EngineIOSession.openPacket(sid: sid, upgrades: true, settings: settings, maxPayload: maxPayload)
+            let open = EngineIOSession.openPacket(sid: sid.description, upgrades: true, settings: settings, maxPayload: maxPayload)
             responder.respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; charset=UTF-8")] + cors,
                                            body: EngineIOCodec.encodePayload([open])))
             router.log("parley: socket.io session \(sid) (polling) from \(request.remoteAddress)")
             return
         }
         responder.upgrade(configuration: webSocketConfiguration) { [self] webSocket in
-            let connection = SocketIOConnection(sid: sid, loop: webSocket.loop, request: request.head,
+            let connection = SocketIOConnection(sessionID: sid, loop: webSocket.loop, request: request.head,
                                                 address: request.remoteAddress, secure: request.isSecure, endpoint: self, webSocket: webSocket)
             connections.withLock { $0[sid] = connection }
-            let open = EngineIOSession.openPacket(sid: sid, upgrades: false, settings: settings, maxPayload: maxPayload)
+            let open = EngineIOSession.openPacket(sid: sid.description, upgrades: false, settings: settings, maxPayload: maxPayload)
             webSocket.send(textUTF8: EngineIOCodec.encode(open))
             connection.attach(webSocket)
             router.log("parley: socket.io session \(sid) (websocket) from \(request.remoteAddress)")
