@@ -266,10 +266,7 @@ public final class Server: Sendable {
             if let recovery = namespace.recovery, recovery.store != nil, let token = handshake.recoveryToken {
                 return connectAfterClusterClaim(connection, handshake: handshake, namespace: namespace, recovery: recovery, token: token)
             }
-            let claim = namespace.recovery.flatMap { recovery in
-                handshake.recoveryToken.map { recovery.claim(token: $0, offset: handshake.recoveryOffset, rooms: namespace.roomStore) }
-            }
-            connect(connection, handshake: handshake, namespace: namespace, claim: claim)
+            connect(connection, handshake: handshake, namespace: namespace, claim: localRecoveryClaim(handshake, in: namespace))
         }
 
         /// Makes the socket of a new connection (with the outcome of its claim, if it asked for

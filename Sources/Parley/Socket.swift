@@ -81,6 +81,17 @@ public final class Socket: Sendable, Hashable {
         func call(_ arguments: EventArguments, _ ack: Ack, socket: Socket, event: String) throws
     }
 
+    /// `arguments`' data as `T`, or nil once the client has been answered that it does not
+    /// decode (``refuseData(_:_:_:)``).
+    private static func decoded<T: Decodable>(_ arguments: EventArguments, _ ack: Ack, socket: Socket, event: String) -> T? {
+        do {
+            return try (arguments.data ?? .null).decode(T.self)
+        } catch {
+            socket.refuseData(event, error, ack)
+            return nil
+        }
+    }
+
     /// A handler of `(T)`.
     private final class Decoding<T: Decodable & Sendable>: DecodingCallback {
         let handler: @Sendable (T) throws -> Void
@@ -90,12 +101,7 @@ public final class Socket: Sendable, Hashable {
         }
 
         func call(_ arguments: EventArguments, _ ack: Ack, socket: Socket, event: String) throws {
-            let value: T
-            do {
-                value = try (arguments.data ?? .null).decode(T.self)
-            } catch {
-                return socket.refuseData(event, error, ack)
-            }
+            guard let value: T = Socket.decoded(arguments, ack, socket: socket, event: event) else { return }
             try handler(value)
         }
     }
@@ -109,12 +115,7 @@ public final class Socket: Sendable, Hashable {
         }
 
         func call(_ arguments: EventArguments, _ ack: Ack, socket: Socket, event: String) throws {
-            let value: T
-            do {
-                value = try (arguments.data ?? .null).decode(T.self)
-            } catch {
-                return socket.refuseData(event, error, ack)
-            }
+            guard let value: T = Socket.decoded(arguments, ack, socket: socket, event: event) else { return }
             try handler(value, ack)
         }
     }

@@ -20,6 +20,14 @@ extension Server.Router {
         namespace(name, create: false)?.recovery?.startLog(at: position)
     }
 
+    /// The outcome of a connecting client's claim on this node's recovery state: nil when the
+    /// namespace keeps no state or the client presents no session token.
+    func localRecoveryClaim(_ handshake: Handshake, in namespace: Namespace) -> Result<RecoveryClaim, RecoveryFailure>? {
+        namespace.recovery.flatMap { recovery in
+            handshake.recoveryToken.map { recovery.claim(token: $0, offset: handshake.recoveryOffset, rooms: namespace.roomStore) }
+        }
+    }
+
     /// Messages a connection may send while its session is looked up (Protocol.md 5.1: as
     /// before `connect`); one more closes it with 1008.
     static let maxMessagesWhileClaiming = 64

@@ -18,10 +18,7 @@ extension Server.Router {
         if let recovery = namespace.recovery, recovery.store != nil, let token = handshake.recoveryToken {
             return connectAfterClusterClaim(connection, handshake: handshake, namespace: namespace, recovery: recovery, token: token)
         }
-        let claim = namespace.recovery.flatMap { recovery in
-            handshake.recoveryToken.map { recovery.claim(token: $0, offset: handshake.recoveryOffset, rooms: namespace.roomStore) }
-        }
-        connect(connection, handshake: handshake, namespace: namespace, claim: claim)
+        connect(connection, handshake: handshake, namespace: namespace, claim: localRecoveryClaim(handshake, in: namespace))
     }
 
     /// Makes the socket of a Socket.IO client's `CONNECT` (with the outcome of its claim, if it
