@@ -298,66 +298,6 @@ extension RedisClusterRecoveryTests {
     func test_socketIOClient_cutEvery100msAndSentToTheNextNode_receivesEveryNumberOnceInOrder_sameSidAndRooms() async throws {
         let redis = try startRedis()
         let nodes = try startCluster(redis)
-        let proxy = try CuttingProxy(target: nodes[0].io.port)
-        defer { proxy.stop() }
-        var options = Client.Options()
-        options.autoConnect = false
-        options.protocol = .socketIO
-        options.reconnectionDelay = .milliseconds(20)
-        options.reconnectionDelayMax = .milliseconds(100)
-        let client = Client(url: "http://127.0.0.1:\(proxy.port)", options: options)
-        addTeardownBlock { client.disconnect() }
-        let connects = Mailbox<Void>()
-        client.on(.connect) { connects.put(()) }
-        let total = 1000
-        let received = Locked<[Int]>([])
-        let done = Mailbox<Void>()
-        client.on("n") { (number: Int) in
-            let count = received.withLock { numbers in
-                numbers.append(number)
-                return numbers.count
-            }
-            if count == total { done.put(()) }
-        }
-        client.connect()
-        _ = try await connects.expect("connect")
-        let id = try XCTUnwrap(client.id)
-        let _: RawJSON = try await client.emitWithAck("join", "numbers")
-        // Every ~100 ms the next connection goes to the next node, and the current one is cut.
-        let cutting = Atomic<Bool>(true)
-        let cutter = Task {
-            var cuts = 0
-            var node = 0
-            while true {
-                try? await Task.sleep(for: .milliseconds(100))
-                guard cutting.load(ordering: .acquiring) else { return cuts }
-                node = (node + 1) % nodes.count
-                let port = nodes[node].io.port
-                proxy.target.withLock { $0 = port }
-                cuts += proxy.cut()
-            }
-        }
-        for number in 1...total {
-            try nodes[number % 3].io.to("numbers").emit("n", number)
-            if number % 10 == 0 { try await Task.sleep(for: .milliseconds(5)) }
-        }
-        _ = try await done.expect("\(total) numbers", timeout: .seconds(30))
-        cutting.store(false, ordering: .releasing)
-        let cuts = await cutter.value
-        XCTAssertGreaterThanOrEqual(cuts, 2, "the connection was cut while numbers went out")
-        let numbers = received.value
-        XCTAssertEqual(numbers.count, total, "no number lost, none twice")
-        XCTAssertEqual(numbers.sorted(), Array(1...total), "each number once")
-        for origin in 0..<3 {
-            let fromOrigin = numbers.filter { $0 % 3 == origin }
-            XCTAssertEqual(fromOrigin, fromOrigin.sorted(), "node \(origin)'s numbers in the order it emitted them")
-        }
-        var state: SocketState?
-        for _ in 0..<5 where state == nil {
-            do { state = try await client.emitWithAck("state") } catch ClientError.disconnected { _ = try await connects.expect("connect") }
-        }
-        XCTAssertEqual(client.id, id)
-        XCTAssertTrue(client.recovered)
-        XCTAssertEqual(state, SocketState(id: id, rooms: [id, "numbers"].sorted(), recovered: true))
+        try await rotateClientAcrossNodes(nodes, socketIO: true)
     }
 }

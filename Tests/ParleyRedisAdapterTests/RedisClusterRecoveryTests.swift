@@ -280,13 +280,22 @@ final class RedisClusterRecoveryTests: XCTestCase {
     func test_client_cutEvery100msAndSentToTheNextNode_receivesEveryNumberOnceInOrder_sameIDAndRooms() async throws {
         let redis = try startRedis()
         let nodes = try startCluster(redis)
+        try await rotateClientAcrossNodes(nodes, socketIO: false)
+    }
+
+    /// A `ParleyClient` (envelope, or Socket.IO with `socketIO`) joins a room through a
+    /// cutting proxy; every ~100 ms its connection is cut and the next goes to the next node
+    /// while the nodes emit 1,000 numbers to the room: each arrives once, each node's in its
+    /// order, and the client keeps its id and rooms, recovered.
+    func rotateClientAcrossNodes(_ nodes: [Node], socketIO: Bool) async throws {
         let proxy = try CuttingProxy(target: nodes[0].io.port)
         defer { proxy.stop() }
         var options = Client.Options()
         options.autoConnect = false
+        if socketIO { options.protocol = .socketIO }
         options.reconnectionDelay = .milliseconds(20)
         options.reconnectionDelayMax = .milliseconds(100)
-        let client = Client(url: "ws://127.0.0.1:\(proxy.port)/parley", options: options)
+        let client = Client(url: socketIO ? "http://127.0.0.1:\(proxy.port)" : "ws://127.0.0.1:\(proxy.port)/parley", options: options)
         addTeardownBlock { client.disconnect() }
         let connects = Mailbox<Void>()
         client.on(.connect) { connects.put(()) }
