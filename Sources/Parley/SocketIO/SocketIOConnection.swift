@@ -335,13 +335,9 @@ final class SocketIOConnection: Sendable {
         data.append(UInt8(ascii: "}"))
         send(.connect(namespace: socket.namespace.name, payload: RawJSON(unchecked: data)))
         for packet in replay {
-            // The envelope the live targets got: the frame's payload, after its 2-, 4- or
-            // 10-byte header (RFC 6455 5.2; a server frame is not masked).
-            let bytes = packet.frame.bytes
-            guard bytes.count >= 2 else { continue }
-            let header = bytes[1] & 0x7F == 127 ? 10 : (bytes[1] & 0x7F == 126 ? 4 : 2)
+            // The envelope the live targets got: the frame's payload.
             var offset: String?
-            let decoded = bytes[header...].withUnsafeBytes { try? EnvelopeCodec.decode($0, offset: &offset) }
+            let decoded = packet.frame.withPayload { try? EnvelopeCodec.decode($0, offset: &offset) }
             guard case .event(let name, let data, _)? = decoded else { continue }
             let arguments = packet.spreadsArguments ? EventArguments(spreading: data) : EventArguments(data: data)
             sendMessage(SocketIOCodec.encodeMessage(.event(namespace: socket.namespace.name, name: name, arguments: arguments, id: nil),

@@ -38,4 +38,9 @@ public struct EncodedFrame: Sendable {
 
     /// The payload, unmasked.
     var payload: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: chunk.bytes[payloadOffset...]) }
+
+    /// Calls `body` with the payload, read in place (valid only during the call).
+    package func withPayload<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try withExtendedLifetime(chunk) { try body(payload) }
+    }
 }
