@@ -82,6 +82,7 @@ extension RedisClusterRecoveryTests {
         // node fills the replay from Redis (Protocol.md 11.1: acknowledgements are written at once).
         var missed: [Int] = []
         var held: String?
+        var volatileSeen = false
         while missed.count < 3 || held == nil {
             let text = try await client.next()
             if text.hasPrefix("4350[") {
@@ -91,6 +92,13 @@ extension RedisClusterRecoveryTests {
             }
             XCTAssertTrue(text.hasPrefix("42["), text)
             let array = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.dropFirst(2).utf8)) as? [Any], text)
+            if array.count == 2, (array[1] as? NSNumber)?.intValue == 98 {
+                // Redis hands node 2's volatile emit to each node in its own time: it can reach
+                // node 1 after the client came back and then arrives live, without an offset.
+                XCTAssertFalse(volatileSeen, "the volatile event at most once: \(text)")
+                volatileSeen = true
+                continue
+            }
             let number = try XCTUnwrap((array.count == 3 ? array[1] : nil) as? NSNumber, text).intValue
             let offset = try XCTUnwrap(array.last as? String, text)
             missed.append(number)
@@ -101,7 +109,12 @@ extension RedisClusterRecoveryTests {
         XCTAssertTrue(held?.contains(#""recovered":true"#) == true, held ?? "")
         // Its room is kept: a room broadcast from node 0 (A) reaches it, after the replay.
         try nodes[0].io.to("news").emit("n", 7)
-        let live = try await client.nextNumbered()
+        var liveArray = try await client.nextEvent("n")
+        if !volatileSeen, liveArray.count == 2, (liveArray[1] as? NSNumber)?.intValue == 98 {
+            liveArray = try await client.nextEvent("n")
+        }
+        let live = (number: try XCTUnwrap(liveArray.count == 3 ? (liveArray[1] as? NSNumber)?.intValue : nil, "\(liveArray)"),
+                    offset: try XCTUnwrap(liveArray.last as? String, "\(liveArray)"))
         XCTAssertEqual(live.number, 7, "live events follow the replay, nothing else between")
         XCTAssertTrue(Self.isAfter(live.offset, lastOffset))
         let second = try await nodes[1].sockets.socket(id: sid)

@@ -120,9 +120,21 @@ final class RedisClusterRecoveryTests: XCTestCase {
         XCTAssertEqual(reconnect["token"] as? String, token)
         XCTAssertNil(reconnect["reason"])
         XCTAssertNil(reconnectOffset, "a recovered connect keeps the client's offset")
+        // Redis hands node 2's volatile emit to each node in its own time: it can reach node 1
+        // after the page came back and then arrives live, at most once and never kept.
+        var volatileSeen = false
+        func nextKept() async throws -> [String: any Sendable] {
+            while true {
+                let received = try await again.next(event: "n")
+                guard received.number == 98 else { return received }
+                XCTAssertFalse(volatileSeen, "the volatile event at most once")
+                XCTAssertNil(received["offset"], "a volatile event is not kept: \(received)")
+                volatileSeen = true
+            }
+        }
         var missed: [Int] = []
         for _ in 4...7 {
-            let received = try await again.next(event: "n")
+            let received = try await nextKept()
             missed.append(try XCTUnwrap(received.number))
             let offset = try XCTUnwrap(received["offset"] as? String)
             XCTAssertTrue(Self.isAfter(offset, lastOffset), "\(offset) after \(lastOffset): replayed in stream order")
@@ -130,7 +142,7 @@ final class RedisClusterRecoveryTests: XCTestCase {
         }
         XCTAssertEqual(missed.sorted(), [4, 5, 6, 7], "each missed event once")
         try nodes[2].io.to("news").emit("n", 8)
-        let live = try await again.next(event: "n")
+        let live = try await nextKept()
         XCTAssertEqual(live.number, 8, "live events follow the replay, nothing else between")
         let second = try await nodes[1].sockets.socket(id: id)
         XCTAssertTrue(second.recovered)
