@@ -56,6 +56,23 @@ final class RedisClusterRecoveryTests: XCTestCase {
         return (page, connect.data, connect["offset"] as? String)
     }
 
+    /// Emits `n` with each of `numbers` to everyone from `node`, and returns once a page on
+    /// `witness` has the last one: Redis has taken every one, so a node started afterwards
+    /// cannot get them live. The witness reads the stream like any node: with a small
+    /// `maxPackets`, entries trimmed before it read them never reach it (Protocol.md 11.1).
+    func emitToAll(_ numbers: ClosedRange<Int>, from node: Node, witness: Node) async throws {
+        let page = try await JSONPage.open("ws://127.0.0.1:\(witness.io.port)/parley")
+        _ = try await page.next(event: "connect")
+        for number in numbers { try node.io.emit("n", number) }
+        var last = numbers.lowerBound - 1
+        while last < numbers.upperBound {
+            let received = try await page.next(event: "n")
+            let number = try XCTUnwrap(received.number)
+            XCTAssertGreaterThan(number, last, "in order")
+            last = number
+        }
+    }
+
     /// Waits until `node`'s server saw the socket `id` end.
     func expectDisconnect(_ node: Node, _ id: String, file: StaticString = #filePath, line: UInt = #line) async throws {
         _ = try await node.disconnects.expect("the disconnect of \(id)", file: file, line: line) { $0 == id }
@@ -169,7 +186,7 @@ final class RedisClusterRecoveryTests: XCTestCase {
         _ = try await nodes[0].sockets.socket(id: id)
         proxy.cut()
         try await expectDisconnect(nodes[0], id)
-        for number in 1...5 { try nodes[1].io.emit("n", number) }
+        try await emitToAll(1...5, from: nodes[1], witness: nodes[0])
         // A third node starts after the events: its own log begins after them.
         let late = try startNode(redis)
         proxy.target.withLock { $0 = late.io.port }
@@ -228,7 +245,7 @@ final class RedisClusterRecoveryTests: XCTestCase {
         _ = try await nodes[0].sockets.socket(id: id)
         proxy.cut()
         try await expectDisconnect(nodes[0], id)
-        for number in 1...300 { try nodes[1].io.emit("n", number) }
+        try await emitToAll(1...300, from: nodes[1], witness: nodes[0])
         _ = watcher
         // Node 2 starts now: its log does not reach back, and the stream lost the first entries.
         let late = try startNode(redis) { $0.maxPackets = 2 }
