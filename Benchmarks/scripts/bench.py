@@ -9,6 +9,10 @@ usage: Benchmarks/scripts/bench.py [--record] SUITE [ROUNDS] [TESTS]
                     per core) and "parley-1" the same binary with --loops 1: the peers run one
                     thread, and on a machine whose cores the load generator shares, the second
                     loop competes with it (the figures per core are parley-1's)
+          floor     parley-server --raw-echo (default loops and --loops 1) vs floor-echo (the least
+                    a WebSocket echo server can do: Benchmarks/floor/floor-echo.c, C, one epoll
+                    thread, built here with cc) vs Node ws: how far Parley is from the floor the
+                    kernel sets. Printed only (not recorded)
           recovery  parley-server relay (path /) without and with --recovery (connection state
                     recovery: every broadcast numbered and kept); prints recovery/off
           socketio  parley-server's Socket.IO endpoint (/socket.io/, "parley-sio"; with --loops 1,
@@ -39,6 +43,8 @@ HOME = os.environ.get("PARLEY_TOOLS_HOME", os.path.expanduser("~/.cache/parley-t
 WSLOAD = os.path.join(HOME, "bin", "wsload")
 PARLEY = os.path.join(ROOT, ".build-release", "release", "parley-server")
 PYTHON = os.environ.get("PARLEY_PYTHON", os.path.join(HOME, "py", "bin", "python"))
+FLOOR_SOURCE = os.path.join(ROOT, "Benchmarks", "floor", "floor-echo.c")
+FLOOR = os.path.join(ROOT, ".build-release", "floor-echo")
 
 TESTS = {
     "echo100": (["--mode", "echo", "--conns", "100", "--window", "1", "--duration", "5"], "msgs_per_s"),
@@ -56,6 +62,7 @@ SUITES = {
     "raw": {"servers": ["parley", "parley-1", "ws"], "tests": ["echo100", "echo10x16", "connect"], "sio_tests": []},
     "envelope": {"servers": ["parley", "parley-1", "ws", "sio"], "tests": ["echo100", "echo10x16", "bcast", "connect"],
                  "sio_tests": ["echo100", "echo10x16"]},
+    "floor": {"servers": ["parley-1", "parley", "floor", "ws"], "tests": ["echo100", "echo10x16"], "sio_tests": []},
     "recovery": {"servers": ["parley", "recovery"], "tests": ["bcast", "echo100", "kept"], "sio_tests": []},
     # One parley-server serves both dialects: "parley-sio" is its Socket.IO endpoint.
     "socketio": {"servers": ["parley-sio", "parley-sio-1", "parley", "sio"], "tests": ["echo100", "bcast", "connect"],
@@ -68,18 +75,20 @@ PARLEY_LIMITS = ["--max-handshakes-per-address", "1000"]
 
 def command(suite, server, port):
     if server in ("parley", "parley-sio", "parley-1", "parley-sio-1"):
-        mode = ["--raw-echo"] if suite == "raw" else ["--path", "/"]
+        mode = ["--raw-echo"] if suite in ("raw", "floor") else ["--path", "/"]
         loops = ["--loops", "1"] if server.endswith("-1") else []
         return [PARLEY, "--port", str(port)] + mode + loops + PARLEY_LIMITS
     if server == "recovery":
         return [PARLEY, "--port", str(port), "--path", "/", "--recovery"] + PARLEY_LIMITS
+    if server == "floor":
+        return [FLOOR, str(port), "300"]
     if server == "ws":
-        script = "ws_raw.js" if suite == "raw" else "ws_envelope.js"
+        script = "ws_raw.js" if suite in ("raw", "floor") else "ws_envelope.js"
         return ["node", os.path.join(TOOLS, "peers", script), str(port), "300"]
     return [PYTHON, os.path.join(TOOLS, "peers", "sio_server.py"), str(port), "300"]
 
 def dialect(suite, server):
-    if suite == "raw":
+    if suite in ("raw", "floor"):
         return ["--dialect", "raw"]
     return ["--dialect", "socketio"] if server in ("sio", "parley-sio", "parley-sio-1") else ["--dialect", "envelope"]
 
@@ -165,7 +174,7 @@ def run(suite, server, test, port):
 RESULTS = os.environ.get("PARLEY_BENCH_RESULTS", os.path.join(ROOT, "Benchmarks", "results", "results.json"))
 NAMES = {"parley": "Parley", "parley-sio": "Parley (Socket.IO)", "ws": "Node ws", "sio": "python-socketio",
          "parley-1": "Parley, one loop", "parley-sio-1": "Parley (Socket.IO), one loop",
-         "recovery": "Parley with recovery"}
+         "recovery": "Parley with recovery", "floor": "floor-echo (C)"}
 TITLES = {
     "echo100": ("echo, 100 connections, window 1", "msg/s"),
     "echo10x16": ("echo, 10 connections, window 16", "msg/s"),
@@ -225,6 +234,12 @@ def main():
     suite = sys.argv[1] if len(sys.argv) > 1 else "raw"
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     spec = SUITES[suite]
+    if suite == "floor":
+        if recording:
+            raise SystemExit("the floor suite is printed only: bench.py floor [ROUNDS] [TESTS]")
+        if not os.path.exists(FLOOR) or os.path.getmtime(FLOOR) < os.path.getmtime(FLOOR_SOURCE):
+            os.makedirs(os.path.dirname(FLOOR), exist_ok=True)
+            subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-o", FLOOR, FLOOR_SOURCE], check=True)
     tests = sys.argv[3].split(",") if len(sys.argv) > 3 else spec["tests"]
     loads = []
     port = int(os.environ.get("PARLEY_BENCH_PORT", "9450"))
