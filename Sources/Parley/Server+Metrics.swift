@@ -79,14 +79,22 @@ extension Server {
             public var kind: String
             /// Whether the adapter's connections are up now.
             public var connected: Bool
-            /// Broadcasts and operations not published to the other nodes (engine down, or its
-            /// buffer full) since start. Local delivery went on.
+            /// Broadcasts and operations not published to the other nodes (engine down, its
+            /// buffer full, or unanswered when the connection to it was lost) since start.
+            /// Local delivery went on.
             public var publishesDropped: Int
+            /// Kept events and room operations of other nodes (and of this one) that never
+            /// reached this node since start, with connection state recovery across nodes:
+            /// trimmed from the ordered log before this node read them (a burst larger than
+            /// `maxPackets`), or lost on their way to the engine. Its clients missed them.
+            public var entriesMissed: Int
 
-            public init(kind: String, connected: Bool, publishesDropped: Int) {
+            /// - Parameter entriesMissed: 0 for an adapter without an ordered log.
+            public init(kind: String, connected: Bool, publishesDropped: Int, entriesMissed: Int = 0) {
                 self.kind = kind
                 self.connected = connected
                 self.publishesDropped = publishesDropped
+                self.entriesMissed = entriesMissed
             }
         }
 

@@ -40,6 +40,8 @@ extension Server.Metrics {
                    [(kind, cluster.connected ? 1 : 0)])
             family("parley_cluster_publishes_dropped_total", "counter", "Publications to other nodes dropped.",
                    [(kind, cluster.publishesDropped)])
+            family("parley_cluster_entries_missed_total", "counter", "Kept events and room operations that never reached this node.",
+                   [(kind, cluster.entriesMissed)])
         }
         return text
     }

@@ -60,11 +60,13 @@ final class ConnectionState: Sendable {
     }
 
     /// The connection is gone: stop accepting commands, drop what waits, fail the replies.
+    /// Publications (no reply handler) queued or unanswered count as dropped.
     func becomeDisconnected() {
         let pending = shared.withLock { shared -> [RedisConnection.ReplyHandler] in
             shared.ready = false
             shared.output = []
             shared.flushScheduled = false
+            shared.dropped += shared.replies[shared.replyHead...].reduce(0) { $0 + ($1 == nil ? 1 : 0) }
             return Self.takeReplies(&shared)
         }
         for reply in pending { reply(.failure(.notConnected)) }

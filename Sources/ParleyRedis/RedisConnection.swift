@@ -25,7 +25,9 @@ import Synchronization
 /// **Threads.** Every method may be called from any thread; handlers run on the loop thread.
 /// **Outages.** After the first successful ``connect()``, a lost connection is retried with
 /// ``Backoff`` until ``close()``; commands and publications made meanwhile fail at once
-/// (``RedisError/notConnected``): nothing is queued for later. ``Event``s tell the owner.
+/// (``RedisError/notConnected``): nothing is queued for later. Those queued or unanswered when
+/// the connection is lost fail the same way, and the publications among them count in
+/// ``droppedCount``. ``Event``s tell the owner.
 /// **Bounds.** At most ``Configuration/maxBufferedBytes`` wait to be written; beyond, commands
 /// are dropped (``RedisError/bufferFull(limit:)``), counted in ``droppedCount``, and
 /// ``Event/bufferFull`` is reported once per episode.
@@ -144,7 +146,9 @@ public final class RedisConnection: Sendable {
     /// Whether the connection is ready for commands right now.
     public var isReady: Bool { state.shared.withLock { $0.ready } }
 
-    /// Commands and publications dropped because the buffer was full or the connection was down.
+    /// Commands and publications dropped because the buffer was full or the connection was
+    /// down, and those sent without a reply handler (publications) still queued or unanswered
+    /// when the connection was lost: Redis may not have them.
     public var droppedCount: Int { state.shared.withLock { $0.dropped } }
 
     /// Sends a command (pipelined: it does not wait for earlier answers) and calls `reply` with

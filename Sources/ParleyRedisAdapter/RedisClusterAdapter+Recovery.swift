@@ -17,15 +17,55 @@ struct OrderedLog {
     var positions: [String: [UInt8]] = [:]
     /// Whether an `XREAD` is in flight (one at a time).
     var reading = false
-    /// The sequence number of this node's next appended entry.
-    var nextSequence: UInt64 = 1
+    /// The sequence number of this node's next appended entry, by namespace: one node's
+    /// entries in one stream are numbered 1, 2, 3... with no gap.
+    var nextSequences: [String: UInt64] = [:]
     /// This node's entries that were lost in flight and delivered here without an offset: if
     /// Redis did store them, they are not delivered again. Bounded: ``maxFallBacks``.
-    var fellBack: Set<UInt64> = []
+    var fellBack: Set<Appended> = []
+    /// The last sequence number read from each node in each stream: a jump means entries that
+    /// never reached this node. Bounded: ``maxOrigins``.
+    var lastRead: [Origin: UInt64] = [:]
+    /// Entries that never reached this node since start (``lastRead``'s jumps).
+    var missed = 0
+
+    /// One of this node's appended entries.
+    struct Appended: Hashable {
+        var namespace: String
+        var sequence: UInt64
+    }
+
+    /// A node appending to a namespace's stream.
+    struct Origin: Hashable {
+        var node: [UInt8]
+        var namespace: String
+    }
 
     /// Entries remembered in ``fellBack`` at most: those in flight when a connection broke,
     /// a few thousand at most; beyond, the oldest are forgotten (a copy would then arrive).
     static let maxFallBacks = 65_536
+    /// Nodes and namespaces remembered in ``lastRead`` at most; beyond, they start again (a
+    /// node restarted has a new id, so old ones pile up over months).
+    static let maxOrigins = 4_096
+
+    /// Takes the sequence number `sequence` of `origin` read from its stream; returns how many
+    /// entries of that node before it never reached this node (0 for the first one read).
+    /// Entries of this node lost in flight (``fellBack``) were delivered when made: not counted.
+    mutating func read(_ sequence: UInt64, from origin: Origin, isThisNode: Bool) -> Int {
+        if lastRead.count >= Self.maxOrigins && lastRead[origin] == nil { lastRead.removeAll() }
+        let last = lastRead[origin]
+        lastRead[origin] = sequence
+        guard let last, sequence > last + 1 else { return 0 }
+        var gap = Int(clamping: sequence - last - 1)
+        if isThisNode && !fellBack.isEmpty {
+            // Counted one by one, up to the bound of what ``fellBack`` can hold.
+            for lost in (last + 1)..<min(sequence, last + 1 + UInt64(Self.maxFallBacks)) {
+                if fellBack.remove(Appended(namespace: origin.namespace, sequence: lost)) != nil { gap -= 1 }
+            }
+        }
+        missed += gap
+        return gap
+    }
 }
 
 extension RedisClusterAdapter: ClusterRecoveryStore {
@@ -63,8 +103,9 @@ extension RedisClusterAdapter: ClusterRecoveryStore {
     public func append(_ operation: ClusterOperation, lost: @escaping @Sendable () -> Void) -> Bool {
         let namespace = operation.selection.namespace
         let (publisher, enabled, sequence, maxEntries) = state.withLock { state -> (RedisConnection?, Bool, UInt64, Int) in
-            defer { state.log.nextSequence += 1 }
-            return (state.publisher, state.log.enabled, state.log.nextSequence, state.log.maxEntries)
+            let sequence = state.log.nextSequences[namespace, default: 1]
+            state.log.nextSequences[namespace] = sequence + 1
+            return (state.publisher, state.log.enabled, sequence, state.log.maxEntries)
         }
         guard enabled, let publisher, let message = ClusterMessage(origin: nodeID, operation: operation).encoded() else { return false }
         let command: [[UInt8]] = [Array("XADD".utf8), streamKey(for: namespace), Array("MAXLEN".utf8), [UInt8(ascii: "~")],
@@ -76,7 +117,7 @@ extension RedisClusterAdapter: ClusterRecoveryStore {
                 // In flight when the connection broke: Redis may have it; if so, skip it later.
                 self?.state.withLock { state in
                     if state.log.fellBack.count >= OrderedLog.maxFallBacks { state.log.fellBack.removeAll() }
-                    state.log.fellBack.insert(sequence)
+                    state.log.fellBack.insert(OrderedLog.Appended(namespace: namespace, sequence: sequence))
                 }
             }
             lost()
@@ -201,7 +242,10 @@ extension RedisClusterAdapter: ClusterRecoveryStore {
     struct Entry {
         var offset: String
         var operation: ClusterOperation
+        /// The node that appended it.
+        var origin: [UInt8]
         var fromThisNode: Bool
+        /// Its number among its node's entries in this stream (`s`).
         var sequence: UInt64?
     }
 
@@ -224,7 +268,8 @@ extension RedisClusterAdapter: ClusterRecoveryStore {
                 index += 2
             }
             guard let payload, let message = try? ClusterMessage(decoding: payload, namespace: namespace) else { continue }
-            entries.append(Entry(offset: id, operation: message.operation, fromThisNode: message.origin == nodeID, sequence: sequence))
+            entries.append(Entry(offset: id, operation: message.operation, origin: message.origin,
+                                 fromThisNode: message.origin == nodeID, sequence: sequence))
         }
         return entries
     }
@@ -312,15 +357,32 @@ extension RedisClusterAdapter: ClusterRecoveryStore {
             if case .array(let items?) = parts[1], case .array(let last?)? = items.last, let id = last.first?.bytes {
                 state.withLock { $0.log.positions[namespace] = id }
             }
+            var missed = 0
             for entry in entries(parts[1], namespace: namespace) {
+                if let sequence = entry.sequence {
+                    let origin = OrderedLog.Origin(node: entry.origin, namespace: namespace)
+                    missed += state.withLock { $0.log.read(sequence, from: origin, isThisNode: entry.fromThisNode) }
+                }
                 if entry.fromThisNode {
                     // This node's room operations were applied when made; its emits lost in
                     // flight were delivered then.
                     guard case .emit = entry.operation.action else { continue }
-                    if let sequence = entry.sequence, state.withLock({ $0.log.fellBack.remove(sequence) }) != nil { continue }
+                    if let sequence = entry.sequence,
+                       state.withLock({ $0.log.fellBack.remove(OrderedLog.Appended(namespace: namespace, sequence: sequence)) }) != nil {
+                        continue
+                    }
                 }
                 context.applyOrdered(entry.operation, offset: entry.offset)
             }
+            if missed > 0 {
+                context.warning("parley: \(missed) events and room operations of namespace \(namespace) never reached this node: "
+                    + "trimmed from the Redis stream before it read them (a burst larger than maxPackets?) or lost on "
+                    + "their way to Redis; its clients missed them")
+            }
         }
     }
+
+    /// Entries of the streams that never reached this node since start: trimmed before it
+    /// read them, or lost on their way to Redis (``Server/Metrics/Cluster/entriesMissed``).
+    public var missedCount: Int { state.withLock { $0.log.missed } }
 }

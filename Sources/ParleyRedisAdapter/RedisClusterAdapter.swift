@@ -97,11 +97,12 @@ public final class RedisClusterAdapter: ClusterAdapter, CustomStringConvertible 
     /// Publications dropped since start (Redis down or the output buffer full).
     public var droppedCount: Int { state.withLock { $0.publisher }?.droppedCount ?? 0 }
 
-    /// `redis`, connected while both the publishing and the subscribing connection are up, and
-    /// ``droppedCount``.
+    /// `redis`, connected while both the publishing and the subscribing connection are up,
+    /// ``droppedCount`` and ``missedCount``.
     public var status: Server.Metrics.Cluster {
-        let (publisher, connected) = state.withLock { ($0.publisher, $0.publisher != nil && $0.down.isEmpty) }
-        return Server.Metrics.Cluster(kind: "redis", connected: connected, publishesDropped: publisher?.droppedCount ?? 0)
+        let (publisher, connected, missed) = state.withLock { ($0.publisher, $0.publisher != nil && $0.down.isEmpty, $0.log.missed) }
+        return Server.Metrics.Cluster(kind: "redis", connected: connected, publishesDropped: publisher?.droppedCount ?? 0,
+                                      entriesMissed: missed)
     }
 
     /// `<prefix>#<namespace>#`, as Socket.IO's Redis adapter names its channels.

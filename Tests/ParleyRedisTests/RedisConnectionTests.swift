@@ -163,6 +163,26 @@ final class RedisConnectionTests: XCTestCase {
         XCTAssertEqual(subscriberEvents.pending, [], "one disconnect and one reconnect per outage")
     }
 
+    func test_publicationsUnanswered_whenTheConnectionIsLost_countAsDropped() async throws {
+        let redis = try startRedis()
+        let events = Inbox<RedisConnection.Event>()
+        let publisher = try connection(redis.url, onEvent: { events.put($0) })
+        try publisher.connect()
+        // Redis holds every client's commands unanswered for 10 s: the five stay in flight.
+        let pauser = try connection(redis.url)
+        try pauser.connect()
+        let paused = try await pauser.send(["CLIENT", "PAUSE", "10000", "ALL"])
+        XCTAssertEqual(paused, .simpleString("OK"))
+        let ping = Inbox<Result<RESPValue, RedisError>>()
+        for _ in 0..<5 { XCTAssertTrue(publisher.publish(channel: Array("c".utf8), message: Array("held".utf8))) }
+        publisher.send(bytes: [Array("PING".utf8)]) { ping.put($0) }
+        redis.stop()
+        guard case .disconnected = try await events.next("the disconnect") else { return XCTFail() }
+        let answer = try await ping.next("the PING's failure")
+        guard case .failure(.notConnected) = answer else { return XCTFail("\(answer)") }
+        XCTAssertEqual(publisher.droppedCount, 5, "the publications, not the command with a reply handler")
+    }
+
     func test_publish_dropsAndReportsOnce_whenBufferIsFull() async throws {
         let redis = try startRedis()
         let events = Inbox<RedisConnection.Event>()

@@ -16,7 +16,7 @@ final class PrometheusTextTests: XCTestCase {
         metrics.sendQueueFullCloses = 1
         metrics.pendingAcks = 5
         metrics.acceptPauses = 0
-        metrics.cluster = .init(kind: "redis", connected: true, publishesDropped: 6)
+        metrics.cluster = .init(kind: "redis", connected: true, publishesDropped: 6, entriesMissed: 7)
         let expected = #"""
             # HELP parley_connections_open WebSocket connections open now.
             # TYPE parley_connections_open gauge
@@ -72,6 +72,9 @@ final class PrometheusTextTests: XCTestCase {
             # HELP parley_cluster_publishes_dropped_total Publications to other nodes dropped.
             # TYPE parley_cluster_publishes_dropped_total counter
             parley_cluster_publishes_dropped_total{adapter="redis"} 6
+            # HELP parley_cluster_entries_missed_total Kept events and room operations that never reached this node.
+            # TYPE parley_cluster_entries_missed_total counter
+            parley_cluster_entries_missed_total{adapter="redis"} 7
 
             """#
         XCTAssertEqual(Array(metrics.prometheusText.utf8), Array(expected.utf8))
