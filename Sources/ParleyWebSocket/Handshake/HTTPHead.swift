@@ -181,6 +181,7 @@ public struct HTTPResponse: Sendable, Equatable {
         case 405: return "Method Not Allowed"
         case 411: return "Length Required"
         case 413: return "Content Too Large"
+        case 417: return "Expectation Failed"
         case 426: return "Upgrade Required"
         case 429: return "Too Many Requests"
         case 431: return "Request Header Fields Too Large"

@@ -146,6 +146,17 @@ extension UpgradeHandler {
             respond(.plain(413), includeBody: true)
             return
         }
+        // RFC 9110 10.1.1: a client that sent `Expect: 100-continue` may wait for an interim
+        // 100 before it sends the body (curl waits a second); an expectation Parley does not
+        // know gets 417. An HTTP/1.0 request's expectation MUST be ignored.
+        if request.version != "HTTP/1.0", let expectation = request["Expect"] {
+            guard expectation.trimmingHTTPWhitespace().caseInsensitiveEquals("100-continue") else {
+                refused(417, path: request.path)
+                respond(.plain(417), includeBody: true)
+                return
+            }
+            if length > 0 && buffered.isEmpty && !writeContinue() { return }
+        }
         pendingEndpoint = EndpointRequest(endpoint: endpoint, head: request, body: [], expected: length)
         if length == 0 {
             // What follows the head stays in `buffered`: the next request, or WebSocket frames
@@ -157,6 +168,18 @@ extension UpgradeHandler {
             remainder.withUnsafeBytes { receiveEndpointBytes($0) }
         }
     }
+
+    /// Writes the interim `100 Continue`; false when the connection was dropped instead: the
+    /// socket took only part of it, and the final answer would follow a broken one (it never
+    /// happens while answers are written one at a time, each in full before the next request).
+    private func writeContinue() -> Bool {
+        let interim = Self.continueResponse
+        if case .bytes(interim.count) = interim.withUnsafeBytes({ io.write($0) }) { return true }
+        drop()
+        return false
+    }
+
+    static let continueResponse = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
 
     /// Bytes read while an endpoint request's body is incomplete: body bytes, and after the
     /// body the start of the next request (kept for it).

@@ -90,4 +90,58 @@ final class HTTPEndpointTests: XCTestCase {
         let server = try startEndpointServer { _, responder in responder.respond(HTTPResponse(status: 200)) }
         XCTAssertEqual(try response("GET /other HTTP/1.1\r\nHost: a\r\n\r\n", port: server.port).head.status, 404)
     }
+
+    // MARK: Expect: 100-continue (RFC 9110 10.1.1)
+
+    private func echoBody() throws -> TestServer {
+        try startEndpointServer { request, responder in
+            responder.respond(HTTPResponse(status: 200, body: Array("\(request.head.method) ".utf8) + request.body))
+        }
+    }
+
+    func test_endpoint_answers100Continue_thenTheRequest_whenTheClientWaitsToSendTheBody() throws {
+        let server = try echoBody()
+        let client = try RawClient(port: server.port)
+        defer { client.close() }
+        try client.send("POST /api/x HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 5\r\n\r\n")
+        let interim = try XCTUnwrap(client.readResponse(toHead: true), "the interim answer comes before the body is sent")
+        XCTAssertEqual(interim.head.status, 100)
+        try client.send("hello")
+        let (head, body) = try XCTUnwrap(client.readResponse())
+        XCTAssertEqual(head.status, 200)
+        XCTAssertEqual(String(decoding: body, as: UTF8.self), "POST hello")
+        // On the same connection, the next request with its body in the same write gets no 100.
+        try client.send("POST /api/x HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc")
+        let next = try XCTUnwrap(client.readResponse())
+        XCTAssertEqual(next.head.status, 200)
+        XCTAssertEqual(String(decoding: next.body, as: UTF8.self), "POST abc")
+    }
+
+    func test_endpoint_answersFinalStatusWithout100_whenTheBodyIsTooLarge() throws {
+        let server = try echoBody()
+        let (head, _) = try response("POST /api/x HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n",
+                                     port: server.port)
+        XCTAssertEqual(head.status, 413, "refused before the body is sent")
+    }
+
+    func test_endpoint_answers417_forAnExpectationItDoesNotKnow() throws {
+        let server = try echoBody()
+        let (head, body) = try response("POST /api/x HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\nhi",
+                                        port: server.port)
+        XCTAssertEqual(head.status, 417)
+        XCTAssertEqual(body, "Expectation Failed\n")
+        XCTAssertEqual(server.server.metrics.refusals[0], 1, "counted with the other statuses")
+    }
+
+    func test_endpoint_ignoresTheExpectation_ofAnHTTP10Request() throws {
+        let server = try echoBody()
+        let client = try RawClient(port: server.port, timeout: .milliseconds(500))
+        defer { client.close() }
+        try client.send("POST /api/x HTTP/1.0\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        XCTAssertNil(client.readResponse(toHead: true), "no interim answer to HTTP/1.0 (RFC 9110 10.1.1)")
+        try client.send("hello")
+        let (head, body) = try XCTUnwrap(client.readResponse())
+        XCTAssertEqual(head.status, 200)
+        XCTAssertEqual(String(decoding: body, as: UTF8.self), "POST hello")
+    }
 }
