@@ -23,7 +23,7 @@ final class AdminDashboard: Sendable {
     struct Snapshot: Encodable {
         struct Room: Encodable { var name: String; var members: Int }
         struct NamespaceState: Encodable { var name: String; var sockets: Int; var roomCount: Int; var rooms: [Room] }
-        struct Cluster: Encodable { var kind: String; var connected: Bool; var publishesDropped: Int }
+        struct Cluster: Encodable { var kind: String; var connected: Bool; var publishesDropped: Int; var entriesMissed: Int }
         var point: Point
         var connectionsAccepted: Int
         var messagesReceived: Int
@@ -222,7 +222,10 @@ final class AdminDashboard: Sendable {
                             pendingAcks: metrics.pendingAcks,
                             refusals: Dictionary(uniqueKeysWithValues: metrics.refusals.map { ($0.key.rawValue, $0.value) }),
                             namespaces: namespaces(metrics),
-                            cluster: metrics.cluster.map { .init(kind: $0.kind, connected: $0.connected, publishesDropped: $0.publishesDropped) })
+                            cluster: metrics.cluster.map {
+                                .init(kind: $0.kind, connected: $0.connected, publishesDropped: $0.publishesDropped,
+                                      entriesMissed: $0.entriesMissed)
+                            })
         }
         guard let snapshot else { return }
         try? router.namespace(admin.namespace, create: false)?.emit("snapshot", snapshot)

@@ -57,7 +57,9 @@ function render(s) {
   if (s.cluster) {
     $("cluster").textContent = s.cluster.connected ? "up" : "down";
     $("cluster").className = "big " + (s.cluster.connected ? "ok" : "bad");
-    $("cluster-detail").textContent = s.cluster.kind + " · " + count(s.cluster.publishesDropped) + " publications dropped";
+    // Kept events that never reached this node (recovery across nodes): shown once there are any.
+    const missed = s.cluster.entriesMissed > 0 ? " · " + count(s.cluster.entriesMissed) + " kept events missed" : "";
+    $("cluster-detail").textContent = s.cluster.kind + " · " + count(s.cluster.publishesDropped) + " publications dropped" + missed;
   } else {
     $("cluster").textContent = "—";
     $("cluster-detail").textContent = "single node (in-memory adapter)";
