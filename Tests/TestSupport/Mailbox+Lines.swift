@@ -6,13 +6,7 @@ extension Mailbox where Element == String {
     /// this mailbox as it arrives, and finishes the mailbox at the end of the output.
     public func collectLines(from handle: FileHandle) {
         let partial = Mutex<[UInt8]>([])
-        handle.readabilityHandler = { [self] handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-                finish()
-                return
-            }
+        handle.drain(onData: { [self] data in
             let complete = partial.withLock { buffer -> [String] in
                 buffer += data
                 var found: [String] = []
@@ -23,6 +17,6 @@ extension Mailbox where Element == String {
                 return found
             }
             for line in complete { put(line) }
-        }
+        }, onEnd: { [self] in finish() })
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TestSupport
 import XCTest
 
 /// One of the package's executables (`chat-server`, `parley-server`, `parley-bot`) run as a
@@ -37,11 +38,7 @@ final class ChildProcess: Sendable {
         process.standardOutput = pipe
         process.standardError = FileHandle.standardError
         let output = OutputWatcher()
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil }
-            output.append(data)
-        }
+        pipe.fileHandleForReading.drain(onData: { output.append($0) }, onEnd: { output.append(Data()) })
         try process.run()
         test.addTeardownBlock { terminate(process) }
         var port = 0
