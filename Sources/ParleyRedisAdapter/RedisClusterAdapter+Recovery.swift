@@ -353,27 +353,30 @@ extension RedisClusterAdapter: ClusterRecoveryStore {
         for stream in streams {
             guard case .array(let parts?) = stream, parts.count == 2, let key = parts[0].bytes,
                   let namespace = namespaces.first(where: { streamKey(for: $0) == key }) else { continue }
-            // The position moves past every entry, those that do not decode included.
-            if case .array(let items?) = parts[1], case .array(let last?)? = items.last, let id = last.first?.bytes {
-                state.withLock { $0.log.positions[namespace] = id }
-            }
-            var missed = 0
-            for entry in entries(parts[1], namespace: namespace) {
-                if let sequence = entry.sequence {
-                    let origin = OrderedLog.Origin(node: entry.origin, namespace: namespace)
-                    missed += state.withLock { $0.log.read(sequence, from: origin, isThisNode: entry.fromThisNode) }
+            let read = entries(parts[1], namespace: namespace)
+            // One pass in the lock for the whole answer: the position, the jumps counted, and
+            // what is left to apply outside it.
+            let (toApply, missed) = state.withLock { state -> ([Entry], Int) in
+                // The position moves past every entry, those that do not decode included.
+                if case .array(let items?) = parts[1], case .array(let last?)? = items.last, let id = last.first?.bytes {
+                    state.log.positions[namespace] = id
                 }
-                if entry.fromThisNode {
+                var missed = 0
+                let toApply = read.filter { entry in
+                    if let sequence = entry.sequence {
+                        missed += state.log.read(sequence, from: OrderedLog.Origin(node: entry.origin, namespace: namespace),
+                                                 isThisNode: entry.fromThisNode)
+                    }
+                    guard entry.fromThisNode else { return true }
                     // This node's room operations were applied when made; its emits lost in
                     // flight were delivered then.
-                    guard case .emit = entry.operation.action else { continue }
-                    if let sequence = entry.sequence,
-                       state.withLock({ $0.log.fellBack.remove(OrderedLog.Appended(namespace: namespace, sequence: sequence)) }) != nil {
-                        continue
-                    }
+                    guard case .emit = entry.operation.action else { return false }
+                    guard let sequence = entry.sequence else { return true }
+                    return state.log.fellBack.remove(OrderedLog.Appended(namespace: namespace, sequence: sequence)) == nil
                 }
-                context.applyOrdered(entry.operation, offset: entry.offset)
+                return (toApply, missed)
             }
+            for entry in toApply { context.applyOrdered(entry.operation, offset: entry.offset) }
             if missed > 0 {
                 context.warning("parley: \(missed) events and room operations of namespace \(namespace) never reached this node: "
                     + "trimmed from the Redis stream before it read them (a burst larger than maxPackets?) or lost on "
