@@ -1,11 +1,12 @@
-/// An Engine.IO session id (`sid`): 128 random bits, written as 22 characters of unpadded
-/// base64url (RFC 4648 section 5), the form of ``Socket/id``.
+/// 128 random bits written as 22 characters of unpadded base64url (RFC 4648 section 5): a
+/// socket's ``Socket/id``, a recovery session's token and an Engine.IO session id (`sid`).
 ///
-/// Held as two words rather than a `String`: a 22-character string does not fit in a string's
-/// inline storage, and every session keeps its id (and the endpoint's table keys it), so the
-/// words save an allocation per idle Socket.IO connection. The text is made when it is sent
-/// or logged, and a request's `sid` is read back into words to find its session.
-struct EngineIOSessionID: Hashable, Sendable, CustomStringConvertible {
+/// Held as two words rather than a `String` where it is kept: a 22-character string does not
+/// fit in a string's inline storage, and every Engine.IO session keeps its id (and the
+/// endpoint's table keys it), so the words save an allocation per idle Socket.IO connection.
+/// The text is made when it is sent or logged, and a request's `sid` is read back into words
+/// to find its session.
+struct RandomID: Hashable, Sendable, CustomStringConvertible {
     private let high: UInt64
     private let low: UInt64
 

@@ -266,28 +266,8 @@ public final class Socket: Sendable, Hashable {
         self.namespace = namespace
         self.roomLimits = roomLimits
         self.recovery = recovery
-        id = recovery?.restoredID ?? Self.randomID()
+        id = recovery?.restoredID ?? RandomID().description
         state = Mutex(State(handlers: SocketHandlers(root: namespace.handlerLayouts)))
-    }
-
-    /// 128 random bits as 22 characters of unpadded base64url (RFC 4648 section 5).
-    static func randomID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let (high, low) = (generator.next() as UInt64, generator.next() as UInt64)
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-        var characters = [UInt8](repeating: 0, count: 22)
-        // 22 six-bit groups cover 132 bits: the 128 random bits, then zeros.
-        for index in 0..<22 {
-            let bit = index * 6
-            var group: UInt64 = 0
-            for offset in 0..<6 {
-                let position = bit + offset
-                let value = position < 64 ? (high >> (63 - position)) & 1 : (position < 128 ? (low >> (127 - position)) & 1 : 0)
-                group = group << 1 | value
-            }
-            characters[index] = alphabet[Int(group)]
-        }
-        return String(decoding: characters, as: UTF8.self)
     }
 
     /// Application data for this socket; middleware may have set it (`handshake.data`).
@@ -598,7 +578,7 @@ public final class Socket: Sendable, Hashable {
         }
     }
 
-    /// Whether `name` has the form of a socket id: 22 base64url characters (``randomID()``).
+    /// Whether `name` has the form of a socket id: 22 base64url characters (``RandomID``).
     static func hasIDForm(_ name: String) -> Bool {
         name.utf8.count == 22 && name.utf8.allSatisfy { byte in
             switch byte {

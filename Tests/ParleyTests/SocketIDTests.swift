@@ -6,7 +6,7 @@ final class SocketIDTests: XCTestCase {
         let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
         var seen = Set<String>()
         for _ in 0..<10_000 {
-            let id = Socket.randomID()
+            let id = RandomID().description
             XCTAssertEqual(id.count, 22)
             XCTAssertTrue(id.allSatisfy(allowed.contains), "unexpected character in \(id)")
             seen.insert(id)
@@ -19,7 +19,7 @@ final class SocketIDTests: XCTestCase {
         // takes many distinct values: the bits are spread, not stuck.
         var distinct = [Set<Character>](repeating: [], count: 22)
         for _ in 0..<2_000 {
-            for (index, character) in Socket.randomID().enumerated() { distinct[index].insert(character) }
+            for (index, character) in RandomID().description.enumerated() { distinct[index].insert(character) }
         }
         for index in 0..<21 { XCTAssertGreaterThan(distinct[index].count, 40, "position \(index)") }
         XCTAssertEqual(distinct[21].count, 4, "the last character holds 2 random bits")

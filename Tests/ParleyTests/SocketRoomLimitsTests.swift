@@ -29,7 +29,7 @@ final class SocketRoomLimitsTests: XCTestCase {
 
     func test_hasIDForm_matches22Base64URLCharactersOnly() {
         // Reserved whether or not such a socket is connected (here, or on another node).
-        XCTAssertTrue(Socket.hasIDForm(Socket.randomID()))
+        XCTAssertTrue(Socket.hasIDForm(RandomID().description))
         XCTAssertTrue(Socket.hasIDForm("AAAAAAAAAAAAAAAAAAAAAA"))
         XCTAssertFalse(Socket.hasIDForm("AAAAAAAAAAAAAAAAAAAAA"))     // 21 characters
         XCTAssertFalse(Socket.hasIDForm("AAAAAAAAAAAAAAAAAAAAAAA"))   // 23

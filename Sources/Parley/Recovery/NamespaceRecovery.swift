@@ -402,7 +402,7 @@ final class SocketRecovery: Sendable {
     init(claim: Result<RecoveryClaim, RecoveryFailure>?, dedupeKey: String?) {
         self.claim = claim
         self.dedupeKey = dedupeKey
-        if case .success(let claim)? = claim { token = claim.session.token } else { token = Socket.randomID() }
+        if case .success(let claim)? = claim { token = claim.session.token } else { token = RandomID().description }
     }
 
     /// The socket id of the claimed session, if any.

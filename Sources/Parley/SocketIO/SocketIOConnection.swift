@@ -14,7 +14,7 @@ import Synchronization
 /// never call back, and the lock keeps packets in the order the session released them.
 final class SocketIOConnection: Sendable {
     /// The Engine.IO session id.
-    let sessionID: EngineIOSessionID
+    let sessionID: RandomID
     /// Where the sockets' handlers and the session's timers run.
     let loop: EventLoop
     /// The handshake request's query, without Engine.IO's own parameters, and its headers
@@ -90,7 +90,7 @@ final class SocketIOConnection: Sendable {
     private let engine: Mutex<Engine>
     private let layer: Mutex<Layer>
 
-    init(sessionID: EngineIOSessionID, loop: EventLoop, request: HTTPRequestHead, address: String, secure: Bool = false,
+    init(sessionID: RandomID, loop: EventLoop, request: HTTPRequestHead, address: String, secure: Bool = false,
          endpoint: SocketIOEndpoint, webSocket: WebSocket?) {
         self.sessionID = sessionID
         self.loop = loop

@@ -41,7 +41,7 @@ final class SocketIOEndpoint: Sendable {
     let maxSessions: Int
     /// Frame limits of Engine.IO WebSockets; no RFC 6455 pings (Engine.IO pings itself).
     let webSocketConfiguration: WebSocket.Configuration
-    private let connections = Mutex<[EngineIOSessionID: SocketIOConnection]>([:])
+    private let connections = Mutex<[RandomID: SocketIOConnection]>([:])
 
     init(router: Server.Router, webSocket: WebSocket.Configuration) {
         let configuration = router.configuration
@@ -110,7 +110,7 @@ final class SocketIOEndpoint: Sendable {
             return handshake(request, transport: transport, responder, cors: cors)
         }
         // An id no session has (or that no session could have) is unknown alike.
-        guard let id = EngineIOSessionID(sid), let connection = connections.withLock({ $0[id] }) else {
+        guard let id = RandomID(sid), let connection = connections.withLock({ $0[id] }) else {
             return responder.respond(Self.error(.unknownSession, headers: cors))
         }
         if transport == "websocket" {
@@ -134,7 +134,7 @@ final class SocketIOEndpoint: Sendable {
         guard count < maxSessions else {
             return responder.respond(.plain(503, extraHeaders: [("Retry-After", "1")] + cors))
         }
-        let sid = EngineIOSessionID()
+        let sid = RandomID()
         if transport == "polling" {
             let connection = SocketIOConnection(sessionID: sid, loop: responder.loop, request: request.head,
                                                 address: request.remoteAddress, secure: request.isSecure, endpoint: self, webSocket: nil)
